@@ -1,0 +1,856 @@
+# coding=utf-8
+# Copyright 2026 The BERT rebuild authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""The BERT encoder (Devlin et al., 2018) as TF1-style graph code.
+
+Self-contained on purpose: it imports only the standard library, six, numpy
+and tensorflow, so it can be copied alone into research code. It runs on
+TensorFlow 2.15 through `tf.compat.v1` and uses neither `tf.contrib`,
+`tf.compat.v1.layers` nor Keras, so it also imports and runs on 2.16+.
+
+Variable names and shapes are those of Google's released checkpoints
+(`bert/embeddings/word_embeddings`, `bert/encoder/layer_0/attention/self/
+query/kernel`, ...): they are API and must never change.
+
+Shape letters used in comments: B batch, S (F/T) sequence length (from/to),
+H hidden size, N attention heads, d = H / N, I intermediate size, V vocab.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import copy
+import json
+import math
+import re
+
+import numpy as np
+import six
+import tensorflow as tf
+
+tf1 = tf.compat.v1
+
+
+class BertConfig(object):
+  """Hyper-parameters of a `BertModel`, stored as same-named attributes."""
+
+  def __init__(self,
+               vocab_size,
+               hidden_size=768,
+               num_hidden_layers=12,
+               num_attention_heads=12,
+               intermediate_size=3072,
+               hidden_act="gelu",
+               hidden_dropout_prob=0.1,
+               attention_probs_dropout_prob=0.1,
+               max_position_embeddings=512,
+               type_vocab_size=16,
+               initializer_range=0.02):
+    """Builds a config.
+
+    Args:
+      vocab_size: size of the WordPiece vocabulary (rows of `word_embeddings`).
+      hidden_size: width H of every encoder layer.
+      num_hidden_layers: number of Transformer layers L.
+      num_attention_heads: heads N per attention layer; must divide H.
+      intermediate_size: width I of the feed-forward layer.
+      hidden_act: activation of the feed-forward layer (see `get_activation`).
+      hidden_dropout_prob: dropout on embeddings, attention output and FFN.
+      attention_probs_dropout_prob: dropout on the attention probabilities.
+      max_position_embeddings: longest sequence the position table covers.
+      type_vocab_size: rows of `token_type_embeddings`. The default 16 is the
+        original's constructor default; released configs say 2.
+      initializer_range: stddev of the truncated-normal initializers.
+    """
+    self.vocab_size = vocab_size
+    self.hidden_size = hidden_size
+    self.num_hidden_layers = num_hidden_layers
+    self.num_attention_heads = num_attention_heads
+    self.hidden_act = hidden_act
+    self.intermediate_size = intermediate_size
+    self.hidden_dropout_prob = hidden_dropout_prob
+    self.attention_probs_dropout_prob = attention_probs_dropout_prob
+    self.max_position_embeddings = max_position_embeddings
+    self.type_vocab_size = type_vocab_size
+    self.initializer_range = initializer_range
+
+  @classmethod
+  def from_dict(cls, json_object):
+    """Builds a config from a dict. Unknown keys are kept as attributes
+    (some released multilingual and Chinese configs carry extra keys)."""
+    config = BertConfig(vocab_size=None)
+    for (key, value) in six.iteritems(json_object):
+      config.__dict__[key] = value
+    return config
+
+  @classmethod
+  def from_json_file(cls, json_file):
+    """Reads a config written by `to_json_string` (or a released one).
+
+    Raises:
+      ValueError: if the file is missing, is not JSON or is not an object.
+    """
+    if not tf.io.gfile.exists(json_file):
+      raise ValueError("BERT config file %s does not exist: pass the "
+                       "bert_config.json that came with the checkpoint." %
+                       json_file)
+    with tf.io.gfile.GFile(json_file, "rb") as reader:
+      text = reader.read().decode("utf-8", "ignore")
+    try:
+      json_object = json.loads(text)
+    except ValueError as error:
+      raise ValueError("BERT config file %s is not valid JSON (%s): fix or "
+                       "replace the file." % (json_file, error))
+    if not isinstance(json_object, dict):
+      raise ValueError("BERT config file %s must hold a JSON object of "
+                       "hyper-parameters, not %s." %
+                       (json_file, type(json_object).__name__))
+    return cls.from_dict(json_object)
+
+  def to_dict(self):
+    """Returns a deep copy of the attributes as a dict."""
+    return copy.deepcopy(self.__dict__)
+
+  def to_json_string(self):
+    """Returns the config as sorted, indented JSON plus a newline."""
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+class BertModel(object):
+  """The BERT encoder: embeddings, L post-LN Transformer layers, pooler.
+
+  Example:
+
+  ```python
+  input_ids = tf.constant([[31, 51, 99], [15, 5, 0]])       # [B, S]
+  input_mask = tf.constant([[1, 1, 1], [1, 1, 0]])
+  token_type_ids = tf.constant([[0, 0, 1], [0, 2, 0]])
+  config = modeling.BertConfig(vocab_size=32000, hidden_size=512,
+      num_hidden_layers=8, num_attention_heads=8, intermediate_size=1024)
+  model = modeling.BertModel(config=config, is_training=True,
+      input_ids=input_ids, input_mask=input_mask,
+      token_type_ids=token_type_ids)
+  pooled = model.get_pooled_output()                         # [B, H]
+  ```
+  """
+
+  def __init__(self,
+               config,
+               is_training,
+               input_ids,
+               input_mask=None,
+               token_type_ids=None,
+               use_one_hot_embeddings=False,
+               scope=None):
+    """Builds the encoder graph.
+
+    Args:
+      config: `BertConfig`; deep-copied, never modified.
+      is_training: when False, both dropout probabilities become 0.
+      input_ids: int32 [B, S] WordPiece ids.
+      input_mask: optional int32 [B, S], 1 for real tokens, 0 for padding.
+        Defaults to all ones.
+      token_type_ids: optional int32 [B, S] segment ids. Defaults to zeros.
+      use_one_hot_embeddings: look words up by one-hot matmul (faster on
+        TPU) instead of `tf.gather`.
+      scope: variable scope; defaults to "bert" (uniquified by TF, so a
+        second unscoped model in the same graph lives under "bert_1").
+
+    Raises:
+      ValueError: if `input_ids` is not rank 2 or the config is invalid.
+    """
+    config = copy.deepcopy(config)
+    if not is_training:
+      config.hidden_dropout_prob = 0.0
+      config.attention_probs_dropout_prob = 0.0
+
+    input_shape = get_shape_list(input_ids, expected_rank=2)
+    batch_size = input_shape[0]
+    seq_length = input_shape[1]
+    if input_mask is None:
+      input_mask = tf.ones(shape=[batch_size, seq_length], dtype=tf.int32)
+    if token_type_ids is None:
+      token_type_ids = tf.zeros(shape=[batch_size, seq_length], dtype=tf.int32)
+
+    with tf1.variable_scope(scope, default_name="bert"):
+      with tf1.variable_scope("embeddings"):
+        (self.embedding_output, self.embedding_table) = embedding_lookup(
+            input_ids=input_ids,
+            vocab_size=config.vocab_size,
+            embedding_size=config.hidden_size,
+            initializer_range=config.initializer_range,
+            word_embedding_name="word_embeddings",
+            use_one_hot_embeddings=use_one_hot_embeddings)
+        self.embedding_output = embedding_postprocessor(
+            input_tensor=self.embedding_output,
+            use_token_type=True,
+            token_type_ids=token_type_ids,
+            token_type_vocab_size=config.type_vocab_size,
+            token_type_embedding_name="token_type_embeddings",
+            use_position_embeddings=True,
+            position_embedding_name="position_embeddings",
+            initializer_range=config.initializer_range,
+            max_position_embeddings=config.max_position_embeddings,
+            dropout_prob=config.hidden_dropout_prob)
+
+      with tf1.variable_scope("encoder"):
+        # [B, S] ids and mask -> float32 [B, S, S] key-side mask.
+        attention_mask = create_attention_mask_from_input_mask(
+            input_ids, input_mask)
+        self.all_encoder_layers = transformer_model(
+            input_tensor=self.embedding_output,
+            attention_mask=attention_mask,
+            hidden_size=config.hidden_size,
+            num_hidden_layers=config.num_hidden_layers,
+            num_attention_heads=config.num_attention_heads,
+            intermediate_size=config.intermediate_size,
+            intermediate_act_fn=get_activation(config.hidden_act),
+            hidden_dropout_prob=config.hidden_dropout_prob,
+            attention_probs_dropout_prob=config.attention_probs_dropout_prob,
+            initializer_range=config.initializer_range,
+            do_return_all_layers=True)
+
+      self.sequence_output = self.all_encoder_layers[-1]  # [B, S, H]
+      with tf1.variable_scope("pooler"):
+        # The pooler reads the hidden state of the first token ([CLS]); it is
+        # trained by the next-sentence objective during pretraining.
+        first_token_tensor = tf.squeeze(
+            self.sequence_output[:, 0:1, :], axis=1)  # [B, H]
+        self.pooled_output = dense_layer(
+            first_token_tensor,
+            config.hidden_size,
+            activation=tf.tanh,
+            kernel_initializer=create_initializer(config.initializer_range))
+
+  def get_pooled_output(self):
+    """Returns float32 [B, H]: tanh(dense(first token of the last layer))."""
+    return self.pooled_output
+
+  def get_sequence_output(self):
+    """Returns float32 [B, S, H]: the last encoder layer."""
+    return self.sequence_output
+
+  def get_all_encoder_layers(self):
+    """Returns a list of L float32 [B, S, H] tensors, one per layer."""
+    return self.all_encoder_layers
+
+  def get_embedding_output(self):
+    """Returns float32 [B, S, H]: word + type + position embeddings after
+    LayerNorm and dropout, i.e. the encoder's input."""
+    return self.embedding_output
+
+  def get_embedding_table(self):
+    """Returns the [V, H] `word_embeddings` variable."""
+    return self.embedding_table
+
+
+def gelu(x):
+  """Gaussian Error Linear Unit, tanh approximation (Hendrycks & Gimpel).
+
+  BERT was trained with this approximation, not the exact erf form; the
+  difference is small but released checkpoints expect this one.
+
+  Args:
+    x: float tensor of any shape.
+
+  Returns:
+    `x` with the activation applied, same shape.
+  """
+  cdf = 0.5 * (1.0 + tf.tanh(
+      (np.sqrt(2 / np.pi) * (x + 0.044715 * tf.pow(x, 3)))))
+  return x * cdf
+
+
+def get_activation(activation_string):
+  """Maps a string to an activation function.
+
+  Args:
+    activation_string: "linear", "relu", "gelu" or "tanh" (any case), or ""
+      or None for no activation. A non-string is returned unchanged, so a
+      callable passes straight through.
+
+  Returns:
+    A callable, or None for a linear activation.
+
+  Raises:
+    ValueError: for an unknown name.
+  """
+  if not isinstance(activation_string, six.string_types):
+    return activation_string
+  if not activation_string:
+    return None
+  act = activation_string.lower()
+  activations = {"linear": None, "relu": tf.nn.relu, "gelu": gelu,
+                 "tanh": tf.tanh}
+  if act not in activations:
+    raise ValueError("Unsupported activation: %s (hidden_act must be one of "
+                     "linear, relu, gelu, tanh)" % act)
+  return activations[act]
+
+
+def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
+  """Pairs graph variables with same-named checkpoint variables.
+
+  Args:
+    tvars: list of graph variables (usually the trainable ones).
+    init_checkpoint: checkpoint path prefix.
+
+  Returns:
+    (assignment_map, initialized_variable_names): an OrderedDict mapping each
+    checkpoint variable that also exists in `tvars` to its own name, in
+    checkpoint listing order (the form `tf.train.init_from_checkpoint` takes),
+    and a dict with keys `name` and `name:0` set to 1 for those variables.
+    Shapes are not compared here.
+  """
+  name_to_variable = collections.OrderedDict()
+  for var in tvars:
+    name = var.name
+    match = re.match("^(.*):\\d+$", name)
+    if match is not None:
+      name = match.group(1)
+    name_to_variable[name] = var
+
+  assignment_map = collections.OrderedDict()
+  initialized_variable_names = {}
+  for (name, _) in tf.train.list_variables(init_checkpoint):
+    if name not in name_to_variable:
+      continue
+    assignment_map[name] = name
+    initialized_variable_names[name] = 1
+    initialized_variable_names[name + ":0"] = 1
+  return (assignment_map, initialized_variable_names)
+
+
+def dropout(input_tensor, dropout_prob):
+  """Inverted dropout.
+
+  Args:
+    input_tensor: float tensor of any shape.
+    dropout_prob: probability of dropping each value (not of keeping it).
+      None or 0.0 returns the input unchanged.
+
+  Returns:
+    A tensor of the input's shape.
+  """
+  if dropout_prob is None or dropout_prob == 0.0:
+    return input_tensor
+  return tf.nn.dropout(input_tensor, rate=dropout_prob)
+
+
+def layer_norm(input_tensor, name=None):
+  """Layer normalization over the last axis with epsilon 1e-12.
+
+  Creates `beta` (zeros) then `gamma` (ones) of shape [last dim] under the
+  scope `name` (default "LayerNorm"), the names and epsilon that released
+  checkpoints expect. Keras `LayerNormalization` differs in both.
+
+  Args:
+    input_tensor: float tensor [..., W].
+    name: optional variable scope name.
+
+  Returns:
+    A tensor of the input's shape.
+  """
+  with tf1.variable_scope(name, default_name="LayerNorm"):
+    width = tf1.dimension_value(input_tensor.shape[-1])
+    beta = tf1.get_variable(
+        "beta", shape=[width], dtype=tf.float32,
+        initializer=tf1.zeros_initializer())
+    gamma = tf1.get_variable(
+        "gamma", shape=[width], dtype=tf.float32,
+        initializer=tf1.ones_initializer())
+    mean, variance = tf.nn.moments(input_tensor, axes=[-1], keepdims=True)
+    return tf.nn.batch_normalization(
+        input_tensor, mean, variance, offset=beta, scale=gamma,
+        variance_epsilon=1e-12)
+
+
+def layer_norm_and_dropout(input_tensor, dropout_prob, name=None):
+  """`layer_norm` followed by `dropout`; shapes as `layer_norm`."""
+  output_tensor = layer_norm(input_tensor, name)
+  output_tensor = dropout(output_tensor, dropout_prob)
+  return output_tensor
+
+
+def create_initializer(initializer_range=0.02):
+  """Truncated normal initializer with mean 0 and stddev `initializer_range`."""
+  return tf1.truncated_normal_initializer(stddev=initializer_range)
+
+
+def dense_layer(input_tensor, units, activation=None, name=None,
+                kernel_initializer=None):
+  """A fully connected layer with checkpoint-compatible variable names.
+
+  Creates `<name>/kernel` [W, units] and `<name>/bias` [units] (zeros), the
+  names `tf.layers.dense` used, so released checkpoints load; it is written
+  with `get_variable` so that no Keras is needed.
+
+  Args:
+    input_tensor: float tensor [..., W]; rank > 2 is flattened to [-1, W] for
+      the matmul and restored afterwards.
+    units: output width.
+    activation: optional callable applied last.
+    name: variable scope; defaults to "dense" (uniquified within its scope).
+    kernel_initializer: kernel initializer; defaults to glorot uniform as in
+      `tf.layers.dense`.
+
+  Returns:
+    A tensor [..., units].
+  """
+  with tf1.variable_scope(name, default_name="dense"):
+    width = tf1.dimension_value(input_tensor.shape[-1])
+    if kernel_initializer is None:
+      kernel_initializer = tf1.glorot_uniform_initializer()
+    kernel = tf1.get_variable(
+        "kernel", shape=[width, units], dtype=tf.float32,
+        initializer=kernel_initializer)
+    bias = tf1.get_variable(
+        "bias", shape=[units], dtype=tf.float32,
+        initializer=tf1.zeros_initializer())
+    if input_tensor.shape.ndims == 2:
+      output = tf.nn.bias_add(tf.matmul(input_tensor, kernel), bias)
+    else:
+      input_shape = get_shape_list(input_tensor)
+      matrix = reshape_to_matrix(input_tensor)  # [-1, W]
+      output = tf.nn.bias_add(tf.matmul(matrix, kernel), bias)
+      output = reshape_from_matrix(output, input_shape)  # [..., units]
+    if activation is not None:
+      output = activation(output)
+    return output
+
+
+def embedding_lookup(input_ids,
+                     vocab_size,
+                     embedding_size=128,
+                     initializer_range=0.02,
+                     word_embedding_name="word_embeddings",
+                     use_one_hot_embeddings=False):
+  """Looks up word embeddings.
+
+  Args:
+    input_ids: int32 [B, S] (or [B, S, K]) ids.
+    vocab_size: rows V of the table.
+    embedding_size: width E of each embedding.
+    initializer_range: stddev of the table's initializer.
+    word_embedding_name: name of the table variable.
+    use_one_hot_embeddings: one-hot matmul (TPU-friendly) instead of gather.
+      The two give the same values.
+
+  Returns:
+    (output, table): float32 [B, S, E] (or [B, S, K*E]) and the [V, E] table.
+  """
+  # A [B, S] input is treated as [B, S, 1] so both ranks share one path.
+  if input_ids.shape.ndims == 2:
+    input_ids = tf.expand_dims(input_ids, axis=[-1])
+
+  embedding_table = tf1.get_variable(
+      name=word_embedding_name,
+      shape=[vocab_size, embedding_size],
+      initializer=create_initializer(initializer_range))
+
+  flat_input_ids = tf.reshape(input_ids, [-1])  # [B*S*K]
+  if use_one_hot_embeddings:
+    one_hot_input_ids = tf.one_hot(flat_input_ids, depth=vocab_size)
+    output = tf.matmul(one_hot_input_ids, embedding_table)
+  else:
+    output = tf.gather(embedding_table, flat_input_ids)  # [B*S*K, E]
+
+  input_shape = get_shape_list(input_ids)
+  output = tf.reshape(
+      output, input_shape[0:-1] + [input_shape[-1] * embedding_size])
+  return (output, embedding_table)
+
+
+def embedding_postprocessor(input_tensor,
+                            use_token_type=False,
+                            token_type_ids=None,
+                            token_type_vocab_size=16,
+                            token_type_embedding_name="token_type_embeddings",
+                            use_position_embeddings=True,
+                            position_embedding_name="position_embeddings",
+                            initializer_range=0.02,
+                            max_position_embeddings=512,
+                            dropout_prob=0.1):
+  """Adds token-type and position embeddings, then LayerNorm and dropout.
+
+  Args:
+    input_tensor: float32 [B, S, W] word embeddings.
+    use_token_type: whether to add token-type embeddings.
+    token_type_ids: int32 [B, S]; required when `use_token_type`.
+    token_type_vocab_size: rows of the token-type table.
+    token_type_embedding_name: name of that table.
+    use_position_embeddings: whether to add position embeddings.
+    position_embedding_name: name of the position table.
+    initializer_range: stddev of the tables' initializers.
+    max_position_embeddings: rows of the position table; S may not exceed it.
+    dropout_prob: dropout after LayerNorm.
+
+  Returns:
+    float32 [B, S, W].
+
+  Raises:
+    ValueError: if the input is not rank 3, or token types are on without ids.
+  """
+  input_shape = get_shape_list(input_tensor, expected_rank=3)
+  batch_size = input_shape[0]
+  seq_length = input_shape[1]
+  width = input_shape[2]
+
+  output = input_tensor
+  if use_token_type:
+    if token_type_ids is None:
+      raise ValueError("`token_type_ids` must be given when `use_token_type` "
+                       "is True.")
+    token_type_table = tf1.get_variable(
+        name=token_type_embedding_name,
+        shape=[token_type_vocab_size, width],
+        initializer=create_initializer(initializer_range))
+    # The type vocabulary is tiny, so a one-hot matmul is always used (it is
+    # the faster path on TPU). Out-of-range ids give a zero row, as upstream.
+    flat_token_type_ids = tf.reshape(token_type_ids, [-1])  # [B*S]
+    one_hot_ids = tf.one_hot(flat_token_type_ids, depth=token_type_vocab_size)
+    token_type_embeddings = tf.matmul(one_hot_ids, token_type_table)
+    token_type_embeddings = tf.reshape(
+        token_type_embeddings, [batch_size, seq_length, width])
+    output += token_type_embeddings
+
+  if use_position_embeddings:
+    assert_op = tf1.assert_less_equal(seq_length, max_position_embeddings)
+    with tf.control_dependencies([assert_op]):
+      full_position_embeddings = tf1.get_variable(
+          name=position_embedding_name,
+          shape=[max_position_embeddings, width],
+          initializer=create_initializer(initializer_range))
+      # The table is sized for the longest sequence; a batch of length S uses
+      # its first S rows, broadcast over the batch.
+      position_embeddings = tf.slice(
+          full_position_embeddings, [0, 0], [seq_length, -1])  # [S, W]
+      num_dims = len(output.shape.as_list())
+      position_broadcast_shape = [1] * (num_dims - 2) + [seq_length, width]
+      position_embeddings = tf.reshape(
+          position_embeddings, position_broadcast_shape)  # [1, S, W]
+      output += position_embeddings
+
+  output = layer_norm_and_dropout(output, dropout_prob)
+  return output
+
+
+def create_attention_mask_from_input_mask(from_tensor, to_mask):
+  """Builds a 3-D attention mask from a 2-D padding mask.
+
+  Only keys are masked: padded queries still attend (their outputs are
+  ignored downstream), which is what the released models were trained with.
+
+  Args:
+    from_tensor: [B, F] or [B, F, ...] tensor (only its shape is used).
+    to_mask: int32 [B, T], 1 for real tokens.
+
+  Returns:
+    float32 [B, F, T].
+  """
+  from_shape = get_shape_list(from_tensor, expected_rank=[2, 3])
+  batch_size = from_shape[0]
+  from_seq_length = from_shape[1]
+
+  to_shape = get_shape_list(to_mask, expected_rank=2)
+  to_seq_length = to_shape[1]
+
+  to_mask = tf.cast(
+      tf.reshape(to_mask, [batch_size, 1, to_seq_length]), tf.float32)
+  broadcast_ones = tf.ones(
+      shape=[batch_size, from_seq_length, 1], dtype=tf.float32)
+  mask = broadcast_ones * to_mask  # [B, F, T]
+  return mask
+
+
+def _split_heads(input_tensor, batch_size, num_attention_heads, seq_length,
+                 width):
+  """[B*S, N*d] -> [B, N, S, d]."""
+  output_tensor = tf.reshape(
+      input_tensor, [batch_size, seq_length, num_attention_heads, width])
+  return tf.transpose(output_tensor, [0, 2, 1, 3])
+
+
+def attention_layer(from_tensor,
+                    to_tensor,
+                    attention_mask=None,
+                    num_attention_heads=1,
+                    size_per_head=512,
+                    query_act=None,
+                    key_act=None,
+                    value_act=None,
+                    attention_probs_dropout_prob=0.0,
+                    initializer_range=0.02,
+                    do_return_2d_tensor=False,
+                    batch_size=None,
+                    from_seq_length=None,
+                    to_seq_length=None):
+  """Multi-head scaled dot-product attention (Vaswani et al., 2017).
+
+  Args:
+    from_tensor: float32 [B, F, W] or [B*F, W] queries' input.
+    to_tensor: float32 [B, T, W] or [B*T, W] keys' and values' input.
+    attention_mask: optional float or int [B, F, T]; 1 = may attend.
+    num_attention_heads: N.
+    size_per_head: d.
+    query_act, key_act, value_act: optional activations of the projections.
+    attention_probs_dropout_prob: dropout on the attention probabilities.
+    initializer_range: stddev of the projections' initializers.
+    do_return_2d_tensor: return [B*F, N*d] instead of [B, F, N*d].
+    batch_size, from_seq_length, to_seq_length: required for 2-D inputs.
+
+  Returns:
+    float32 [B, F, N*d], or [B*F, N*d] if `do_return_2d_tensor`.
+
+  Raises:
+    ValueError: if the ranks differ or 2-D inputs come without the sizes.
+  """
+  from_shape = get_shape_list(from_tensor, expected_rank=[2, 3])
+  to_shape = get_shape_list(to_tensor, expected_rank=[2, 3])
+  if len(from_shape) != len(to_shape):
+    raise ValueError("The rank of `from_tensor` (%d) must match the rank of "
+                     "`to_tensor` (%d)." % (len(from_shape), len(to_shape)))
+  if len(from_shape) == 3:
+    batch_size = from_shape[0]
+    from_seq_length = from_shape[1]
+    to_seq_length = to_shape[1]
+  elif (batch_size is None or from_seq_length is None or
+        to_seq_length is None):
+    raise ValueError("When passing 2-D tensors to attention_layer, the "
+                     "values for `batch_size`, `from_seq_length` and "
+                     "`to_seq_length` must all be given.")
+
+  from_tensor_2d = reshape_to_matrix(from_tensor)  # [B*F, W]
+  to_tensor_2d = reshape_to_matrix(to_tensor)  # [B*T, W]
+  all_heads_width = num_attention_heads * size_per_head
+  query_layer = dense_layer(
+      from_tensor_2d, all_heads_width, activation=query_act, name="query",
+      kernel_initializer=create_initializer(initializer_range))
+  key_layer = dense_layer(
+      to_tensor_2d, all_heads_width, activation=key_act, name="key",
+      kernel_initializer=create_initializer(initializer_range))
+  value_layer = dense_layer(
+      to_tensor_2d, all_heads_width, activation=value_act, name="value",
+      kernel_initializer=create_initializer(initializer_range))
+
+  query_layer = _split_heads(query_layer, batch_size, num_attention_heads,
+                             from_seq_length, size_per_head)  # [B, N, F, d]
+  key_layer = _split_heads(key_layer, batch_size, num_attention_heads,
+                           to_seq_length, size_per_head)  # [B, N, T, d]
+
+  attention_scores = tf.matmul(query_layer, key_layer, transpose_b=True)
+  attention_scores = tf.multiply(
+      attention_scores, 1.0 / math.sqrt(float(size_per_head)))  # [B, N, F, T]
+
+  if attention_mask is not None:
+    attention_mask = tf.expand_dims(attention_mask, axis=[1])  # [B, 1, F, T]
+    # A finite -10000 rather than -inf, as the released models were trained;
+    # after softmax the masked keys get ~0 weight and no NaN can appear for
+    # fully masked rows.
+    adder = (1.0 - tf.cast(attention_mask, tf.float32)) * -10000.0
+    attention_scores += adder
+
+  attention_probs = tf.nn.softmax(attention_scores)
+  # Dropping whole keys to attend to is odd, but it is what the paper did.
+  attention_probs = dropout(attention_probs, attention_probs_dropout_prob)
+
+  value_layer = _split_heads(value_layer, batch_size, num_attention_heads,
+                             to_seq_length, size_per_head)  # [B, N, T, d]
+  context_layer = tf.matmul(attention_probs, value_layer)  # [B, N, F, d]
+  context_layer = tf.transpose(context_layer, [0, 2, 1, 3])  # [B, F, N, d]
+  if do_return_2d_tensor:
+    return tf.reshape(
+        context_layer, [batch_size * from_seq_length, all_heads_width])
+  return tf.reshape(
+      context_layer, [batch_size, from_seq_length, all_heads_width])
+
+
+def _transformer_layer(layer_input, attention_mask, batch_size, seq_length,
+                       hidden_size, num_attention_heads, intermediate_size,
+                       intermediate_act_fn, hidden_dropout_prob,
+                       attention_probs_dropout_prob, initializer_range):
+  """One post-LN Transformer block on [B*S, H]; returns [B*S, H].
+
+  a = LN(dropout(Dense_H(attn(x))) + x); y = LN(dropout(Dense_H(act(
+  Dense_I(a)))) + a). Must be called inside the layer's variable scope.
+  """
+  with tf1.variable_scope("attention"):
+    with tf1.variable_scope("self"):
+      attention_output = attention_layer(
+          from_tensor=layer_input,
+          to_tensor=layer_input,
+          attention_mask=attention_mask,
+          num_attention_heads=num_attention_heads,
+          size_per_head=hidden_size // num_attention_heads,
+          attention_probs_dropout_prob=attention_probs_dropout_prob,
+          initializer_range=initializer_range,
+          do_return_2d_tensor=True,
+          batch_size=batch_size,
+          from_seq_length=seq_length,
+          to_seq_length=seq_length)  # [B*S, H]
+    with tf1.variable_scope("output"):
+      attention_output = dense_layer(
+          attention_output, hidden_size,
+          kernel_initializer=create_initializer(initializer_range))
+      attention_output = dropout(attention_output, hidden_dropout_prob)
+      attention_output = layer_norm(attention_output + layer_input)
+
+  with tf1.variable_scope("intermediate"):
+    intermediate_output = dense_layer(
+        attention_output, intermediate_size, activation=intermediate_act_fn,
+        kernel_initializer=create_initializer(initializer_range))  # [B*S, I]
+
+  with tf1.variable_scope("output"):
+    layer_output = dense_layer(
+        intermediate_output, hidden_size,
+        kernel_initializer=create_initializer(initializer_range))
+    layer_output = dropout(layer_output, hidden_dropout_prob)
+    return layer_norm(layer_output + attention_output)  # [B*S, H]
+
+
+def transformer_model(input_tensor,
+                      attention_mask=None,
+                      hidden_size=768,
+                      num_hidden_layers=12,
+                      num_attention_heads=12,
+                      intermediate_size=3072,
+                      intermediate_act_fn=gelu,
+                      hidden_dropout_prob=0.1,
+                      attention_probs_dropout_prob=0.1,
+                      initializer_range=0.02,
+                      do_return_all_layers=False):
+  """The Transformer encoder stack of "Attention Is All You Need".
+
+  Args:
+    input_tensor: float32 [B, S, H].
+    attention_mask: optional [B, S, S], 1 = may attend.
+    hidden_size: H.
+    num_hidden_layers: L.
+    num_attention_heads: N; must divide H.
+    intermediate_size: I.
+    intermediate_act_fn: activation of the feed-forward layer.
+    hidden_dropout_prob: dropout on each sub-layer's output.
+    attention_probs_dropout_prob: dropout on attention probabilities.
+    initializer_range: stddev of the initializers.
+    do_return_all_layers: return every layer's output, not just the last.
+
+  Returns:
+    float32 [B, S, H], or a list of L such tensors.
+
+  Raises:
+    ValueError: if N does not divide H or the input width is not H.
+  """
+  if hidden_size % num_attention_heads != 0:
+    raise ValueError(
+        "The hidden size (%d) is not a multiple of the number of attention "
+        "heads (%d): fix hidden_size or num_attention_heads in the config." %
+        (hidden_size, num_attention_heads))
+
+  input_shape = get_shape_list(input_tensor, expected_rank=3)
+  batch_size = input_shape[0]
+  seq_length = input_shape[1]
+  input_width = input_shape[2]
+  if input_width != hidden_size:
+    raise ValueError("The width of the input tensor (%d) != hidden size (%d)" %
+                     (input_width, hidden_size))
+
+  # Layers work on [B*S, H]: reshapes between 2-D and 3-D are cheap on GPU
+  # but can be costly on TPU, so the stack stays 2-D throughout.
+  prev_output = reshape_to_matrix(input_tensor)  # [B*S, H]
+  all_layer_outputs = []
+  for layer_idx in range(num_hidden_layers):
+    with tf1.variable_scope("layer_%d" % layer_idx):
+      prev_output = _transformer_layer(
+          prev_output, attention_mask, batch_size, seq_length, hidden_size,
+          num_attention_heads, intermediate_size, intermediate_act_fn,
+          hidden_dropout_prob, attention_probs_dropout_prob,
+          initializer_range)
+      all_layer_outputs.append(prev_output)
+
+  if do_return_all_layers:
+    return [reshape_from_matrix(layer_output, input_shape)
+            for layer_output in all_layer_outputs]
+  return reshape_from_matrix(prev_output, input_shape)
+
+
+def get_shape_list(tensor, expected_rank=None, name=None):
+  """Returns the shape as a list, preferring static dimensions.
+
+  Args:
+    tensor: a tf.Tensor.
+    expected_rank: optional int or list of ints; a mismatch raises.
+    name: tensor name for the error message (default: `tensor.name`).
+
+  Returns:
+    A list with a Python int for each static dimension and a scalar int32
+    tensor for each dynamic one.
+  """
+  if expected_rank is not None:
+    assert_rank(tensor, expected_rank, name)
+
+  shape = tensor.shape.as_list()
+  dynamic_indexes = [i for (i, dim) in enumerate(shape) if dim is None]
+  if not dynamic_indexes:
+    return shape
+  dynamic_shape = tf.shape(tensor)
+  for index in dynamic_indexes:
+    shape[index] = dynamic_shape[index]
+  return shape
+
+
+def reshape_to_matrix(input_tensor):
+  """Reshapes a tensor of rank >= 2 to [-1, last dim]."""
+  ndims = input_tensor.shape.ndims
+  if ndims < 2:
+    raise ValueError("Input tensor must have at least rank 2. Shape = %s" %
+                     (input_tensor.shape))
+  if ndims == 2:
+    return input_tensor
+  width = tf1.dimension_value(input_tensor.shape[-1])
+  return tf.reshape(input_tensor, [-1, width])
+
+
+def reshape_from_matrix(output_tensor, orig_shape_list):
+  """Reshapes a [-1, W] tensor back to `orig_shape_list[:-1] + [W]`."""
+  if len(orig_shape_list) == 2:
+    return output_tensor
+  output_shape = get_shape_list(output_tensor)
+  orig_dims = orig_shape_list[0:-1]
+  width = output_shape[-1]
+  return tf.reshape(output_tensor, orig_dims + [width])
+
+
+def assert_rank(tensor, expected_rank, name=None):
+  """Raises a ValueError naming the tensor if its rank is unexpected.
+
+  Args:
+    tensor: a tf.Tensor.
+    expected_rank: an int or a list of ints.
+    name: name for the message (default: `tensor.name`).
+  """
+  if name is None:
+    name = getattr(tensor, "name", "<unnamed>")
+  if isinstance(expected_rank, six.integer_types):
+    expected_ranks = {expected_rank}
+  else:
+    expected_ranks = set(expected_rank)
+  actual_rank = tensor.shape.ndims
+  if actual_rank not in expected_ranks:
+    scope_name = tf1.get_variable_scope().name
+    raise ValueError(
+        "For the tensor `%s` in scope `%s`, the actual rank `%s` (shape = %s) "
+        "is not equal to the expected rank `%s`" %
+        (name, scope_name, actual_rank, str(tensor.shape), str(expected_rank)))

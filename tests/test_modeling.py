@@ -1,0 +1,435 @@
+"""Tests for modeling.py: shapes, names, graph hygiene and path equivalences.
+
+These import only the library module (no Estimator), so they also run under
+the newest TensorFlow (see test_tf_latest.py).
+"""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import modeling
+
+tf1 = tf.compat.v1
+
+
+def tiny_config(**overrides):
+  """The upstream tester's config: V=99, H=32, L=5, N=4, I=37, type 16."""
+  values = dict(vocab_size=99, hidden_size=32, num_hidden_layers=5,
+                num_attention_heads=4, intermediate_size=37,
+                hidden_act="gelu", hidden_dropout_prob=0.1,
+                attention_probs_dropout_prob=0.1,
+                max_position_embeddings=512, type_vocab_size=16,
+                initializer_range=0.02)
+  values.update(overrides)
+  return modeling.BertConfig(**values)
+
+
+def random_ids(rng, shape, vocab_size):
+  return rng.randint(0, vocab_size, size=shape).astype(np.int32)
+
+
+class TestConfig:
+
+  def test_defaults_match_original(self):
+    config = modeling.BertConfig(vocab_size=30522)
+    assert config.hidden_size == 768
+    assert config.num_hidden_layers == 12
+    assert config.num_attention_heads == 12
+    assert config.intermediate_size == 3072
+    assert config.hidden_act == "gelu"
+    assert config.hidden_dropout_prob == 0.1
+    assert config.attention_probs_dropout_prob == 0.1
+    assert config.max_position_embeddings == 512
+    assert config.type_vocab_size == 16
+    assert config.initializer_range == 0.02
+
+  def test_json_round_trip(self):
+    config = tiny_config()
+    text = config.to_json_string()
+    assert text.endswith("\n")
+    parsed = json.loads(text)
+    assert parsed["vocab_size"] == 99
+    assert parsed["hidden_size"] == 32
+    assert list(parsed) == sorted(parsed)
+    again = modeling.BertConfig.from_dict(parsed)
+    assert again.to_json_string() == text
+
+  def test_unknown_keys_are_kept(self, tmp_path):
+    path = tmp_path / "bert_config.json"
+    values = tiny_config().to_dict()
+    values["directionality"] = "bidi"
+    path.write_text(json.dumps(values))
+    config = modeling.BertConfig.from_json_file(str(path))
+    assert config.directionality == "bidi"
+    assert config.num_hidden_layers == 5
+
+  def test_to_dict_is_a_copy(self):
+    config = tiny_config()
+    values = config.to_dict()
+    values["hidden_size"] = 1
+    assert config.hidden_size == 32
+
+  def test_missing_file_is_a_clear_error(self, tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+      modeling.BertConfig.from_json_file(str(tmp_path / "nope.json"))
+
+  def test_malformed_json_is_a_clear_error(self, tmp_path):
+    path = tmp_path / "bert_config.json"
+    path.write_text('{"vocab_size": 10,,}')
+    with pytest.raises(ValueError, match="not valid JSON"):
+      modeling.BertConfig.from_json_file(str(path))
+
+  def test_non_object_json_is_a_clear_error(self, tmp_path):
+    path = tmp_path / "bert_config.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="JSON object"):
+      modeling.BertConfig.from_json_file(str(path))
+
+
+class TestFunctions:
+
+  def test_gelu_is_the_tanh_approximation(self):
+    x = np.linspace(-5, 5, 41).astype(np.float32)
+    with tf.Graph().as_default(), tf1.Session() as sess:
+      got = sess.run(modeling.gelu(tf.constant(x)))
+    want = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) *
+                                  (x + 0.044715 * x ** 3)))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    # The erf form differs measurably at x = -1; make sure we are not it.
+    erf_value = 0.5 * -1.0 * (1 + 0.8427007929497149 * -1.0)
+    assert abs(got[16] - erf_value) > 1e-4
+
+  def test_get_activation(self):
+    assert modeling.get_activation("gelu") is modeling.gelu
+    assert modeling.get_activation("GeLU") is modeling.gelu
+    assert modeling.get_activation("relu") is tf.nn.relu
+    assert modeling.get_activation("tanh") is tf.tanh
+    assert modeling.get_activation("linear") is None
+    assert modeling.get_activation("") is None
+    assert modeling.get_activation(None) is None
+    assert modeling.get_activation(tf.nn.elu) is tf.nn.elu
+    with pytest.raises(ValueError, match="Unsupported activation: swish"):
+      modeling.get_activation("swish")
+
+  def test_assert_rank_names_the_tensor(self):
+    with tf.Graph().as_default():
+      with tf1.variable_scope("outer"):
+        tensor = tf1.placeholder(tf.int32, [2, 3, 4], name="ids")
+        with pytest.raises(ValueError) as info:
+          modeling.assert_rank(tensor, 2)
+    message = str(info.value)
+    assert "ids" in message and "outer" in message
+    assert "`3`" in message and "`2`" in message
+
+  def test_get_shape_list_mixes_static_and_dynamic(self):
+    with tf.Graph().as_default(), tf1.Session() as sess:
+      tensor = tf1.placeholder(tf.float32, [None, 5])
+      shape = modeling.get_shape_list(tensor, expected_rank=2)
+      assert shape[1] == 5
+      assert sess.run(shape[0], {tensor: np.zeros([3, 5])}) == 3
+      with pytest.raises(ValueError):
+        modeling.get_shape_list(tensor, expected_rank=[3, 4])
+
+  def test_reshape_helpers(self):
+    with tf.Graph().as_default():
+      tensor = tf.zeros([2, 3, 4])
+      matrix = modeling.reshape_to_matrix(tensor)
+      assert matrix.shape.as_list() == [6, 4]
+      back = modeling.reshape_from_matrix(matrix, [2, 3, 4])
+      assert back.shape.as_list() == [2, 3, 4]
+      with pytest.raises(ValueError, match="at least rank 2"):
+        modeling.reshape_to_matrix(tf.zeros([3]))
+
+  def test_dropout_identity_when_off(self):
+    with tf.Graph().as_default():
+      tensor = tf.ones([2, 2])
+      assert modeling.dropout(tensor, None) is tensor
+      assert modeling.dropout(tensor, 0.0) is tensor
+
+  def test_layer_norm_names_order_and_epsilon(self):
+    with tf.Graph().as_default(), tf1.Session() as sess:
+      x = tf.constant([[1.0, 2.0, 3.0, 4.0], [5.0, 5.0, 5.0, 5.0]])
+      with tf1.variable_scope("block"):
+        y = modeling.layer_norm(x)
+      names = [v.name for v in tf1.global_variables()]
+      assert names == ["block/LayerNorm/beta:0", "block/LayerNorm/gamma:0"]
+      sess.run(tf1.global_variables_initializer())
+      got = sess.run(y)
+    rows = np.array([[1.0, 2.0, 3.0, 4.0], [5.0, 5.0, 5.0, 5.0]])
+    mean = rows.mean(-1, keepdims=True)
+    var = rows.var(-1, keepdims=True)
+    want = (rows - mean) / np.sqrt(var + 1e-12)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+  def test_attention_mask_masks_keys_only(self):
+    with tf.Graph().as_default(), tf1.Session() as sess:
+      ids = tf.zeros([2, 3], tf.int32)
+      mask = tf.constant([[1, 1, 0], [1, 0, 0]])
+      got = sess.run(modeling.create_attention_mask_from_input_mask(ids, mask))
+    assert got.shape == (2, 3, 3)
+    np.testing.assert_array_equal(got[0], [[1, 1, 0]] * 3)
+    np.testing.assert_array_equal(got[1], [[1, 0, 0]] * 3)
+
+  def test_embedding_postprocessor_requires_type_ids(self):
+    with tf.Graph().as_default():
+      with pytest.raises(ValueError, match="token_type_ids"):
+        modeling.embedding_postprocessor(tf.zeros([2, 3, 4]),
+                                         use_token_type=True)
+
+  def test_transformer_rejects_bad_sizes(self):
+    with tf.Graph().as_default():
+      with pytest.raises(ValueError, match="multiple of the number"):
+        modeling.transformer_model(tf.zeros([2, 3, 30]), hidden_size=30,
+                                   num_attention_heads=4)
+      with pytest.raises(ValueError, match="width of the input"):
+        modeling.transformer_model(tf.zeros([2, 3, 16]), hidden_size=32,
+                                   num_attention_heads=4)
+
+  def test_attention_rank_mismatch(self):
+    with tf.Graph().as_default():
+      with pytest.raises(ValueError, match="rank of `from_tensor`"):
+        modeling.attention_layer(tf.zeros([2, 3, 8]), tf.zeros([6, 8]))
+      with pytest.raises(ValueError, match="must all be given"):
+        modeling.attention_layer(tf.zeros([6, 8]), tf.zeros([6, 8]))
+
+
+def build_tester(sess_graph_seed=1234, use_one_hot_embeddings=False,
+                 is_training=True, scope=None):
+  rng = np.random.RandomState(7)
+  batch, seq = 13, 7
+  config = tiny_config()
+  input_ids = tf.constant(random_ids(rng, [batch, seq], 99))
+  input_mask = tf.constant(random_ids(rng, [batch, seq], 2))
+  token_type_ids = tf.constant(random_ids(rng, [batch, seq], 16))
+  return modeling.BertModel(
+      config=config, is_training=is_training, input_ids=input_ids,
+      input_mask=input_mask, token_type_ids=token_type_ids,
+      use_one_hot_embeddings=use_one_hot_embeddings, scope=scope)
+
+
+class TestBertModel:
+
+  def test_output_shapes(self):
+    with tf.Graph().as_default():
+      model = build_tester()
+      assert model.get_embedding_output().shape.as_list() == [13, 7, 32]
+      assert model.get_sequence_output().shape.as_list() == [13, 7, 32]
+      assert model.get_pooled_output().shape.as_list() == [13, 32]
+      layers = model.get_all_encoder_layers()
+      assert len(layers) == 5
+      assert all(l.shape.as_list() == [13, 7, 32] for l in layers)
+      assert model.get_embedding_table().shape.as_list() == [99, 32]
+
+  def test_runs_and_is_deterministic_in_eval(self):
+    with tf.Graph().as_default(), tf1.Session() as sess:
+      model = build_tester(is_training=False)
+      sess.run(tf1.global_variables_initializer())
+      first = sess.run(model.get_sequence_output())
+      second = sess.run(model.get_sequence_output())
+    assert np.isfinite(first).all()
+    np.testing.assert_array_equal(first, second)
+
+  def test_dynamic_batch_and_defaults(self):
+    with tf.Graph().as_default(), tf1.Session() as sess:
+      ids = tf1.placeholder(tf.int32, [None, 6])
+      model = modeling.BertModel(tiny_config(), False, ids)
+      sess.run(tf1.global_variables_initializer())
+      out = sess.run(model.get_pooled_output(),
+                     {ids: np.ones([3, 6], np.int32)})
+    assert out.shape == (3, 32)
+
+  def test_rejects_rank_3_ids(self):
+    with tf.Graph().as_default():
+      with pytest.raises(ValueError, match="expected rank `2`"):
+        modeling.BertModel(tiny_config(), False, tf.zeros([2, 3, 1], tf.int32))
+
+  def test_default_scope_is_uniquified(self):
+    with tf.Graph().as_default():
+      build_tester()
+      build_tester()
+      names = {v.op.name.split("/")[0] for v in tf1.global_variables()}
+    assert names == {"bert", "bert_1"}
+
+  def test_does_not_modify_config(self):
+    config = tiny_config()
+    with tf.Graph().as_default():
+      modeling.BertModel(config, False, tf.zeros([2, 3], tf.int32))
+    assert config.hidden_dropout_prob == 0.1
+
+  def test_one_hot_and_gather_lookups_agree(self):
+    outputs = []
+    for one_hot in (False, True):
+      with tf.Graph().as_default(), tf1.Session() as sess:
+        tf1.set_random_seed(5)
+        model = build_tester(use_one_hot_embeddings=one_hot,
+                             is_training=False)
+        sess.run(tf1.global_variables_initializer())
+        outputs.append(sess.run(model.get_sequence_output()))
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
+
+  def test_sequence_longer_than_positions_fails(self):
+    with tf.Graph().as_default(), tf1.Session() as sess:
+      ids = tf1.placeholder(tf.int32, [2, None])
+      model = modeling.BertModel(tiny_config(max_position_embeddings=4),
+                                 False, ids)
+      sess.run(tf1.global_variables_initializer())
+      sess.run(model.get_pooled_output(), {ids: np.ones([2, 4], np.int32)})
+      with pytest.raises(tf.errors.InvalidArgumentError):
+        sess.run(model.get_pooled_output(), {ids: np.ones([2, 5], np.int32)})
+
+
+def test_attention_2d_and_3d_inputs_agree():
+  rng = np.random.RandomState(3)
+  batch, seq, width = 2, 5, 8
+  values = rng.randn(batch, seq, width).astype(np.float32)
+  mask = np.ones([batch, seq, seq], np.float32)
+  mask[1, :, 3:] = 0
+  results = []
+  for two_d in (False, True):
+    with tf.Graph().as_default(), tf1.Session() as sess:
+      tf1.set_random_seed(11)
+      tensor = tf.constant(values)
+      kwargs = dict(attention_mask=tf.constant(mask), num_attention_heads=2,
+                    size_per_head=4, do_return_2d_tensor=True)
+      if two_d:
+        tensor = tf.reshape(tensor, [batch * seq, width])
+        kwargs.update(batch_size=batch, from_seq_length=seq,
+                      to_seq_length=seq)
+      output = modeling.attention_layer(tensor, tensor, **kwargs)
+      sess.run(tf1.global_variables_initializer())
+      results.append(sess.run(output))
+  assert results[0].shape == (batch * seq, 8)
+  np.testing.assert_allclose(results[0], results[1], atol=1e-6)
+
+
+def test_masked_keys_do_not_influence_outputs():
+  """Changing a padded token's id must not change real tokens' outputs."""
+  ids = np.array([[5, 6, 7, 8], [5, 6, 7, 8]], np.int32)
+  ids[1, 3] = 42
+  mask = np.array([[1, 1, 1, 0], [1, 1, 1, 0]], np.int32)
+  with tf.Graph().as_default(), tf1.Session() as sess:
+    model = modeling.BertModel(tiny_config(), False, tf.constant(ids),
+                               tf.constant(mask))
+    sess.run(tf1.global_variables_initializer())
+    out = sess.run(model.get_sequence_output())
+  np.testing.assert_allclose(out[0, :3], out[1, :3], atol=1e-4)
+
+
+# Ops that ResourceVariable creates for itself, and ops the original test
+# also ignored (assertions, conv/tensordot helpers, test scaffolding).
+_IGNORED_OPS = [
+    r".*/assert_less_equal/.*", r".*/dilation_rate", r".*/Tensordot/concat$",
+    r".*/Tensordot/concat/axis", r"testing/.*",
+    r".*/IsInitialized/VarIsInitializedOp", r".*/Read/ReadVariableOp",
+]
+
+
+def _unreachable_ops(graph, fetches):
+  reached = set()
+  stack = [f if isinstance(f, tf.Operation) else f.op for f in fetches]
+  while stack:
+    op = stack.pop()
+    if op.name in reached:
+      continue
+    reached.add(op.name)
+    stack.extend(t.op for t in op.inputs)
+    stack.extend(op.control_inputs)
+  ignored = re.compile("|".join("(?:%s)" % p for p in _IGNORED_OPS))
+  return [op.name for op in graph.get_operations()
+          if op.name not in reached and not ignored.match(op.name)]
+
+
+def test_every_op_is_reachable_from_outputs():
+  graph = tf.Graph()
+  with graph.as_default():
+    model = build_tester()
+    init_op = tf1.global_variables_initializer()
+    fetches = ([model.get_embedding_output(), model.get_sequence_output(),
+                model.get_pooled_output(), init_op] +
+               model.get_all_encoder_layers())
+    assert _unreachable_ops(graph, fetches) == []
+
+
+def test_reachability_check_catches_dangling_ops():
+  graph = tf.Graph()
+  with graph.as_default():
+    model = build_tester()
+    tf.shape(model.get_pooled_output(), name="dangling")
+    fetches = ([model.get_embedding_output(), model.get_pooled_output(),
+                tf1.global_variables_initializer()] +
+               model.get_all_encoder_layers())
+    assert _unreachable_ops(graph, fetches) == ["dangling"]
+
+
+def base_variable_shapes(vocab=30522, hidden=768, layers=12, inter=3072,
+                         max_pos=512, types=2):
+  """Checkpoint names and shapes of a released BERT (SPEC section 1.4)."""
+  shapes = {
+      "bert/embeddings/word_embeddings": [vocab, hidden],
+      "bert/embeddings/token_type_embeddings": [types, hidden],
+      "bert/embeddings/position_embeddings": [max_pos, hidden],
+      "bert/embeddings/LayerNorm/beta": [hidden],
+      "bert/embeddings/LayerNorm/gamma": [hidden],
+      "bert/pooler/dense/kernel": [hidden, hidden],
+      "bert/pooler/dense/bias": [hidden],
+  }
+  for k in range(layers):
+    prefix = "bert/encoder/layer_%d/" % k
+    for part in ("query", "key", "value"):
+      shapes[prefix + "attention/self/%s/kernel" % part] = [hidden, hidden]
+      shapes[prefix + "attention/self/%s/bias" % part] = [hidden]
+    shapes[prefix + "attention/output/dense/kernel"] = [hidden, hidden]
+    shapes[prefix + "attention/output/dense/bias"] = [hidden]
+    shapes[prefix + "intermediate/dense/kernel"] = [hidden, inter]
+    shapes[prefix + "intermediate/dense/bias"] = [inter]
+    shapes[prefix + "output/dense/kernel"] = [inter, hidden]
+    shapes[prefix + "output/dense/bias"] = [hidden]
+    for ln in ("attention/output/LayerNorm", "output/LayerNorm"):
+      shapes[prefix + ln + "/beta"] = [hidden]
+      shapes[prefix + ln + "/gamma"] = [hidden]
+  return shapes
+
+
+def test_bert_base_variable_names_and_shapes_are_pinned():
+  config = modeling.BertConfig(vocab_size=30522, type_vocab_size=2)
+  with tf.Graph().as_default():
+    ids = tf1.placeholder(tf.int32, [None, 128])
+    modeling.BertModel(config, True, ids)
+    got = {v.op.name: v.shape.as_list() for v in tf1.global_variables()}
+    trainable = len(tf1.trainable_variables())
+  assert got == base_variable_shapes()
+  assert trainable == len(got)
+  assert sum(int(np.prod(s)) for s in got.values()) == 109482240
+
+
+def test_layer_norm_variables_are_created_beta_first():
+  with tf.Graph().as_default():
+    modeling.BertModel(tiny_config(num_hidden_layers=1), False,
+                       tf.zeros([1, 2], tf.int32))
+    names = [v.op.name for v in tf1.global_variables()]
+  index = names.index("bert/embeddings/LayerNorm/beta")
+  assert names[index + 1] == "bert/embeddings/LayerNorm/gamma"
+
+
+def test_assignment_map_from_checkpoint(tmp_path):
+  prefix = str(tmp_path / "model.ckpt")
+  with tf.Graph().as_default(), tf1.Session() as sess:
+    tf1.get_variable("a/kernel", [2, 3])
+    tf1.get_variable("b/bias", [3])
+    tf1.get_variable("only_in_ckpt", [1])
+    sess.run(tf1.global_variables_initializer())
+    tf1.train.Saver().save(sess, prefix)
+  with tf.Graph().as_default():
+    a = tf1.get_variable("a/kernel", [2, 3])
+    b = tf1.get_variable("b/bias", [3])
+    tf1.get_variable("only_in_graph", [1])
+    assignment_map, initialized = (
+        modeling.get_assignment_map_from_checkpoint([a, b], prefix))
+  assert list(assignment_map.items()) == [("a/kernel", "a/kernel"),
+                                          ("b/bias", "b/bias")]
+  assert initialized == {"a/kernel": 1, "a/kernel:0": 1, "b/bias": 1,
+                         "b/bias:0": 1}
