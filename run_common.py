@@ -1,0 +1,515 @@
+# coding=utf-8
+# Copyright 2026 The BERT rebuild authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Plumbing shared by the run_*.py scripts.
+
+The TPU/run-config flags, the estimator, checkpoint warm start and its
+variable log, TFRecord helpers, atomic output files, validation helpers and
+the script runner that turns user errors into one-line messages. It imports
+only tensorflow, absl and the library modules; task code (processors,
+features, heads, metrics, writers) stays in each script on purpose.
+
+Each script owns a private `flags.FlagValues()` instead of absl's global
+FLAGS, so several scripts can be imported into one process (tests,
+notebooks) even though they define flags with the same names and different
+defaults (`max_seq_length` is 128 in run_classifier and 384 in run_squad).
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import contextlib
+import os
+import sys
+import traceback
+import uuid
+
+from absl import flags
+import numpy as np
+import six
+import tensorflow as tf
+
+import modeling
+
+tf1 = tf.compat.v1
+
+
+# --------------------------------------------------------------------------
+# Flags and the script runner.
+
+
+def define_runtime_flags(flag_values):
+  """Defines the run-config and TPU flags ("group R" of the original).
+
+  Args:
+    flag_values: the script's `flags.FlagValues`.
+  """
+  flags.DEFINE_integer("save_checkpoints_steps", 1000,
+                       "How often to save the model checkpoint.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("iterations_per_loop", 1000,
+                       "How many steps to make in each estimator call.",
+                       flag_values=flag_values)
+  flags.DEFINE_bool("use_tpu", False, "Whether to use TPU or GPU/CPU.",
+                    flag_values=flag_values)
+  define_tpu_address_flags(flag_values)
+  flags.DEFINE_integer("num_tpu_cores", 8,
+                       "Only used if `use_tpu` is True. Total number of TPU "
+                       "cores to use.", flag_values=flag_values)
+
+
+def define_tpu_address_flags(flag_values):
+  """Defines tpu_name, tpu_zone, gcp_project and master."""
+  flags.DEFINE_string(
+      "tpu_name", None,
+      "The Cloud TPU to use for training: the name used when creating it, or "
+      "a grpc://ip.address.of.tpu:8470 url.", flag_values=flag_values)
+  flags.DEFINE_string(
+      "tpu_zone", None,
+      "[Optional] GCE zone of the Cloud TPU. If not given, it is detected "
+      "from metadata.", flag_values=flag_values)
+  flags.DEFINE_string(
+      "gcp_project", None,
+      "[Optional] Project name of the Cloud TPU project. If not given, it is "
+      "detected from metadata.", flag_values=flag_values)
+  flags.DEFINE_string("master", None, "[Optional] TensorFlow master URL.",
+                      flag_values=flag_values)
+
+
+def mark_flags_as_required(names, flag_values):
+  """Marks flags as required; missing ones stop the run before `main`."""
+  for name in names:
+    flags.mark_flag_as_required(name, flag_values=flag_values)
+
+
+def _script_name():
+  return os.path.basename(sys.argv[0]) if sys.argv else "bert"
+
+
+def fail(message):
+  """Prints `<script>: error: <message>` as one line and exits with 1."""
+  one_line = " ".join(str(message).split())
+  sys.stderr.write("%s: error: %s\n" % (_script_name(), one_line))
+  sys.stderr.flush()
+  sys.exit(1)
+
+
+# Exceptions that mean "the user's input or environment is wrong" and are
+# reported as one line instead of a traceback. Set BERT_TRACEBACK=1 to see
+# the traceback anyway.
+USER_ERRORS = (ValueError, IOError, OSError, tf.errors.NotFoundError,
+               tf.errors.PermissionDeniedError,
+               tf.errors.FailedPreconditionError, tf.errors.DataLossError)
+
+
+def run_script(main, flag_values, argv=None):
+  """Parses `argv` into `flag_values`, runs `main(argv)`, reports errors.
+
+  Replaces `absl.app.run` for scripts with their own FlagValues. Supports
+  --flagfile, --help/--helpfull, and absl's boolean forms (--x, --nox,
+  --x=true). Flag errors print the usage error; user errors (ValueError,
+  missing or unreadable files, corrupt data) print one line; both exit 1.
+  """
+  argv = list(sys.argv if argv is None else argv)
+  if any(arg in ("-h", "--help", "--helpfull", "-?") for arg in argv[1:]):
+    print(flag_values.get_help())
+    sys.exit(0)
+  try:
+    remaining = flag_values(argv)
+  except flags.Error as error:
+    fail("%s (run with --help to list the flags)" % error)
+  # absl's logging reads the global FLAGS; mark them parsed (with their
+  # defaults) so that it does not warn about logging before flag parsing.
+  flags.FLAGS.mark_as_parsed()
+  tf1.logging.set_verbosity(tf1.logging.INFO)
+  try:
+    main(remaining)
+  except USER_ERRORS as error:
+    if os.environ.get("BERT_TRACEBACK"):
+      traceback.print_exc()
+    message = getattr(error, "message", None) or str(error)
+    fail(message)
+  except KeyboardInterrupt:
+    fail("interrupted; outputs that were not finished were not renamed to "
+         "their final names")
+
+
+# --------------------------------------------------------------------------
+# Validation helpers (raise ValueError naming the value and the fix).
+
+
+def require_file(path, flag_name):
+  """Raises ValueError unless `path` is an existing file."""
+  if not path:
+    raise ValueError("--%s is required." % flag_name)
+  if not tf.io.gfile.exists(path):
+    raise ValueError("--%s=%s: no such file." % (flag_name, path))
+  if tf.io.gfile.isdir(path):
+    raise ValueError("--%s=%s is a directory; pass a file." %
+                     (flag_name, path))
+
+
+def require_directory(path, flag_name):
+  """Raises ValueError unless `path` is an existing directory."""
+  if not path:
+    raise ValueError("--%s is required." % flag_name)
+  if not tf.io.gfile.isdir(path):
+    raise ValueError("--%s=%s: no such directory." % (flag_name, path))
+
+
+def load_bert_config(bert_config_file):
+  """Reads and sanity-checks a BertConfig (errors name the file)."""
+  require_file(bert_config_file, "bert_config_file")
+  config = modeling.BertConfig.from_json_file(bert_config_file)
+  integer_keys = ("vocab_size", "hidden_size", "num_hidden_layers",
+                  "num_attention_heads", "intermediate_size",
+                  "max_position_embeddings", "type_vocab_size")
+  for key in integer_keys:
+    value = getattr(config, key, None)
+    if not isinstance(value, six.integer_types) or value <= 0:
+      raise ValueError("%s: `%s` must be a positive integer, got %r." %
+                       (bert_config_file, key, value))
+  if config.hidden_size % config.num_attention_heads:
+    raise ValueError(
+        "%s: hidden_size (%d) is not a multiple of num_attention_heads (%d)." %
+        (bert_config_file, config.hidden_size, config.num_attention_heads))
+  for key in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+    value = getattr(config, key, None)
+    if not isinstance(value, (float, int)) or not 0.0 <= value < 1.0:
+      raise ValueError("%s: `%s` must be in [0, 1), got %r." %
+                       (bert_config_file, key, value))
+  modeling.get_activation(config.hidden_act)
+  return config
+
+
+def check_max_seq_length(max_seq_length, bert_config):
+  """The model cannot embed positions beyond max_position_embeddings."""
+  if max_seq_length > bert_config.max_position_embeddings:
+    raise ValueError(
+        "Cannot use sequence length %d because the BERT model was only "
+        "trained up to sequence length %d" %
+        (max_seq_length, bert_config.max_position_embeddings))
+  if max_seq_length < 3:
+    raise ValueError("--max_seq_length=%d is too short: [CLS] and [SEP] "
+                     "alone need 2 positions." % max_seq_length)
+
+
+def check_vocab_fits(vocab, vocab_file, bert_config):
+  """SPEC D3: ids >= vocab_size silently give garbage or NaNs on GPU."""
+  if len(vocab) > bert_config.vocab_size:
+    raise ValueError(
+        "--vocab_file=%s has %d entries but the BERT config's vocab_size is "
+        "%d: ids above it cannot be embedded. Use the vocab that came with "
+        "the checkpoint, or raise vocab_size (and pretrain from scratch)." %
+        (vocab_file, len(vocab), bert_config.vocab_size))
+
+
+def check_init_checkpoint(init_checkpoint):
+  """Raises ValueError if a given --init_checkpoint cannot be read."""
+  if not init_checkpoint:
+    return
+  try:
+    tf.train.list_variables(init_checkpoint)
+  except (tf.errors.OpError, ValueError) as error:
+    raise ValueError(
+        "--init_checkpoint=%s cannot be read (%s). Pass the checkpoint prefix, "
+        "e.g. .../bert_model.ckpt, not the .index or .data file." %
+        (init_checkpoint, str(error).splitlines()[0]))
+
+
+def check_positive(value, flag_name):
+  if value is None or value <= 0:
+    raise ValueError("--%s must be positive, got %s." % (flag_name, value))
+
+
+# --------------------------------------------------------------------------
+# Files: byte-safe reading and atomic writing.
+
+
+def read_text(path):
+  """Reads a whole file as text: UTF-8, bad bytes dropped (SPEC D7).
+
+  Reading bytes and decoding ourselves makes the result independent of the
+  platform locale, and one stray byte no longer aborts a run.
+  """
+  with tf.io.gfile.GFile(path, "rb") as reader:
+    return reader.read().decode("utf-8", "ignore")
+
+
+def _temp_name(path):
+  directory, base = os.path.split(path)
+  return os.path.join(directory, ".%s.tmp-%s" % (base, uuid.uuid4().hex[:8]))
+
+
+@contextlib.contextmanager
+def atomic_output(path, mode="w"):
+  """Yields a writer for a temporary file renamed to `path` on success.
+
+  If the body raises (or the process dies) nothing exists under `path` that
+  looks complete; the temporary file is removed on exceptions.
+  """
+  temp_path = _temp_name(path)
+  writer = tf.io.gfile.GFile(temp_path, mode)
+  try:
+    yield writer
+    writer.close()
+    tf.io.gfile.rename(temp_path, path, overwrite=True)
+  except BaseException:
+    writer.close()
+    if tf.io.gfile.exists(temp_path):
+      tf.io.gfile.remove(temp_path)
+    raise
+
+
+class AtomicTFRecordWriter(object):
+  """A TFRecordWriter that writes to a temporary name, renamed on close().
+
+  `abort()` (or garbage collection without close) removes the partial file.
+  """
+
+  def __init__(self, path):
+    self.path = path
+    self._temp_path = _temp_name(path)
+    self._writer = tf.io.TFRecordWriter(self._temp_path)
+    self._closed = False
+
+  def write(self, serialized):
+    self._writer.write(serialized)
+
+  def close(self):
+    if self._closed:
+      return
+    self._writer.close()
+    tf.io.gfile.rename(self._temp_path, self.path, overwrite=True)
+    self._closed = True
+
+  def abort(self):
+    if self._closed:
+      return
+    self._writer.close()
+    if tf.io.gfile.exists(self._temp_path):
+      tf.io.gfile.remove(self._temp_path)
+    self._closed = True
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, exc_type, exc_value, exc_traceback):
+    if exc_type is None:
+      self.close()
+    else:
+      self.abort()
+
+
+# --------------------------------------------------------------------------
+# TFRecord features.
+
+
+def create_int_feature(values):
+  """An int64 list feature."""
+  return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+
+
+def create_float_feature(values):
+  """A float list feature."""
+  return tf.train.Feature(float_list=tf.train.FloatList(value=list(values)))
+
+
+def make_example(int_features, float_features=None):
+  """Serializes a tf.train.Example from ordered name -> values dicts."""
+  features = collections.OrderedDict()
+  for name, values in int_features.items():
+    features[name] = create_int_feature(values)
+  for name, values in (float_features or {}).items():
+    features[name] = create_float_feature(values)
+  return tf.train.Example(features=tf.train.Features(feature=features))
+
+
+def decode_record(record, name_to_features):
+  """Parses one serialized Example; int64 features become int32.
+
+  tf.Example stores only int64, but TPUs support only int32.
+  """
+  example = tf.io.parse_single_example(record, name_to_features)
+  for name in list(example.keys()):
+    tensor = example[name]
+    if tensor.dtype == tf.int64:
+      tensor = tf.cast(tensor, tf.int32)
+    example[name] = tensor
+  return example
+
+
+def make_tfrecord_input_fn(input_file, name_to_features, is_training,
+                           drop_remainder, shuffle_buffer=100):
+  """The classifier/SQuAD single-file input pipeline.
+
+  Training: repeat, then shuffle(shuffle_buffer); evaluation reads once in
+  order. Then map + batch(params["batch_size"], drop_remainder).
+  """
+
+  def input_fn(params):
+    batch_size = params["batch_size"]
+    dataset = tf.data.TFRecordDataset(input_file)
+    if is_training:
+      dataset = dataset.repeat()
+      dataset = dataset.shuffle(buffer_size=shuffle_buffer)
+    dataset = dataset.map(
+        lambda record: decode_record(record, name_to_features),
+        num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.batch(batch_size, drop_remainder=drop_remainder)
+
+  return input_fn
+
+
+def read_first_example(input_file):
+  """Returns the first tf.train.Example in a TFRecord file, or None."""
+  for record in tf.data.TFRecordDataset(input_file).take(1):
+    return tf.train.Example.FromString(record.numpy())
+  return None
+
+
+# --------------------------------------------------------------------------
+# Estimator.
+
+
+def make_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None,
+                    gcp_project=None, master=None, num_tpu_cores=8,
+                    iterations_per_loop=1000, save_checkpoints_steps=1000,
+                    keep_checkpoint_max=5, tf_random_seed=None):
+  """Builds the TPUEstimator RunConfig (CPU/GPU when use_tpu is False).
+
+  Args:
+    output_dir: model_dir (None lets Estimator use a temporary directory).
+    use_tpu, tpu_name, tpu_zone, gcp_project, master, num_tpu_cores: TPU
+      address and shape; a cluster resolver is used only with a tpu_name.
+    iterations_per_loop: steps per estimator loop on TPU.
+    save_checkpoints_steps: checkpoint interval.
+    keep_checkpoint_max: checkpoints kept in output_dir.
+    tf_random_seed: optional graph-level seed, for reproducible runs.
+  """
+  cluster_resolver = None
+  if use_tpu and tpu_name:
+    cluster_resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+        tpu_name, zone=tpu_zone, project=gcp_project)
+  per_host = tf1.estimator.tpu.InputPipelineConfig.PER_HOST_V2
+  return tf1.estimator.tpu.RunConfig(
+      cluster=cluster_resolver,
+      master=master,
+      model_dir=output_dir,
+      save_checkpoints_steps=save_checkpoints_steps,
+      keep_checkpoint_max=keep_checkpoint_max,
+      tf_random_seed=tf_random_seed,
+      tpu_config=tf1.estimator.tpu.TPUConfig(
+          iterations_per_loop=iterations_per_loop,
+          num_shards=num_tpu_cores,
+          per_host_input_for_training=per_host))
+
+
+def run_config_from_flags(flag_values, output_dir, tf_random_seed=None):
+  """`make_run_config` with the group-R flags of a script."""
+  return make_run_config(
+      output_dir=output_dir,
+      use_tpu=flag_values.use_tpu,
+      tpu_name=flag_values.tpu_name,
+      tpu_zone=flag_values.tpu_zone,
+      gcp_project=flag_values.gcp_project,
+      master=flag_values.master,
+      num_tpu_cores=flag_values.num_tpu_cores,
+      iterations_per_loop=flag_values.iterations_per_loop,
+      save_checkpoints_steps=flag_values.save_checkpoints_steps,
+      tf_random_seed=tf_random_seed)
+
+
+def make_estimator(model_fn, run_config, use_tpu, train_batch_size=None,
+                   eval_batch_size=None, predict_batch_size=None):
+  """A TPUEstimator; on CPU/GPU it falls back to a normal Estimator."""
+  return tf1.estimator.tpu.TPUEstimator(
+      use_tpu=use_tpu,
+      model_fn=model_fn,
+      config=run_config,
+      train_batch_size=train_batch_size,
+      eval_batch_size=eval_batch_size,
+      predict_batch_size=predict_batch_size)
+
+
+def _check_checkpoint_shapes(assignment_map, init_checkpoint, tvars):
+  """A clear error instead of init_from_checkpoint's shape assertion."""
+  by_name = {var.op.name: var for var in tvars}
+  reader = tf.train.load_checkpoint(init_checkpoint)
+  shapes = reader.get_variable_to_shape_map()
+  for ckpt_name, var_name in assignment_map.items():
+    want = by_name[var_name].shape.as_list()
+    have = list(shapes[ckpt_name])
+    if want != have:
+      raise ValueError(
+          "--init_checkpoint=%s: variable %s has shape %s but the model "
+          "built from the BERT config needs %s. Use the bert_config.json "
+          "that came with the checkpoint." %
+          (init_checkpoint, ckpt_name, have, want))
+
+
+def initialize_from_checkpoint(init_checkpoint, use_tpu):
+  """Warm-starts the trainable variables found in `init_checkpoint`.
+
+  Logs every trainable variable, marking the restored ones with
+  `*INIT_FROM_CKPT*`. Adam slots are never restored (they are not
+  trainable), as upstream.
+
+  Returns:
+    A scaffold_fn for TPUEstimatorSpec (None off TPU or without checkpoint).
+  """
+  tvars = tf1.trainable_variables()
+  initialized_variable_names = {}
+  scaffold_fn = None
+  if init_checkpoint:
+    (assignment_map, initialized_variable_names
+    ) = modeling.get_assignment_map_from_checkpoint(tvars, init_checkpoint)
+    _check_checkpoint_shapes(assignment_map, init_checkpoint, tvars)
+    if use_tpu:
+
+      def tpu_scaffold():
+        tf1.train.init_from_checkpoint(init_checkpoint, assignment_map)
+        return tf1.train.Scaffold()
+
+      scaffold_fn = tpu_scaffold
+    else:
+      tf1.train.init_from_checkpoint(init_checkpoint, assignment_map)
+
+  tf1.logging.info("**** Trainable Variables ****")
+  for var in tvars:
+    init_string = ""
+    if var.name in initialized_variable_names:
+      init_string = ", *INIT_FROM_CKPT*"
+    tf1.logging.info("  name = %s, shape = %s%s", var.name, var.shape,
+                     init_string)
+  return scaffold_fn
+
+
+def log_features(features):
+  tf1.logging.info("*** Features ***")
+  for name in sorted(features.keys()):
+    tf1.logging.info("  name = %s, shape = %s", name, features[name].shape)
+
+
+def write_eval_results(output_dir, result, file_name="eval_results.txt"):
+  """Writes `key = value` lines in sorted key order and logs them."""
+  path = os.path.join(output_dir, file_name)
+  with atomic_output(path) as writer:
+    tf1.logging.info("***** Eval results *****")
+    for key in sorted(result.keys()):
+      tf1.logging.info("  %s = %s", key, str(result[key]))
+      writer.write("%s = %s\n" % (key, str(result[key])))
+  return path

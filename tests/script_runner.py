@@ -1,0 +1,56 @@
+"""Helpers to drive the scripts through their real `main` in tests."""
+
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def flag_args(flag_dict):
+  """{"do_train": True, "x": 3} -> ["--do_train=true", "--x=3"]."""
+  args = []
+  for name, value in flag_dict.items():
+    if isinstance(value, bool):
+      value = "true" if value else "false"
+    args.append("--%s=%s" % (name, value))
+  return args
+
+
+def run_main(module, **flag_dict):
+  """Parses the flags into the script's own FlagValues and calls main().
+
+  Exceptions propagate (tests assert on ValueError and friends); flags are
+  reset first so that tests do not leak values into each other.
+  """
+  module.FLAGS.unparse_flags()
+  remaining = module.FLAGS([module.__name__ + ".py"] + flag_args(flag_dict))
+  return module.main(remaining)
+
+
+def run_script(script, flag_dict=None, extra_args=(), timeout=900, env=None,
+               cwd=None):
+  """Runs `python script.py --flags` in a subprocess; returns CompletedProcess.
+
+  Used where the exit code and stderr matter (one-line errors, no traceback).
+  """
+  command = [sys.executable, os.path.join(ROOT, script)]
+  command += flag_args(flag_dict or {}) + list(extra_args)
+  full_env = dict(os.environ)
+  full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
+  full_env.update(env or {})
+  return subprocess.run(command, capture_output=True, text=True,
+                        timeout=timeout, env=full_env, cwd=cwd or ROOT)
+
+
+def assert_clean_failure(completed, *fragments):
+  """A user error: exit 1, no traceback, one error line naming `fragments`."""
+  assert completed.returncode != 0, completed.stdout + completed.stderr
+  assert "Traceback" not in completed.stderr, completed.stderr
+  error_lines = [line for line in completed.stderr.splitlines()
+                 if ": error: " in line]
+  assert len(error_lines) == 1, completed.stderr
+  for fragment in fragments:
+    assert fragment in error_lines[0], (fragment, error_lines[0])
+  return error_lines[0]
