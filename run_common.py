@@ -442,7 +442,10 @@ def make_estimator(model_fn, run_config, use_tpu, train_batch_size=None,
       config=run_config,
       train_batch_size=train_batch_size,
       eval_batch_size=eval_batch_size,
-      predict_batch_size=predict_batch_size)
+      predict_batch_size=predict_batch_size,
+      # Off TPU, a TPU metagraph in exported SavedModels is useless and
+      # needs TPU ops to load.
+      export_to_tpu=use_tpu)
 
 
 def _check_checkpoint_shapes(assignment_map, init_checkpoint, tvars):
@@ -512,4 +515,41 @@ def write_eval_results(output_dir, result, file_name="eval_results.txt"):
     for key in sorted(result.keys()):
       tf1.logging.info("  %s = %s", key, str(result[key]))
       writer.write("%s = %s\n" % (key, str(result[key])))
+  return path
+
+
+# --------------------------------------------------------------------------
+# Export for serving (upstream #146, #94, #114).
+
+
+def serving_input_receiver_fn_builder(seq_length):
+  """A receiver taking int32 [batch, seq_length] input_ids, input_mask and
+  segment_ids, the three tensors every BERT head needs."""
+
+  def serving_input_receiver_fn():
+    features = {
+        name: tf1.placeholder(tf.int32, [None, seq_length], name=name)
+        for name in ("input_ids", "input_mask", "segment_ids")
+    }
+    return tf1.estimator.export.ServingInputReceiver(features, features)
+
+  return serving_input_receiver_fn
+
+
+def export_for_serving(estimator, export_dir, seq_length,
+                       checkpoint_path=None):
+  """Writes a SavedModel of the PREDICT graph under `export_dir`.
+
+  The model_fn must accept features without labels in PREDICT mode. The
+  SavedModel lands in a numbered sub-directory (TF Serving's layout), whose
+  path is returned.
+  """
+  tf.io.gfile.makedirs(export_dir)
+  path = estimator.export_saved_model(
+      export_dir,
+      serving_input_receiver_fn_builder(seq_length),
+      checkpoint_path=checkpoint_path)
+  if isinstance(path, bytes):
+    path = path.decode("utf-8")
+  tf1.logging.info("Exported the serving model to %s", path)
   return path
