@@ -177,8 +177,10 @@ def _apply_step(optimizer, grads, tvars, global_step, loss_scale=None):
         zip(grads, tvars), global_step=global_step)
   # The optimizer ignores `global_step`, so the step is incremented here; a
   # wrapping optimizer that incremented it would otherwise double count.
-  new_global_step = global_step + 1
-  return tf.group(train_op, [global_step.assign(new_global_step)])
+  # The increment waits for the update: unordered (as upstream), the update
+  # could read the already-incremented step and use the next step's rate.
+  with tf.control_dependencies([train_op]):
+    return tf.group(global_step.assign_add(1))
 
 
 def _all_finite(grads):
@@ -195,7 +197,9 @@ def _conditional_step(optimizer, grads, tvars, global_step, loss_scale):
     return _apply_step(optimizer, grads, tvars, global_step, loss_scale)
 
   step_op = tf.cond(finite, apply_fn, tf.no_op)
-  return tf.group(step_op, loss_scale.update(finite))
+  # The scale changes only after the step has unscaled its gradients.
+  with tf.control_dependencies([step_op]):
+    return tf.group(loss_scale.update(finite))
 
 
 class _LossScale(object):
@@ -251,12 +255,12 @@ def _accumulated_train_op(optimizer, grads, tvars, global_step, num_steps,
     if loss_scale is None:
       step_op = _apply_step(optimizer, mean_grads, tvars, global_step)
     else:
-      step_op = tf.group(
-          tf.cond(finite,
-                  lambda: _apply_step(optimizer, mean_grads, tvars,
-                                      global_step, loss_scale),
-                  tf.no_op),
-          loss_scale.update(finite))
+      applied = tf.cond(finite,
+                        lambda: _apply_step(optimizer, mean_grads, tvars,
+                                            global_step, loss_scale),
+                        tf.no_op)
+      with tf.control_dependencies([applied]):
+        step_op = loss_scale.update(finite)
     with tf.control_dependencies([step_op]):
       return tf.group(*[acc.assign(tf.zeros_like(acc))
                         for acc in accumulators])
