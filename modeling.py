@@ -154,7 +154,9 @@ class BertModel(object):
                input_mask=None,
                token_type_ids=None,
                use_one_hot_embeddings=False,
-               scope=None):
+               scope=None,
+               compute_dtype=tf.float32,
+               recompute_layers=False):
     """Builds the encoder graph.
 
     Args:
@@ -168,6 +170,13 @@ class BertModel(object):
         TPU) instead of `tf.gather`.
       scope: variable scope; defaults to "bert" (uniquified by TF, so a
         second unscoped model in the same graph lives under "bert_1").
+      compute_dtype: tf.float32 (default), tf.bfloat16 or tf.float16 for the
+        encoder's matmuls. Variables stay float32 (names and checkpoints are
+        unchanged); embeddings, LayerNorm and softmax run in float32, and
+        every output is returned as float32.
+      recompute_layers: gradient checkpointing: keep only each layer's input
+        during the forward pass and recompute the layer for its gradients,
+        trading ~30% more compute for much less activation memory.
 
     Raises:
       ValueError: if `input_ids` is not rank 2 or the config is invalid.
@@ -210,8 +219,11 @@ class BertModel(object):
         # [B, S] ids and mask -> float32 [B, S, S] key-side mask.
         attention_mask = create_attention_mask_from_input_mask(
             input_ids, input_mask)
-        self.all_encoder_layers = transformer_model(
-            input_tensor=self.embedding_output,
+        encoder_input = self.embedding_output
+        if compute_dtype != tf.float32:
+          encoder_input = tf.cast(encoder_input, compute_dtype)
+        all_layers = transformer_model(
+            input_tensor=encoder_input,
             attention_mask=attention_mask,
             hidden_size=config.hidden_size,
             num_hidden_layers=config.num_hidden_layers,
@@ -221,7 +233,11 @@ class BertModel(object):
             hidden_dropout_prob=config.hidden_dropout_prob,
             attention_probs_dropout_prob=config.attention_probs_dropout_prob,
             initializer_range=config.initializer_range,
-            do_return_all_layers=True)
+            do_return_all_layers=True,
+            recompute_layers=recompute_layers)
+        self.all_encoder_layers = [tf.cast(layer, tf.float32)
+                                   if layer.dtype != tf.float32 else layer
+                                   for layer in all_layers]
 
       self.sequence_output = self.all_encoder_layers[-1]  # [B, S, H]
       with tf1.variable_scope("pooler"):
@@ -372,10 +388,18 @@ def layer_norm(input_tensor, name=None):
     gamma = tf1.get_variable(
         "gamma", shape=[width], dtype=tf.float32,
         initializer=tf1.ones_initializer())
-    mean, variance = tf.nn.moments(input_tensor, axes=[-1], keepdims=True)
-    return tf.nn.batch_normalization(
-        input_tensor, mean, variance, offset=beta, scale=gamma,
+    # Reduced-precision inputs are normalized in float32: the variance of
+    # bfloat16/float16 activations loses too many bits.
+    values = input_tensor
+    if values.dtype != tf.float32:
+      values = tf.cast(values, tf.float32)
+    mean, variance = tf.nn.moments(values, axes=[-1], keepdims=True)
+    output = tf.nn.batch_normalization(
+        values, mean, variance, offset=beta, scale=gamma,
         variance_epsilon=1e-12)
+    if input_tensor.dtype != tf.float32:
+      output = tf.cast(output, input_tensor.dtype)
+    return output
 
 
 def layer_norm_and_dropout(input_tensor, dropout_prob, name=None):
@@ -420,6 +444,10 @@ def dense_layer(input_tensor, units, activation=None, name=None,
     bias = tf1.get_variable(
         "bias", shape=[units], dtype=tf.float32,
         initializer=tf1.zeros_initializer())
+    if input_tensor.dtype != tf.float32:
+      # Mixed precision: float32 master weights, cast for the matmul.
+      kernel = tf.cast(kernel, input_tensor.dtype)
+      bias = tf.cast(bias, input_tensor.dtype)
     if input_tensor.shape.ndims == 2:
       output = tf.nn.bias_add(tf.matmul(input_tensor, kernel), bias)
     else:
@@ -597,7 +625,8 @@ def attention_layer(from_tensor,
                     do_return_2d_tensor=False,
                     batch_size=None,
                     from_seq_length=None,
-                    to_seq_length=None):
+                    to_seq_length=None,
+                    dropout_fn=None):
   """Multi-head scaled dot-product attention (Vaswani et al., 2017).
 
   Args:
@@ -611,13 +640,16 @@ def attention_layer(from_tensor,
     initializer_range: stddev of the projections' initializers.
     do_return_2d_tensor: return [B*F, N*d] instead of [B, F, N*d].
     batch_size, from_seq_length, to_seq_length: required for 2-D inputs.
+    dropout_fn: replaces `dropout` (used for recomputed layers).
 
   Returns:
-    float32 [B, F, N*d], or [B*F, N*d] if `do_return_2d_tensor`.
+    [B, F, N*d] in the input's dtype, or [B*F, N*d] if
+    `do_return_2d_tensor`.
 
   Raises:
     ValueError: if the ranks differ or 2-D inputs come without the sizes.
   """
+  dropout_fn = dropout_fn or dropout
   from_shape = get_shape_list(from_tensor, expected_rank=[2, 3])
   to_shape = get_shape_list(to_tensor, expected_rank=[2, 3])
   if len(from_shape) != len(to_shape):
@@ -655,6 +687,11 @@ def attention_layer(from_tensor,
   attention_scores = tf.multiply(
       attention_scores, 1.0 / math.sqrt(float(size_per_head)))  # [B, N, F, T]
 
+  compute_dtype = attention_scores.dtype
+  if compute_dtype != tf.float32:
+    # Mask and softmax in float32: -10000 is not representable in float16
+    # after scaling, and the softmax sum needs the range.
+    attention_scores = tf.cast(attention_scores, tf.float32)
   if attention_mask is not None:
     attention_mask = tf.expand_dims(attention_mask, axis=[1])  # [B, 1, F, T]
     # A finite -10000 rather than -inf, as the released models were trained;
@@ -664,8 +701,10 @@ def attention_layer(from_tensor,
     attention_scores += adder
 
   attention_probs = tf.nn.softmax(attention_scores)
+  if compute_dtype != tf.float32:
+    attention_probs = tf.cast(attention_probs, compute_dtype)
   # Dropping whole keys to attend to is odd, but it is what the paper did.
-  attention_probs = dropout(attention_probs, attention_probs_dropout_prob)
+  attention_probs = dropout_fn(attention_probs, attention_probs_dropout_prob)
 
   value_layer = _split_heads(value_layer, batch_size, num_attention_heads,
                              to_seq_length, size_per_head)  # [B, N, T, d]
@@ -681,7 +720,8 @@ def attention_layer(from_tensor,
 def _transformer_layer(layer_input, attention_mask, batch_size, seq_length,
                        hidden_size, num_attention_heads, intermediate_size,
                        intermediate_act_fn, hidden_dropout_prob,
-                       attention_probs_dropout_prob, initializer_range):
+                       attention_probs_dropout_prob, initializer_range,
+                       dropout_fn=dropout):
   """One post-LN Transformer block on [B*S, H]; returns [B*S, H].
 
   a = LN(dropout(Dense_H(attn(x))) + x); y = LN(dropout(Dense_H(act(
@@ -700,12 +740,13 @@ def _transformer_layer(layer_input, attention_mask, batch_size, seq_length,
           do_return_2d_tensor=True,
           batch_size=batch_size,
           from_seq_length=seq_length,
-          to_seq_length=seq_length)  # [B*S, H]
+          to_seq_length=seq_length,
+          dropout_fn=dropout_fn)  # [B*S, H]
     with tf1.variable_scope("output"):
       attention_output = dense_layer(
           attention_output, hidden_size,
           kernel_initializer=create_initializer(initializer_range))
-      attention_output = dropout(attention_output, hidden_dropout_prob)
+      attention_output = dropout_fn(attention_output, hidden_dropout_prob)
       attention_output = layer_norm(attention_output + layer_input)
 
   with tf1.variable_scope("intermediate"):
@@ -717,8 +758,51 @@ def _transformer_layer(layer_input, attention_mask, batch_size, seq_length,
     layer_output = dense_layer(
         intermediate_output, hidden_size,
         kernel_initializer=create_initializer(initializer_range))
-    layer_output = dropout(layer_output, hidden_dropout_prob)
+    layer_output = dropout_fn(layer_output, hidden_dropout_prob)
     return layer_norm(layer_output + attention_output)  # [B*S, H]
+
+
+class _StatelessDropout(object):
+  """Dropout whose masks are a pure function of a seed tensor.
+
+  A recomputed layer runs its forward pass twice; stateful dropout would
+  draw new masks the second time and give wrong gradients. Each call uses
+  the next seed offset, so a fresh instance per pass reproduces the masks.
+  """
+
+  def __init__(self, seed):
+    self._seed = seed  # int64 [2]
+    self._calls = 0
+
+  def __call__(self, input_tensor, dropout_prob):
+    if dropout_prob is None or dropout_prob == 0.0:
+      return input_tensor
+    self._calls += 1
+    seed = self._seed + tf.constant([0, self._calls], tf.int64)
+    return tf.nn.experimental.stateless_dropout(
+        input_tensor, rate=dropout_prob, seed=seed)
+
+
+def _recomputed_transformer_layer(layer_input, layer_args, seed=None):
+  """`_transformer_layer` under tf.recompute_grad (gradient checkpointing).
+
+  Only the layer's input is kept for the backward pass; the layer is run
+  again, with the same variables and dropout masks, to get its gradients.
+  """
+  scope = tf1.get_variable_scope()
+  uses_dropout = (layer_args["hidden_dropout_prob"] or
+                  layer_args["attention_probs_dropout_prob"])
+
+  def layer_fn(inputs, seed):
+    with tf1.variable_scope(scope, reuse=tf1.AUTO_REUSE):
+      dropout_fn = _StatelessDropout(seed) if uses_dropout else dropout
+      return _transformer_layer(inputs, dropout_fn=dropout_fn, **layer_args)
+
+  if uses_dropout:
+    if seed is None:  # One fresh seed per step, shared by both passes.
+      seed = tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64)
+    return tf.recompute_grad(layer_fn)(layer_input, seed)
+  return tf.recompute_grad(lambda inputs: layer_fn(inputs, None))(layer_input)
 
 
 def transformer_model(input_tensor,
@@ -731,7 +815,8 @@ def transformer_model(input_tensor,
                       hidden_dropout_prob=0.1,
                       attention_probs_dropout_prob=0.1,
                       initializer_range=0.02,
-                      do_return_all_layers=False):
+                      do_return_all_layers=False,
+                      recompute_layers=False):
   """The Transformer encoder stack of "Attention Is All You Need".
 
   Args:
@@ -746,9 +831,11 @@ def transformer_model(input_tensor,
     attention_probs_dropout_prob: dropout on attention probabilities.
     initializer_range: stddev of the initializers.
     do_return_all_layers: return every layer's output, not just the last.
+    recompute_layers: recompute each layer in the backward pass instead of
+      keeping its activations (see `BertModel`).
 
   Returns:
-    float32 [B, S, H], or a list of L such tensors.
+    [B, S, H] in the input's dtype, or a list of L such tensors.
 
   Raises:
     ValueError: if N does not divide H or the input width is not H.
@@ -771,13 +858,21 @@ def transformer_model(input_tensor,
   # but can be costly on TPU, so the stack stays 2-D throughout.
   prev_output = reshape_to_matrix(input_tensor)  # [B*S, H]
   all_layer_outputs = []
+  layer_args = dict(
+      attention_mask=attention_mask, batch_size=batch_size,
+      seq_length=seq_length, hidden_size=hidden_size,
+      num_attention_heads=num_attention_heads,
+      intermediate_size=intermediate_size,
+      intermediate_act_fn=intermediate_act_fn,
+      hidden_dropout_prob=hidden_dropout_prob,
+      attention_probs_dropout_prob=attention_probs_dropout_prob,
+      initializer_range=initializer_range)
   for layer_idx in range(num_hidden_layers):
     with tf1.variable_scope("layer_%d" % layer_idx):
-      prev_output = _transformer_layer(
-          prev_output, attention_mask, batch_size, seq_length, hidden_size,
-          num_attention_heads, intermediate_size, intermediate_act_fn,
-          hidden_dropout_prob, attention_probs_dropout_prob,
-          initializer_range)
+      if recompute_layers:
+        prev_output = _recomputed_transformer_layer(prev_output, layer_args)
+      else:
+        prev_output = _transformer_layer(prev_output, **layer_args)
       all_layer_outputs.append(prev_output)
 
   if do_return_all_layers:

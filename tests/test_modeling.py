@@ -433,3 +433,87 @@ def test_assignment_map_from_checkpoint(tmp_path):
                                           ("b/bias", "b/bias")]
   assert initialized == {"a/kernel": 1, "a/kernel:0": 1, "b/bias": 1,
                          "b/bias:0": 1}
+
+
+def model_gradients(recompute_layers=False, compute_dtype=tf.float32,
+                    is_training=False, config_overrides=None):
+  """Loss = mean(sequence_output^2); returns (loss, {var name: grad})."""
+  rng = np.random.RandomState(9)
+  config = tiny_config(num_hidden_layers=2, **(config_overrides or {}))
+  with tf.Graph().as_default(), tf1.Session() as sess:
+    tf1.set_random_seed(3)
+    model = modeling.BertModel(
+        config, is_training, tf.constant(random_ids(rng, [3, 6], 99)),
+        tf.constant(np.array([[1] * 6, [1] * 4 + [0] * 2, [1] * 2 + [0] * 4],
+                             np.int32)),
+        compute_dtype=compute_dtype, recompute_layers=recompute_layers)
+    loss = (tf.reduce_mean(tf.square(model.get_sequence_output())) +
+            tf.reduce_mean(model.get_pooled_output()))
+    tvars = tf1.trainable_variables()
+    grads = tf.gradients(loss, tvars)
+    sess.run(tf1.global_variables_initializer())
+    values = sess.run([loss] + [tf.convert_to_tensor(g) for g in grads])
+    outputs = sess.run(model.get_all_encoder_layers() +
+                       [model.get_pooled_output()])
+  names = [v.op.name for v in tvars]
+  return values[0], dict(zip(names, values[1:])), outputs
+
+
+def test_recompute_layers_gives_the_same_gradients():
+  loss, grads, _ = model_gradients(False)
+  loss_rc, grads_rc, _ = model_gradients(True)
+  assert loss == pytest.approx(loss_rc, rel=1e-6)
+  assert grads.keys() == grads_rc.keys()
+  for name in grads:
+    np.testing.assert_allclose(grads_rc[name], grads[name], atol=1e-5,
+                               rtol=1e-4, err_msg=name)
+
+
+def test_recomputed_layer_reuses_dropout_masks():
+  """With dropout on, the recomputed backward pass must see the forward
+  pass's masks: compare against the same stateless masks without recompute."""
+  rng = np.random.RandomState(4)
+  values = rng.randn(12, 32).astype(np.float32)
+  results = []
+  for recompute in (False, True):
+    with tf.Graph().as_default(), tf1.Session() as sess:
+      tf1.set_random_seed(8)
+      inputs = tf.constant(values)
+      seed = tf.constant([17, 5], tf.int64)
+      args = dict(attention_mask=None, batch_size=2, seq_length=6,
+                  hidden_size=32, num_attention_heads=4,
+                  intermediate_size=37, intermediate_act_fn=modeling.gelu,
+                  hidden_dropout_prob=0.3, attention_probs_dropout_prob=0.3,
+                  initializer_range=0.02)
+      with tf1.variable_scope("layer_0"):
+        if recompute:
+          out = modeling._recomputed_transformer_layer(inputs, args, seed)
+        else:
+          out = modeling._transformer_layer(
+              inputs, dropout_fn=modeling._StatelessDropout(seed), **args)
+      loss = tf.reduce_sum(tf.square(out))
+      grads = tf.gradients(loss, tf1.trainable_variables() + [inputs])
+      sess.run(tf1.global_variables_initializer())
+      results.append(sess.run([loss] + grads))
+  for plain, recomputed in zip(*results):
+    np.testing.assert_allclose(recomputed, plain, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype,tolerance", [(tf.bfloat16, 0.08),
+                                             (tf.float16, 0.01)])
+def test_reduced_precision_keeps_float32_variables_and_outputs(dtype,
+                                                               tolerance):
+  _, grads32, outputs32 = model_gradients()
+  _, grads, outputs = model_gradients(compute_dtype=dtype)
+  assert grads.keys() == grads32.keys()
+  for got, want in zip(outputs, outputs32):
+    assert got.dtype == np.float32
+    assert np.abs(got - want).max() < tolerance * max(1.0, np.abs(want).max())
+  with tf.Graph().as_default():
+    modeling.BertModel(tiny_config(num_hidden_layers=1), True,
+                       tf.zeros([2, 3], tf.int32), compute_dtype=dtype)
+    assert {v.dtype.base_dtype for v in tf1.global_variables()} == {tf.float32}
+    matmuls = [op for op in tf1.get_default_graph().get_operations()
+               if op.type in ("MatMul", "BatchMatMulV2")
+               and "encoder" in op.name]
+    assert matmuls and all(op.outputs[0].dtype == dtype for op in matmuls)
