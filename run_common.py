@@ -263,6 +263,8 @@ def atomic_output(path, mode="w"):
   """
   temp_path = _temp_name(path)
   writer = tf.io.gfile.GFile(temp_path, mode)
+  # GFile creates its file on the first write; an empty output must exist.
+  writer.write(b"" if "b" in mode else "")
   try:
     yield writer
     writer.close()

@@ -95,6 +95,9 @@ def test_atomic_output_renames_only_on_success(tmp_path):
       writer.write("half")
       raise RuntimeError("stop")
   assert sorted(os.listdir(tmp_path)) == ["out.txt"]
+  with run_common.atomic_output(str(tmp_path / "empty.txt")):
+    pass
+  assert open(str(tmp_path / "empty.txt")).read() == ""
 
 
 def test_atomic_tfrecord_writer(tmp_path):
