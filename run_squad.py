@@ -1,0 +1,1772 @@
+# coding=utf-8
+# Copyright 2026 The BERT rebuild authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""BERT fine-tuning and prediction on SQuAD 1.1 and 2.0.
+
+Same flags, files and outputs as the original `run_squad.py`:
+`train.tf_record`, `eval.tf_record`, `predictions.json`,
+`nbest_predictions.json` and, with --version_2_with_negative,
+`null_odds.json`. Differences, all on inputs where the original fails:
+
+* SPEC D1 (upstream #211, #417, #476): a 2.0 n-best list without any
+  non-empty text no longer crashes; the remaining candidates are searched
+  for the best non-null answer, and without one the prediction is "" with
+  null odds 1e6.
+* SPEC D2 (upstream #353): a context without WordPiece tokens has no
+  features; 1.1 answers "empty" as before, 2.0 answers "" (null odds 1e6).
+* SPEC D5: the library functions take keyword parameters instead of
+  reading global flags, so research code can call them directly.
+* Built-in evaluation: when the predict file holds gold answers the script
+  scores its predictions with the official SQuAD definitions, writes
+  `eval_results.json` and, for 2.0, finds the best
+  --null_score_diff_threshold in the same run.
+* --export_dir writes a SavedModel for serving (upstream #146).
+* Bad input stops with a one-line error naming the file or flag.
+
+Shape letters: B batch, S max_seq_length, H hidden size.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import json
+import math
+import os
+import random
+import re
+import string
+
+from absl import flags
+import six
+import tensorflow as tf
+
+import modeling
+import optimization
+import run_common
+import tokenization
+
+tf1 = tf.compat.v1
+
+FLAGS = flags.FlagValues()
+
+## Required parameters
+flags.DEFINE_string(
+    "bert_config_file", None,
+    "The config json file corresponding to the pre-trained BERT model. "
+    "This specifies the model architecture.", flag_values=FLAGS)
+
+flags.DEFINE_string("vocab_file", None,
+                    "The vocabulary file that the BERT model was trained on.",
+                    flag_values=FLAGS)
+
+flags.DEFINE_string(
+    "output_dir", None,
+    "The output directory where the model checkpoints and predictions will "
+    "be written.", flag_values=FLAGS)
+
+## Other parameters
+flags.DEFINE_string("train_file", None,
+                    "SQuAD json for training. E.g., train-v1.1.json",
+                    flag_values=FLAGS)
+
+flags.DEFINE_string(
+    "predict_file", None,
+    "SQuAD json for predictions. E.g., dev-v1.1.json or test-v1.1.json. "
+    "When it holds gold answers, the predictions are also scored.",
+    flag_values=FLAGS)
+
+flags.DEFINE_string(
+    "init_checkpoint", None,
+    "Initial checkpoint (usually from a pre-trained BERT model).",
+    flag_values=FLAGS)
+
+flags.DEFINE_bool(
+    "do_lower_case", True,
+    "Whether to lower case the input text. Should be True for uncased "
+    "models and False for cased models.", flag_values=FLAGS)
+
+flags.DEFINE_integer(
+    "max_seq_length", 384,
+    "The maximum total input sequence length after WordPiece tokenization. "
+    "Sequences longer than this will be truncated, and sequences shorter "
+    "than this will be padded.", flag_values=FLAGS)
+
+flags.DEFINE_integer(
+    "doc_stride", 128,
+    "When splitting up a long document into chunks, how much stride to "
+    "take between chunks.", flag_values=FLAGS)
+
+flags.DEFINE_integer(
+    "max_query_length", 64,
+    "The maximum number of tokens for the question. Questions longer than "
+    "this will be truncated to this length.", flag_values=FLAGS)
+
+flags.DEFINE_bool("do_train", False, "Whether to run training.",
+                  flag_values=FLAGS)
+
+flags.DEFINE_bool("do_predict", False,
+                  "Whether to run eval on the dev set.", flag_values=FLAGS)
+
+flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.",
+                     flag_values=FLAGS)
+
+flags.DEFINE_integer("predict_batch_size", 8,
+                     "Total batch size for predictions.", flag_values=FLAGS)
+
+flags.DEFINE_float("learning_rate", 5e-5,
+                   "The initial learning rate for Adam.", flag_values=FLAGS)
+
+flags.DEFINE_float("num_train_epochs", 3.0,
+                   "Total number of training epochs to perform.",
+                   flag_values=FLAGS)
+
+flags.DEFINE_float(
+    "warmup_proportion", 0.1,
+    "Proportion of training to perform linear learning rate warmup for. "
+    "E.g., 0.1 = 10% of training.", flag_values=FLAGS)
+
+flags.DEFINE_integer(
+    "n_best_size", 20,
+    "The total number of n-best predictions to generate in the "
+    "nbest_predictions.json output file.", flag_values=FLAGS)
+
+flags.DEFINE_integer(
+    "max_answer_length", 30,
+    "The maximum length of an answer that can be generated. This is needed "
+    "because the start and end predictions are not conditioned on one "
+    "another.", flag_values=FLAGS)
+
+flags.DEFINE_bool(
+    "verbose_logging", False,
+    "If true, all of the warnings related to data processing will be "
+    "printed. A number of warnings are expected for a normal SQuAD "
+    "evaluation.", flag_values=FLAGS)
+
+flags.DEFINE_bool(
+    "version_2_with_negative", False,
+    "If true, the SQuAD examples contain some that do not have an answer.",
+    flag_values=FLAGS)
+
+flags.DEFINE_float(
+    "null_score_diff_threshold", 0.0,
+    "If null_score - best_non_null is greater than the threshold predict "
+    "null.", flag_values=FLAGS)
+
+run_common.define_runtime_flags(FLAGS)
+
+flags.DEFINE_string(
+    "export_dir", None,
+    "If set, write a SavedModel for serving under this directory at the end "
+    "of the run (from the newest checkpoint in output_dir, else from "
+    "init_checkpoint). Its signature takes int32 [batch, max_seq_length] "
+    "input_ids, input_mask and segment_ids and returns start_logits and "
+    "end_logits.", flag_values=FLAGS)
+
+# The first feature gets this id; ids then count up over all features.
+_FIRST_UNIQUE_ID = 1000000000
+
+# Null odds written when an example has no non-null candidate at all
+# (SPEC D1, D2): "no answer" wins at any sensible threshold.
+_NO_CANDIDATE_NULL_ODDS = 1e6
+
+# Examples whose features are logged in full.
+_NUM_LOGGED_EXAMPLES = 20
+
+
+def _flag_value(value, name):
+  """SPEC D5: an explicit argument, else the parsed flag, else its default."""
+  if value is not None:
+    return value
+  if FLAGS.is_parsed():
+    return FLAGS[name].value
+  return FLAGS[name].default
+
+
+# --------------------------------------------------------------------------
+# Data classes.
+
+
+class SquadExample(object):
+  """A single training/test example for simple sequence classification.
+
+  For examples without an answer, the start and end position are -1.
+  """
+
+  def __init__(self,
+               qas_id,
+               question_text,
+               doc_tokens,
+               orig_answer_text=None,
+               start_position=None,
+               end_position=None,
+               is_impossible=False):
+    self.qas_id = qas_id
+    self.question_text = question_text
+    self.doc_tokens = doc_tokens
+    self.orig_answer_text = orig_answer_text
+    self.start_position = start_position
+    self.end_position = end_position
+    self.is_impossible = is_impossible
+
+  def __str__(self):
+    return self.__repr__()
+
+  def __repr__(self):
+    parts = [
+        "qas_id: %s" % tokenization.printable_text(
+            six.text_type(self.qas_id)),
+        "question_text: %s" % tokenization.printable_text(self.question_text),
+        "doc_tokens: [%s]" % " ".join(self.doc_tokens),
+    ]
+    # SPEC D9: test against None, so that a start at word 0 is shown too.
+    if self.start_position is not None:
+      parts.append("start_position: %d" % self.start_position)
+    if self.end_position is not None:
+      parts.append("end_position: %d" % self.end_position)
+    if self.start_position is not None:
+      parts.append("is_impossible: %r" % self.is_impossible)
+    return ", ".join(parts)
+
+
+class InputFeatures(object):
+  """A single set of features of data: one document window of an example.
+
+  `token_to_orig_map` and `token_is_max_context` are keyed by the position
+  of a document token inside `tokens`; positions are in [0, S).
+  """
+
+  def __init__(self,
+               unique_id,
+               example_index,
+               doc_span_index,
+               tokens,
+               token_to_orig_map,
+               token_is_max_context,
+               input_ids,
+               input_mask,
+               segment_ids,
+               start_position=None,
+               end_position=None,
+               is_impossible=None):
+    self.unique_id = unique_id
+    self.example_index = example_index
+    self.doc_span_index = doc_span_index
+    self.tokens = tokens
+    self.token_to_orig_map = token_to_orig_map
+    self.token_is_max_context = token_is_max_context
+    self.input_ids = input_ids
+    self.input_mask = input_mask
+    self.segment_ids = segment_ids
+    self.start_position = start_position
+    self.end_position = end_position
+    self.is_impossible = is_impossible
+
+
+# --------------------------------------------------------------------------
+# Reading SQuAD JSON.
+
+
+def _where(entry_index, paragraph_index=None, qa_index=None):
+  """A readable location inside a SQuAD file, for error messages."""
+  where = "data[%d]" % entry_index
+  if paragraph_index is not None:
+    where += ".paragraphs[%d]" % paragraph_index
+  if qa_index is not None:
+    where += ".qas[%d]" % qa_index
+  return where
+
+
+def _get_field(mapping, key, expected_type, input_file, where):
+  """mapping[key], with a ValueError naming what is missing or wrong."""
+  if not isinstance(mapping, dict):
+    raise ValueError("%s: %s should be a JSON object, got %s." %
+                     (input_file, where, type(mapping).__name__))
+  if key not in mapping:
+    raise ValueError(
+        "%s: %s has no %r key. A SQuAD file is {\"data\": [{\"paragraphs\": "
+        "[{\"context\": ..., \"qas\": [{\"id\", \"question\", \"answers\": "
+        "[{\"text\", \"answer_start\"}]}]}]}]}." % (input_file, where, key))
+  value = mapping[key]
+  if not isinstance(value, expected_type):
+    raise ValueError("%s: %s[%r] should be of type %s, got %s." %
+                     (input_file, where, key, _type_name(expected_type),
+                      type(value).__name__))
+  return value
+
+
+def _type_name(expected_type):
+  if expected_type is six.string_types:
+    return "string"
+  if isinstance(expected_type, tuple):
+    return "/".join(t.__name__ for t in expected_type)
+  return expected_type.__name__
+
+
+def load_squad_data(input_file):
+  """Parses a SQuAD JSON file and returns its "data" list.
+
+  Bytes are decoded as UTF-8 with bad bytes dropped (SPEC D7).
+
+  Raises:
+    ValueError: malformed JSON (with the position) or no "data" list.
+  """
+  text = run_common.read_text(input_file)
+  if text.startswith(u"\ufeff"):
+    text = text[1:]  # A byte-order mark is not JSON.
+  try:
+    dataset = json.loads(text)
+  except ValueError as error:
+    raise ValueError("%s is not valid JSON: %s." % (input_file, error))
+  return _get_field(dataset, "data", list, input_file, "the top level")
+
+
+def _is_whitespace(c):
+  """Context whitespace; U+202F (narrow no-break space) counts too."""
+  return c == " " or c == "\t" or c == "\r" or c == "\n" or ord(c) == 0x202F
+
+
+def _split_context(paragraph_text):
+  """Splits a context into whitespace-separated words.
+
+  Returns:
+    (doc_tokens, char_to_word_offset): the words, and for every character
+    the index of the latest word started at or before it (-1 before the
+    first word).
+  """
+  doc_tokens = []
+  char_to_word_offset = []
+  prev_is_whitespace = True
+  for c in paragraph_text:
+    if _is_whitespace(c):
+      prev_is_whitespace = True
+    else:
+      if prev_is_whitespace:
+        doc_tokens.append(c)
+      else:
+        doc_tokens[-1] += c
+      prev_is_whitespace = False
+    char_to_word_offset.append(len(doc_tokens) - 1)
+  return doc_tokens, char_to_word_offset
+
+
+def _read_training_answer(qa, qas_id, doc_tokens, char_to_word_offset,
+                          input_file, where):
+  """The word span of a training answer, or None to skip the question.
+
+  Returns:
+    (orig_answer_text, start_word, end_word), or None when the answer
+    cannot be recovered from the context (a warning is logged, as upstream:
+    such questions are skipped, not fatal).
+  """
+  where_id = where + " (id %r)" % (qas_id,)
+  answers = _get_field(qa, "answers", list, input_file, where_id)
+  if len(answers) != 1:
+    raise ValueError(
+        "%s: for training, each question should have exactly 1 answer; "
+        "question id %r at %s has %d. Train on a training file (dev files "
+        "list several answers per question)." %
+        (input_file, qas_id, where, len(answers)))
+  answer_where = where + ".answers[0] (id %r)" % (qas_id,)
+  answer = answers[0]
+  orig_answer_text = _get_field(answer, "text", six.string_types, input_file,
+                                answer_where)
+  answer_offset = _get_field(answer, "answer_start", six.integer_types,
+                             input_file, answer_where)
+  answer_end = answer_offset + len(orig_answer_text) - 1
+  if (not orig_answer_text or answer_offset < 0 or
+      answer_end >= len(char_to_word_offset)):
+    tf1.logging.warning(
+        "Skipping question %s: answer %r at character %d does not fit in "
+        "its context of %d characters.", qas_id, orig_answer_text,
+        answer_offset, len(char_to_word_offset))
+    return None
+  start_position = char_to_word_offset[answer_offset]
+  end_position = char_to_word_offset[answer_end]
+  # Only answers that can be recovered from the document are used; this
+  # skips the few SQuAD answers with odd Unicode or typos.
+  actual_text = " ".join(doc_tokens[start_position:(end_position + 1)])
+  cleaned_answer_text = " ".join(
+      tokenization.whitespace_tokenize(orig_answer_text))
+  if actual_text.find(cleaned_answer_text) == -1:
+    tf1.logging.warning("Could not find answer: '%s' vs. '%s'", actual_text,
+                        cleaned_answer_text)
+    return None
+  return orig_answer_text, start_position, end_position
+
+
+def _read_question(qa, doc_tokens, char_to_word_offset, is_training,
+                   version_2_with_negative, input_file, where):
+  """One SquadExample from a "qas" entry, or None if it must be skipped."""
+  qas_id = _get_field(qa, "id", six.string_types + six.integer_types,
+                      input_file, where)
+  where_id = where + " (id %r)" % (qas_id,)
+  question_text = _get_field(qa, "question", six.string_types, input_file,
+                             where_id)
+  if not is_training:
+    return SquadExample(qas_id=qas_id, question_text=question_text,
+                        doc_tokens=doc_tokens)
+  is_impossible = False
+  if version_2_with_negative:
+    is_impossible = _get_field(qa, "is_impossible", (bool, int), input_file,
+                               where_id)
+  if is_impossible:
+    return SquadExample(qas_id=qas_id, question_text=question_text,
+                        doc_tokens=doc_tokens, orig_answer_text="",
+                        start_position=-1, end_position=-1,
+                        is_impossible=is_impossible)
+  answer = _read_training_answer(qa, qas_id, doc_tokens, char_to_word_offset,
+                                 input_file, where)
+  if answer is None:
+    return None
+  orig_answer_text, start_position, end_position = answer
+  return SquadExample(qas_id=qas_id, question_text=question_text,
+                      doc_tokens=doc_tokens, orig_answer_text=orig_answer_text,
+                      start_position=start_position, end_position=end_position,
+                      is_impossible=is_impossible)
+
+
+def read_squad_examples(input_file, is_training, version_2_with_negative=None):
+  """Reads a SQuAD json file into a list of SquadExample.
+
+  Args:
+    input_file: path of a SQuAD 1.1 or 2.0 JSON file.
+    is_training: read answers (exactly one per answerable question).
+    version_2_with_negative: read `is_impossible` when training. None means
+      the --version_2_with_negative flag (SPEC D5).
+
+  Returns:
+    The examples in file order. Training questions whose answer cannot be
+    found in the context are skipped with a warning.
+
+  Raises:
+    ValueError: malformed JSON, a missing key, or a training question
+      without exactly one answer.
+  """
+  version_2_with_negative = _flag_value(version_2_with_negative,
+                                        "version_2_with_negative")
+  examples = []
+  for entry_index, entry in enumerate(load_squad_data(input_file)):
+    paragraphs = _get_field(entry, "paragraphs", list, input_file,
+                            _where(entry_index))
+    for paragraph_index, paragraph in enumerate(paragraphs):
+      where = _where(entry_index, paragraph_index)
+      paragraph_text = _get_field(paragraph, "context", six.string_types,
+                                  input_file, where)
+      doc_tokens, char_to_word_offset = _split_context(paragraph_text)
+      qas = _get_field(paragraph, "qas", list, input_file, where)
+      for qa_index, qa in enumerate(qas):
+        example = _read_question(
+            qa, doc_tokens, char_to_word_offset, is_training,
+            version_2_with_negative, input_file,
+            _where(entry_index, paragraph_index, qa_index))
+        if example is not None:
+          examples.append(example)
+  return examples
+
+
+# --------------------------------------------------------------------------
+# Features: document windows of [CLS] query [SEP] document [SEP].
+
+
+_DocSpan = collections.namedtuple("DocSpan", ["start", "length"])
+
+
+def _tokenize_document(doc_tokens, tokenizer):
+  """WordPiece-tokenizes each word of a document.
+
+  Returns:
+    (all_doc_tokens, tok_to_orig_index, orig_to_tok_index): the pieces, the
+    word index of every piece, and the first piece index of every word.
+  """
+  tok_to_orig_index = []
+  orig_to_tok_index = []
+  all_doc_tokens = []
+  for (i, token) in enumerate(doc_tokens):
+    orig_to_tok_index.append(len(all_doc_tokens))
+    for sub_token in tokenizer.tokenize(token):
+      tok_to_orig_index.append(i)
+      all_doc_tokens.append(sub_token)
+  return all_doc_tokens, tok_to_orig_index, orig_to_tok_index
+
+
+def _answer_token_span(example, all_doc_tokens, orig_to_tok_index, tokenizer):
+  """The answer's [start, end] in WordPiece positions (-1, -1 if none)."""
+  if example.is_impossible:
+    return -1, -1
+  tok_start_position = orig_to_tok_index[example.start_position]
+  if example.end_position < len(example.doc_tokens) - 1:
+    tok_end_position = orig_to_tok_index[example.end_position + 1] - 1
+  else:
+    tok_end_position = len(all_doc_tokens) - 1
+  return _improve_answer_span(all_doc_tokens, tok_start_position,
+                              tok_end_position, tokenizer,
+                              example.orig_answer_text)
+
+
+def _make_doc_spans(num_doc_tokens, max_tokens_for_doc, doc_stride):
+  """Overlapping windows over the document, as `_DocSpan(start, length)`.
+
+  Each window is as long as possible; the next starts `doc_stride` pieces
+  later (or right after a shorter window); the last reaches the end. An
+  empty document has no windows.
+  """
+  doc_spans = []
+  start_offset = 0
+  while start_offset < num_doc_tokens:
+    length = min(num_doc_tokens - start_offset, max_tokens_for_doc)
+    doc_spans.append(_DocSpan(start=start_offset, length=length))
+    if start_offset + length == num_doc_tokens:
+      break
+    start_offset += min(length, doc_stride)
+  return doc_spans
+
+
+def _pack_window(query_tokens, all_doc_tokens, tok_to_orig_index, doc_spans,
+                 doc_span_index):
+  """Tokens and segment ids of `[CLS] query [SEP] window [SEP]`.
+
+  Returns:
+    (tokens, segment_ids, token_to_orig_map, token_is_max_context); the two
+    maps are keyed by position in `tokens`.
+  """
+  doc_span = doc_spans[doc_span_index]
+  tokens = ["[CLS]"] + list(query_tokens) + ["[SEP]"]
+  segment_ids = [0] * len(tokens)
+  token_to_orig_map = {}
+  token_is_max_context = {}
+  for i in range(doc_span.length):
+    split_token_index = doc_span.start + i
+    token_to_orig_map[len(tokens)] = tok_to_orig_index[split_token_index]
+    token_is_max_context[len(tokens)] = _check_is_max_context(
+        doc_spans, doc_span_index, split_token_index)
+    tokens.append(all_doc_tokens[split_token_index])
+    segment_ids.append(1)
+  tokens.append("[SEP]")
+  segment_ids.append(1)
+  return tokens, segment_ids, token_to_orig_map, token_is_max_context
+
+
+def _window_positions(example, doc_span, query_length, tok_start_position,
+                      tok_end_position):
+  """Training labels of one window: the answer inside it, else (0, 0)."""
+  if example.is_impossible:
+    return 0, 0
+  doc_start = doc_span.start
+  doc_end = doc_span.start + doc_span.length - 1
+  if not (tok_start_position >= doc_start and tok_end_position <= doc_end):
+    # The answer is not fully inside this window: predict [CLS].
+    return 0, 0
+  doc_offset = query_length + 2  # [CLS] query [SEP]
+  return (tok_start_position - doc_start + doc_offset,
+          tok_end_position - doc_start + doc_offset)
+
+
+def _log_feature(feature, example, is_training):
+  tf1.logging.info("*** Example ***")
+  tf1.logging.info("unique_id: %s" % (feature.unique_id))
+  tf1.logging.info("example_index: %s" % (feature.example_index))
+  tf1.logging.info("doc_span_index: %s" % (feature.doc_span_index))
+  tf1.logging.info("tokens: %s" % " ".join(
+      [tokenization.printable_text(x) for x in feature.tokens]))
+  tf1.logging.info("token_to_orig_map: %s" % " ".join([
+      "%d:%d" % (x, y)
+      for (x, y) in six.iteritems(feature.token_to_orig_map)]))
+  tf1.logging.info("token_is_max_context: %s" % " ".join([
+      "%d:%s" % (x, y)
+      for (x, y) in six.iteritems(feature.token_is_max_context)]))
+  tf1.logging.info("input_ids: %s" % " ".join([str(x) for x in
+                                               feature.input_ids]))
+  tf1.logging.info("input_mask: %s" % " ".join([str(x) for x in
+                                                feature.input_mask]))
+  tf1.logging.info("segment_ids: %s" % " ".join([str(x) for x in
+                                                 feature.segment_ids]))
+  if is_training and example.is_impossible:
+    tf1.logging.info("impossible example")
+  if is_training and not example.is_impossible:
+    answer_text = " ".join(
+        feature.tokens[feature.start_position:(feature.end_position + 1)])
+    tf1.logging.info("start_position: %d" % (feature.start_position))
+    tf1.logging.info("end_position: %d" % (feature.end_position))
+    tf1.logging.info("answer: %s" % (tokenization.printable_text(answer_text)))
+
+
+def _check_windowing(max_seq_length, doc_stride, max_query_length):
+  """Guards the window loop: it would never end for these values."""
+  if doc_stride < 1:
+    raise ValueError("doc_stride must be at least 1, got %d." % doc_stride)
+  if max_seq_length - max_query_length - 3 < 1:
+    raise ValueError(
+        "max_seq_length (%d) must be greater than max_query_length (%d) + 3, "
+        "or no document token fits in a window." %
+        (max_seq_length, max_query_length))
+
+
+def convert_examples_to_features(examples, tokenizer, max_seq_length,
+                                 doc_stride, max_query_length, is_training,
+                                 output_fn):
+  """Loads a data file into a list of `InputBatch`s.
+
+  Calls `output_fn(InputFeatures)` once per document window. `unique_id`
+  counts up from 1000000000 over all features. Each feature holds S ids:
+  `[CLS] query [SEP] window [SEP]` and zero padding. A context without
+  WordPiece tokens gives no feature (SPEC D2 is handled when predicting).
+  """
+  _check_windowing(max_seq_length, doc_stride, max_query_length)
+  unique_id = _FIRST_UNIQUE_ID
+  for (example_index, example) in enumerate(examples):
+    query_tokens = tokenizer.tokenize(example.question_text)
+    if len(query_tokens) > max_query_length:
+      query_tokens = query_tokens[0:max_query_length]
+    (all_doc_tokens, tok_to_orig_index,
+     orig_to_tok_index) = _tokenize_document(example.doc_tokens, tokenizer)
+    tok_start_position = tok_end_position = None
+    if is_training:
+      tok_start_position, tok_end_position = _answer_token_span(
+          example, all_doc_tokens, orig_to_tok_index, tokenizer)
+    # The -3 accounts for [CLS], [SEP] and [SEP].
+    max_tokens_for_doc = max_seq_length - len(query_tokens) - 3
+    doc_spans = _make_doc_spans(len(all_doc_tokens), max_tokens_for_doc,
+                                doc_stride)
+    for doc_span_index in range(len(doc_spans)):
+      feature = _make_feature(
+          example, example_index, unique_id, query_tokens, all_doc_tokens,
+          tok_to_orig_index, doc_spans, doc_span_index, tokenizer,
+          max_seq_length, is_training, tok_start_position, tok_end_position)
+      if example_index < _NUM_LOGGED_EXAMPLES:
+        _log_feature(feature, example, is_training)
+      output_fn(feature)
+      unique_id += 1
+
+
+def _make_feature(example, example_index, unique_id, query_tokens,
+                  all_doc_tokens, tok_to_orig_index, doc_spans, doc_span_index,
+                  tokenizer, max_seq_length, is_training, tok_start_position,
+                  tok_end_position):
+  """The InputFeatures of one document window, padded to max_seq_length."""
+  (tokens, segment_ids, token_to_orig_map,
+   token_is_max_context) = _pack_window(query_tokens, all_doc_tokens,
+                                        tok_to_orig_index, doc_spans,
+                                        doc_span_index)
+  input_ids = tokenizer.convert_tokens_to_ids(tokens)
+  # The mask has 1 for real tokens and 0 for padding tokens. Only real
+  # tokens are attended to.
+  input_mask = [1] * len(input_ids)
+  num_padding = max_seq_length - len(input_ids)
+  input_ids = input_ids + [0] * num_padding
+  input_mask = input_mask + [0] * num_padding
+  segment_ids = segment_ids + [0] * num_padding
+  assert len(input_ids) == max_seq_length
+  assert len(input_mask) == max_seq_length
+  assert len(segment_ids) == max_seq_length
+
+  start_position = end_position = None
+  if is_training:
+    start_position, end_position = _window_positions(
+        example, doc_spans[doc_span_index], len(query_tokens),
+        tok_start_position, tok_end_position)
+  return InputFeatures(
+      unique_id=unique_id,
+      example_index=example_index,
+      doc_span_index=doc_span_index,
+      tokens=tokens,
+      token_to_orig_map=token_to_orig_map,
+      token_is_max_context=token_is_max_context,
+      input_ids=input_ids,
+      input_mask=input_mask,
+      segment_ids=segment_ids,
+      start_position=start_position,
+      end_position=end_position,
+      is_impossible=example.is_impossible)
+
+
+def _improve_answer_span(doc_tokens, input_start, input_end, tokenizer,
+                         orig_answer_text):
+  """Returns tokenized answer spans that better match the annotated answer.
+
+  The annotation is word-level, so an answer "1895" inside the word
+  "(1895-1943)." first spans all pieces of that word. This narrows the span
+  to the sub-span whose pieces, joined with spaces, equal the tokenized
+  answer: the first match scanning starts forwards and ends backwards, or
+  the input span when none matches.
+  """
+  tok_answer_text = " ".join(tokenizer.tokenize(orig_answer_text))
+  for new_start in range(input_start, input_end + 1):
+    for new_end in range(input_end, new_start - 1, -1):
+      text_span = " ".join(doc_tokens[new_start:(new_end + 1)])
+      if text_span == tok_answer_text:
+        return (new_start, new_end)
+  return (input_start, input_end)
+
+
+def _check_is_max_context(doc_spans, cur_span_index, position):
+  """Check if this is the 'max context' doc span for the token.
+
+  A token at `position` (a document piece index) can be in several
+  windows. Its score in a window is min(left context, right context) +
+  0.01 * window length; the first window with the highest score owns it.
+  Only that window may start an answer there.
+  """
+  best_score = None
+  best_span_index = None
+  for (span_index, doc_span) in enumerate(doc_spans):
+    end = doc_span.start + doc_span.length - 1
+    if position < doc_span.start or position > end:
+      continue
+    num_left_context = position - doc_span.start
+    num_right_context = end - position
+    score = min(num_left_context, num_right_context) + 0.01 * doc_span.length
+    if best_score is None or score > best_score:
+      best_score = score
+      best_span_index = span_index
+  return cur_span_index == best_span_index
+
+
+class FeatureWriter(object):
+  """Writes InputFeatures to a TFRecord file, renamed into place on close().
+
+  Until close() the records go to a temporary name, so an interrupted run
+  leaves no `train.tf_record` that looks complete.
+  """
+
+  def __init__(self, filename, is_training):
+    self.filename = filename
+    self.is_training = is_training
+    self.num_features = 0
+    self._writer = run_common.AtomicTFRecordWriter(filename)
+
+  def process_feature(self, feature):
+    """Write a InputFeature to the TFRecordWriter as a tf.train.Example."""
+    self.num_features += 1
+    int_features = collections.OrderedDict()
+    int_features["unique_ids"] = [feature.unique_id]
+    int_features["input_ids"] = feature.input_ids
+    int_features["input_mask"] = feature.input_mask
+    int_features["segment_ids"] = feature.segment_ids
+    if self.is_training:
+      int_features["start_positions"] = [feature.start_position]
+      int_features["end_positions"] = [feature.end_position]
+      int_features["is_impossible"] = [1 if feature.is_impossible else 0]
+    example = run_common.make_example(int_features)
+    self._writer.write(example.SerializeToString())
+
+  def close(self):
+    self._writer.close()
+
+  def abort(self):
+    """Removes the partial file (on errors)."""
+    self._writer.abort()
+
+
+# --------------------------------------------------------------------------
+# Model.
+
+
+def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
+                 use_one_hot_embeddings):
+  """Creates a classification model.
+
+  Args:
+    bert_config: modeling.BertConfig.
+    is_training: enables dropout.
+    input_ids, input_mask, segment_ids: int32 [B, S].
+    use_one_hot_embeddings: one-hot word lookup (TPU).
+
+  Returns:
+    (start_logits, end_logits), each float32 [B, S].
+  """
+  model = modeling.BertModel(
+      config=bert_config,
+      is_training=is_training,
+      input_ids=input_ids,
+      input_mask=input_mask,
+      token_type_ids=segment_ids,
+      use_one_hot_embeddings=use_one_hot_embeddings)
+
+  final_hidden = model.get_sequence_output()  # [B, S, H]
+  batch_size, seq_length, hidden_size = modeling.get_shape_list(
+      final_hidden, expected_rank=3)
+
+  output_weights = tf1.get_variable(
+      "cls/squad/output_weights", [2, hidden_size],
+      initializer=tf1.truncated_normal_initializer(stddev=0.02))
+  output_bias = tf1.get_variable(
+      "cls/squad/output_bias", [2], initializer=tf1.zeros_initializer())
+
+  final_hidden_matrix = tf.reshape(final_hidden,
+                                   [batch_size * seq_length, hidden_size])
+  logits = tf.matmul(final_hidden_matrix, output_weights, transpose_b=True)
+  logits = tf.nn.bias_add(logits, output_bias)  # [B*S, 2]
+  logits = tf.reshape(logits, [batch_size, seq_length, 2])
+  logits = tf.transpose(logits, [2, 0, 1])  # [2, B, S]
+  start_logits, end_logits = tf.unstack(logits, axis=0)
+  return (start_logits, end_logits)
+
+
+def _position_loss(logits, positions, seq_length):
+  """Batch-mean cross-entropy of [B, S] logits against [B] positions."""
+  one_hot_positions = tf.one_hot(positions, depth=seq_length, dtype=tf.float32)
+  log_probs = tf.nn.log_softmax(logits, axis=-1)
+  return -tf.reduce_mean(tf.reduce_sum(one_hot_positions * log_probs, axis=-1))
+
+
+def model_fn_builder(bert_config, init_checkpoint, learning_rate,
+                     num_train_steps, num_warmup_steps, use_tpu,
+                     use_one_hot_embeddings):
+  """Returns `model_fn` closure for TPUEstimator (TRAIN and PREDICT).
+
+  PREDICT yields `start_logits` and `end_logits` [B, S], plus `unique_ids`
+  [B] when the features carry them (the serving signature does not).
+  """
+
+  # pylint: disable=unused-argument
+  def model_fn(features, labels, mode, params):
+    """The `model_fn` for TPUEstimator (labels travel in `features`)."""
+    run_common.log_features(features)
+    if mode not in (tf.estimator.ModeKeys.TRAIN,
+                    tf.estimator.ModeKeys.PREDICT):
+      raise ValueError("Only TRAIN and PREDICT modes are supported: %s" %
+                       (mode))
+    input_ids = features["input_ids"]
+    is_training = (mode == tf.estimator.ModeKeys.TRAIN)
+    (start_logits, end_logits) = create_model(
+        bert_config=bert_config,
+        is_training=is_training,
+        input_ids=input_ids,
+        input_mask=features["input_mask"],
+        segment_ids=features["segment_ids"],
+        use_one_hot_embeddings=use_one_hot_embeddings)
+    scaffold_fn = run_common.initialize_from_checkpoint(init_checkpoint,
+                                                        use_tpu)
+
+    if is_training:
+      seq_length = modeling.get_shape_list(input_ids)[1]
+      start_loss = _position_loss(start_logits, features["start_positions"],
+                                  seq_length)
+      end_loss = _position_loss(end_logits, features["end_positions"],
+                                seq_length)
+      total_loss = (start_loss + end_loss) / 2.0
+      train_op = optimization.create_optimizer(
+          total_loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu)
+      return tf1.estimator.tpu.TPUEstimatorSpec(
+          mode=mode, loss=total_loss, train_op=train_op,
+          scaffold_fn=scaffold_fn)
+
+    predictions = {"start_logits": start_logits, "end_logits": end_logits}
+    if "unique_ids" in features:
+      predictions["unique_ids"] = features["unique_ids"]
+    return tf1.estimator.tpu.TPUEstimatorSpec(
+        mode=mode, predictions=predictions, scaffold_fn=scaffold_fn)
+
+  return model_fn
+
+
+def input_fn_builder(input_file, seq_length, is_training, drop_remainder):
+  """Creates an `input_fn` closure to be passed to TPUEstimator.
+
+  Training repeats and shuffles (buffer 100) the records; prediction reads
+  them once in order. Batches hold int32 `unique_ids` [B], `input_ids`,
+  `input_mask`, `segment_ids` [B, S] and, for training, `start_positions`
+  and `end_positions` [B].
+  """
+  name_to_features = {
+      "unique_ids": tf.io.FixedLenFeature([], tf.int64),
+      "input_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
+      "input_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
+      "segment_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
+  }
+  if is_training:
+    name_to_features["start_positions"] = tf.io.FixedLenFeature([], tf.int64)
+    name_to_features["end_positions"] = tf.io.FixedLenFeature([], tf.int64)
+  return run_common.make_tfrecord_input_fn(input_file, name_to_features,
+                                           is_training, drop_remainder)
+
+
+# --------------------------------------------------------------------------
+# Post-processing: n-best lists and answers.
+
+
+RawResult = collections.namedtuple("RawResult",
+                                   ["unique_id", "start_logits", "end_logits"])
+
+_PrelimPrediction = collections.namedtuple(  # pylint: disable=invalid-name
+    "PrelimPrediction",
+    ["feature_index", "start_index", "end_index", "start_logit", "end_logit"])
+
+_NbestPrediction = collections.namedtuple(  # pylint: disable=invalid-name
+    "NbestPrediction", ["text", "start_logit", "end_logit"])
+
+# What write_predictions returns, per qas_id in example order:
+# `predictions` the answer, `nbest` the n-best JSON lists, `null_odds` (2.0
+# only) the null score minus the best non-null score, and `best_non_null`
+# the best non-empty answer ("" if there is none), which is what the answer
+# would be at an infinite threshold (used to search the best threshold).
+SquadPredictions = collections.namedtuple(
+    "SquadPredictions", ["predictions", "nbest", "null_odds", "best_non_null"])
+
+
+def _null_score(features, unique_id_to_result):
+  """The lowest [CLS] score start[0] + end[0] over an example's features.
+
+  Returns:
+    (score_null, feature_index, start_logit, end_logit); with no features
+    (SPEC D2) the score is 1e6 and the logits 0.0.
+  """
+  best = (float(_NO_CANDIDATE_NULL_ODDS), 0, 0.0, 0.0)
+  for (feature_index, feature) in enumerate(features):
+    result = unique_id_to_result[feature.unique_id]
+    feature_null_score = result.start_logits[0] + result.end_logits[0]
+    if feature_null_score < best[0]:
+      best = (feature_null_score, feature_index, result.start_logits[0],
+              result.end_logits[0])
+  return best
+
+
+def _feature_candidates(feature_index, feature, result, n_best_size,
+                        max_answer_length):
+  """Valid (start, end) pairs among a feature's top start and end logits."""
+  candidates = []
+  start_indexes = _get_best_indexes(result.start_logits, n_best_size)
+  end_indexes = _get_best_indexes(result.end_logits, n_best_size)
+  for start_index in start_indexes:
+    for end_index in end_indexes:
+      # Drop spans outside the document window (query, [CLS], [SEP],
+      # padding), spans starting where another window has more context,
+      # reversed spans and overly long ones.
+      if start_index >= len(feature.tokens):
+        continue
+      if end_index >= len(feature.tokens):
+        continue
+      if start_index not in feature.token_to_orig_map:
+        continue
+      if end_index not in feature.token_to_orig_map:
+        continue
+      if not feature.token_is_max_context.get(start_index, False):
+        continue
+      if end_index < start_index:
+        continue
+      length = end_index - start_index + 1
+      if length > max_answer_length:
+        continue
+      candidates.append(
+          _PrelimPrediction(
+              feature_index=feature_index,
+              start_index=start_index,
+              end_index=end_index,
+              start_logit=result.start_logits[start_index],
+              end_logit=result.end_logits[end_index]))
+  return candidates
+
+
+def _candidate_text(example, feature, pred, do_lower_case, verbose_logging):
+  """The original-text answer of a non-null candidate span."""
+  tok_tokens = feature.tokens[pred.start_index:(pred.end_index + 1)]
+  orig_doc_start = feature.token_to_orig_map[pred.start_index]
+  orig_doc_end = feature.token_to_orig_map[pred.end_index]
+  orig_tokens = example.doc_tokens[orig_doc_start:(orig_doc_end + 1)]
+  tok_text = " ".join(tok_tokens)
+  # De-tokenize WordPieces that have been split off.
+  tok_text = tok_text.replace(" ##", "")
+  tok_text = tok_text.replace("##", "")
+  # Clean whitespace.
+  tok_text = tok_text.strip()
+  tok_text = " ".join(tok_text.split())
+  orig_text = " ".join(orig_tokens)
+  return get_final_text(tok_text, orig_text, do_lower_case,
+                        verbose_logging=verbose_logging)
+
+
+def _build_nbest(example, features, prelim_predictions, n_best_size,
+                 do_lower_case, version_2_with_negative, null_logits,
+                 verbose_logging):
+  """The n-best list from score-sorted candidates.
+
+  Returns:
+    (nbest, num_consumed): `_NbestPrediction`s, best first, and how many
+    sorted candidates were looked at.
+  """
+  seen_predictions = set()
+  nbest = []
+  num_consumed = 0
+  for pred in prelim_predictions:
+    if len(nbest) >= n_best_size:
+      break
+    num_consumed += 1
+    if pred.start_index > 0:  # A non-null prediction.
+      final_text = _candidate_text(example, features[pred.feature_index], pred,
+                                   do_lower_case, verbose_logging)
+      if final_text in seen_predictions:
+        continue
+    else:
+      final_text = ""
+    seen_predictions.add(final_text)
+    nbest.append(_NbestPrediction(text=final_text, start_logit=pred.start_logit,
+                                  end_logit=pred.end_logit))
+  # If the null answer is not among the n-best, add it.
+  if version_2_with_negative and "" not in seen_predictions:
+    nbest.append(_NbestPrediction(text="", start_logit=null_logits[0],
+                                  end_logit=null_logits[1]))
+  # In rare cases (no valid span, or no feature at all in 1.1) nothing is
+  # left; the original's placeholder keeps the output well-formed.
+  if not nbest:
+    nbest.append(_NbestPrediction(text="empty", start_logit=0.0,
+                                  end_logit=0.0))
+  return nbest, num_consumed
+
+
+def _nbest_to_json(nbest):
+  """The n-best JSON list: text, softmax probability and both logits."""
+  probs = _compute_softmax([e.start_logit + e.end_logit for e in nbest])
+  nbest_json = []
+  for (i, entry) in enumerate(nbest):
+    output = collections.OrderedDict()
+    output["text"] = entry.text
+    output["probability"] = probs[i]
+    output["start_logit"] = entry.start_logit
+    output["end_logit"] = entry.end_logit
+    nbest_json.append(output)
+  return nbest_json
+
+
+def _best_non_null(example, features, nbest, remaining, do_lower_case,
+                   verbose_logging):
+  """The first n-best entry with text, else the best remaining candidate.
+
+  SPEC D1 (upstream #211, #417, #476): the original assumed the n-best
+  always held a non-empty text and crashed otherwise (for example with
+  n_best_size=1 and the null answer on top). The candidates that did not
+  make it into the n-best are searched in score order instead; duplicates
+  cannot occur because the n-best holds no text yet.
+
+  Returns:
+    A `_NbestPrediction`, or None if no candidate has text.
+  """
+  for entry in nbest:
+    if entry.text:
+      return entry
+  for pred in remaining:
+    if pred.start_index > 0:
+      text = _candidate_text(example, features[pred.feature_index], pred,
+                             do_lower_case, verbose_logging)
+      if text:
+        return _NbestPrediction(text=text, start_logit=pred.start_logit,
+                                end_logit=pred.end_logit)
+  return None
+
+
+def _predict_example(example, features, unique_id_to_result, n_best_size,
+                     max_answer_length, do_lower_case, version_2_with_negative,
+                     null_score_diff_threshold, verbose_logging):
+  """Post-processes one example.
+
+  Returns:
+    (answer, nbest_json, null_odds or None, best_non_null_text).
+  """
+  prelim_predictions = []
+  for (feature_index, feature) in enumerate(features):
+    prelim_predictions.extend(_feature_candidates(
+        feature_index, feature, unique_id_to_result[feature.unique_id],
+        n_best_size, max_answer_length))
+  score_null, null_feature_index, null_start, null_end = _null_score(
+      features, unique_id_to_result)
+  # SPEC D2: without features there is no [CLS] to point at, so the null
+  # candidate is left out (the n-best still gets its "" entry below).
+  if version_2_with_negative and features:
+    prelim_predictions.append(_PrelimPrediction(
+        feature_index=null_feature_index, start_index=0, end_index=0,
+        start_logit=null_start, end_logit=null_end))
+  prelim_predictions = sorted(prelim_predictions,
+                              key=lambda x: (x.start_logit + x.end_logit),
+                              reverse=True)
+  nbest, num_consumed = _build_nbest(
+      example, features, prelim_predictions, n_best_size, do_lower_case,
+      version_2_with_negative, (null_start, null_end), verbose_logging)
+  nbest_json = _nbest_to_json(nbest)
+  if not version_2_with_negative:
+    return nbest_json[0]["text"], nbest_json, None, nbest_json[0]["text"]
+
+  best_non_null_entry = _best_non_null(
+      example, features, nbest, prelim_predictions[num_consumed:],
+      do_lower_case, verbose_logging)
+  if best_non_null_entry is None:
+    return "", nbest_json, _NO_CANDIDATE_NULL_ODDS, ""
+  # Predict "" iff the null score - the score of best non-null > threshold.
+  score_diff = score_null - best_non_null_entry.start_logit - (
+      best_non_null_entry.end_logit)
+  answer = best_non_null_entry.text
+  if score_diff > null_score_diff_threshold:
+    answer = ""
+  return answer, nbest_json, score_diff, best_non_null_entry.text
+
+
+def write_json(path, obj):
+  """Writes `json.dumps(obj, indent=4)` + newline, atomically."""
+  with run_common.atomic_output(path) as writer:
+    writer.write(json.dumps(obj, indent=4) + "\n")
+
+
+def write_predictions(all_examples, all_features, all_results, n_best_size,
+                      max_answer_length, do_lower_case, output_prediction_file,
+                      output_nbest_file, output_null_log_odds_file,
+                      version_2_with_negative=None,
+                      null_score_diff_threshold=None, verbose_logging=None):
+  """Write final predictions to the json file and log-odds of null if needed.
+
+  Args:
+    all_examples: SquadExamples, in output order.
+    all_features: InputFeatures of those examples (any order).
+    all_results: a RawResult (S start and S end logits) per feature.
+    n_best_size, max_answer_length, do_lower_case: as the flags.
+    output_prediction_file, output_nbest_file, output_null_log_odds_file:
+      paths of predictions.json, nbest_predictions.json and (2.0 only)
+      null_odds.json; each is written atomically.
+    version_2_with_negative, null_score_diff_threshold, verbose_logging:
+      None means the flag's value (SPEC D5).
+
+  Returns:
+    A SquadPredictions of OrderedDicts keyed by qas_id.
+  """
+  version_2_with_negative = _flag_value(version_2_with_negative,
+                                        "version_2_with_negative")
+  null_score_diff_threshold = _flag_value(null_score_diff_threshold,
+                                          "null_score_diff_threshold")
+  verbose_logging = _flag_value(verbose_logging, "verbose_logging")
+  tf1.logging.info("Writing predictions to: %s" % (output_prediction_file))
+  tf1.logging.info("Writing nbest to: %s" % (output_nbest_file))
+
+  example_index_to_features = collections.defaultdict(list)
+  for feature in all_features:
+    example_index_to_features[feature.example_index].append(feature)
+  unique_id_to_result = {result.unique_id: result for result in all_results}
+
+  outputs = SquadPredictions(*[collections.OrderedDict() for _ in range(4)])
+  for (example_index, example) in enumerate(all_examples):
+    answer, nbest_json, null_odds, best_non_null = _predict_example(
+        example, example_index_to_features[example_index],
+        unique_id_to_result, n_best_size, max_answer_length, do_lower_case,
+        version_2_with_negative, null_score_diff_threshold, verbose_logging)
+    outputs.predictions[example.qas_id] = answer
+    outputs.nbest[example.qas_id] = nbest_json
+    outputs.best_non_null[example.qas_id] = best_non_null
+    if version_2_with_negative:
+      outputs.null_odds[example.qas_id] = null_odds
+
+  write_json(output_prediction_file, outputs.predictions)
+  write_json(output_nbest_file, outputs.nbest)
+  if version_2_with_negative:
+    write_json(output_null_log_odds_file, outputs.null_odds)
+  return outputs
+
+
+def _strip_spaces(text):
+  """Drops spaces; returns (text, map from new to old character index)."""
+  ns_chars = []
+  ns_to_s_map = collections.OrderedDict()
+  for (i, c) in enumerate(text):
+    if c == " ":
+      continue
+    ns_to_s_map[len(ns_chars)] = i
+    ns_chars.append(c)
+  return ("".join(ns_chars), ns_to_s_map)
+
+
+def _map_through(position, tok_s_to_ns_map, orig_ns_to_s_map):
+  """A character position of the tokenized text in the original, or None."""
+  if position not in tok_s_to_ns_map:
+    return None
+  return orig_ns_to_s_map.get(tok_s_to_ns_map[position])
+
+
+def get_final_text(pred_text, orig_text, do_lower_case, verbose_logging=None):
+  """Project the tokenized prediction back to the original text.
+
+  `pred_text` is normalized ("steve smith") while the answer should keep
+  the original's case, accents and punctuation ("Steve Smith's" holds
+  "Steve Smith"). The original is re-tokenized with BasicTokenizer, the
+  prediction is found in it, and its characters are mapped back through
+  both texts with spaces removed. Whenever that fails (not found, or the
+  two texts differ in length without spaces) the whole original words are
+  returned. `verbose_logging` None means the flag (SPEC D5).
+  """
+  verbose_logging = _flag_value(verbose_logging, "verbose_logging")
+  tokenizer = tokenization.BasicTokenizer(do_lower_case=do_lower_case)
+  tok_text = " ".join(tokenizer.tokenize(orig_text))
+
+  start_position = tok_text.find(pred_text)
+  if start_position == -1:
+    if verbose_logging:
+      tf1.logging.info("Unable to find text: '%s' in '%s'" %
+                       (pred_text, orig_text))
+    return orig_text
+  end_position = start_position + len(pred_text) - 1
+
+  (orig_ns_text, orig_ns_to_s_map) = _strip_spaces(orig_text)
+  (tok_ns_text, tok_ns_to_s_map) = _strip_spaces(tok_text)
+  if len(orig_ns_text) != len(tok_ns_text):
+    if verbose_logging:
+      tf1.logging.info("Length not equal after stripping spaces: '%s' vs '%s'",
+                       orig_ns_text, tok_ns_text)
+    return orig_text
+
+  # Character-by-character alignment is possible now that the two texts
+  # have the same length without spaces.
+  tok_s_to_ns_map = {}
+  for (i, tok_index) in six.iteritems(tok_ns_to_s_map):
+    tok_s_to_ns_map[tok_index] = i
+
+  orig_start_position = _map_through(start_position, tok_s_to_ns_map,
+                                     orig_ns_to_s_map)
+  if orig_start_position is None:
+    if verbose_logging:
+      tf1.logging.info("Couldn't map start position")
+    return orig_text
+  orig_end_position = _map_through(end_position, tok_s_to_ns_map,
+                                   orig_ns_to_s_map)
+  if orig_end_position is None:
+    if verbose_logging:
+      tf1.logging.info("Couldn't map end position")
+    return orig_text
+  return orig_text[orig_start_position:(orig_end_position + 1)]
+
+
+def _get_best_indexes(logits, n_best_size):
+  """Indexes of the n largest logits, best first (ties keep index order)."""
+  index_and_score = sorted(enumerate(logits), key=lambda x: x[1], reverse=True)
+  return [index for (index, _) in index_and_score[:max(n_best_size, 0)]]
+
+
+def _compute_softmax(scores):
+  """Compute softmax probability over raw logits (max-shifted, in order)."""
+  if not scores:
+    return []
+  max_score = None
+  for score in scores:
+    if max_score is None or score > max_score:
+      max_score = score
+  exp_scores = []
+  total_sum = 0.0
+  for score in scores:
+    x = math.exp(score - max_score)
+    exp_scores.append(x)
+    total_sum += x
+  return [score / total_sum for score in exp_scores]
+
+
+# --------------------------------------------------------------------------
+# Evaluation with the official SQuAD definitions (written from their
+# published description: v1.1 scores and the v2.0 script's no-answer
+# handling and threshold search).
+
+
+def normalize_answer(text):
+  """Lower text and remove punctuation, articles and extra whitespace."""
+  text = text.lower()
+  punctuation = set(string.punctuation)
+  text = "".join(ch for ch in text if ch not in punctuation)
+  text = re.sub(r"\b(a|an|the)\b", " ", text, flags=re.UNICODE)
+  return " ".join(text.split())
+
+
+def exact_match_score(prediction, ground_truth):
+  """SQuAD 1.1 exact match: the normalized strings are equal."""
+  return normalize_answer(prediction) == normalize_answer(ground_truth)
+
+
+def f1_score(prediction, ground_truth):
+  """SQuAD 1.1 token F1 (0 if no normalized token is shared)."""
+  prediction_tokens = normalize_answer(prediction).split()
+  ground_truth_tokens = normalize_answer(ground_truth).split()
+  common = (collections.Counter(prediction_tokens) &
+            collections.Counter(ground_truth_tokens))
+  num_same = sum(common.values())
+  if num_same == 0:
+    return 0
+  precision = 1.0 * num_same / len(prediction_tokens)
+  recall = 1.0 * num_same / len(ground_truth_tokens)
+  return (2 * precision * recall) / (precision + recall)
+
+
+def compute_exact(a_gold, a_pred):
+  """SQuAD 2.0 exact match as 0/1."""
+  return int(normalize_answer(a_gold) == normalize_answer(a_pred))
+
+
+def _answer_tokens(text):
+  if not text:
+    return []
+  return normalize_answer(text).split()
+
+
+def compute_f1(a_gold, a_pred):
+  """SQuAD 2.0 token F1: a no-answer (no tokens) scores 1 only against one."""
+  gold_toks = _answer_tokens(a_gold)
+  pred_toks = _answer_tokens(a_pred)
+  if not gold_toks or not pred_toks:
+    return int(gold_toks == pred_toks)
+  common = collections.Counter(gold_toks) & collections.Counter(pred_toks)
+  num_same = sum(common.values())
+  if num_same == 0:
+    return 0
+  precision = 1.0 * num_same / len(pred_toks)
+  recall = 1.0 * num_same / len(gold_toks)
+  return (2 * precision * recall) / (precision + recall)
+
+
+def read_gold_answers(input_file):
+  """The gold answer texts of a SQuAD file, or None if it has none.
+
+  Returns:
+    OrderedDict qas_id -> list of answer texts ([] for a question without
+    answers, i.e. unanswerable in 2.0), or None when some question has no
+    "answers" list or no question has an answer or `is_impossible` (an
+    unlabelled test file).
+  """
+  gold = collections.OrderedDict()
+  labelled = False
+  for entry in load_squad_data(input_file):
+    for paragraph in entry.get("paragraphs", []):
+      for qa in paragraph.get("qas", []):
+        answers = qa.get("answers")
+        if not isinstance(answers, list):
+          return None
+        texts = [a.get("text") for a in answers if isinstance(a, dict)]
+        texts = [t for t in texts if isinstance(t, six.string_types)]
+        labelled = labelled or bool(texts) or qa.get("is_impossible") is True
+        gold[qa["id"]] = texts
+  return gold if labelled else None
+
+
+def evaluate_v1(gold_answers, predictions):
+  """SQuAD 1.1 exact match and F1, in percent, max over the gold answers.
+
+  Questions without gold answers cannot be scored in 1.1 (the official
+  script fails on them); they are left out and counted in `skipped`.
+
+  Returns:
+    OrderedDict exact_match, f1, total (scored questions), skipped.
+  """
+  exact_match = f1 = 0.0
+  total = skipped = 0
+  for qas_id, ground_truths in gold_answers.items():
+    if not ground_truths:
+      skipped += 1
+      continue
+    total += 1
+    prediction = predictions.get(qas_id, "")
+    exact_match += max(exact_match_score(prediction, g) for g in ground_truths)
+    f1 += max(f1_score(prediction, g) for g in ground_truths)
+  return collections.OrderedDict([
+      ("exact_match", 100.0 * exact_match / total if total else 0.0),
+      ("f1", 100.0 * f1 / total if total else 0.0),
+      ("total", total),
+      ("skipped", skipped),
+  ])
+
+
+def v2_raw_scores(gold_answers, predictions):
+  """Per-question 2.0 exact and F1 (max over gold; unanswerable gold = "").
+
+  Returns:
+    (exact_scores, f1_scores), dicts qas_id -> score; questions without a
+    prediction are left out (as the official script does).
+  """
+  exact_scores = {}
+  f1_scores = {}
+  for qas_id, texts in gold_answers.items():
+    gold = [t for t in texts if normalize_answer(t)]
+    if not gold:
+      # The official 2.0 script: only the empty string is correct.
+      gold = [""]
+    if qas_id not in predictions:
+      tf1.logging.warning("Missing prediction for %s", qas_id)
+      continue
+    prediction = predictions[qas_id]
+    exact_scores[qas_id] = max(compute_exact(a, prediction) for a in gold)
+    f1_scores[qas_id] = max(compute_f1(a, prediction) for a in gold)
+  return exact_scores, f1_scores
+
+
+def _mean_scores(exact_scores, f1_scores, qid_list=None):
+  """exact, f1 (percent) and total over `qid_list` (all if None)."""
+  if qid_list is None:
+    qid_list = list(exact_scores.keys())
+  total = len(qid_list)
+  return collections.OrderedDict([
+      ("exact", 100.0 * sum(exact_scores[k] for k in qid_list) / total),
+      ("f1", 100.0 * sum(f1_scores[k] for k in qid_list) / total),
+      ("total", total),
+  ])
+
+
+def find_best_thresh(preds, scores, na_probs, qid_to_has_ans):
+  """The null-odds threshold that maximizes a score (official 2.0 search).
+
+  Starts from "every question predicted unanswerable" and, in increasing
+  order of null odds, switches one question at a time to its prediction.
+
+  Args:
+    preds: qas_id -> predicted text (used where the gold has no answer).
+    scores: qas_id -> exact or F1 of that prediction.
+    na_probs: qas_id -> null odds.
+    qid_to_has_ans: qas_id -> whether the gold has an answer.
+
+  Returns:
+    (best score in percent, threshold): predict "" iff odds > threshold.
+    When no switch beats "all unanswerable", the threshold is the official
+    script's starting value 0.0 (kept for comparability).
+  """
+  num_no_ans = sum(1 for k in qid_to_has_ans if not qid_to_has_ans[k])
+  cur_score = num_no_ans
+  best_score = cur_score
+  best_thresh = 0.0
+  qid_list = sorted(na_probs, key=lambda k: na_probs[k])
+  for qid in qid_list:
+    if qid not in scores:
+      continue
+    if qid_to_has_ans[qid]:
+      diff = scores[qid]
+    else:
+      diff = -1 if preds[qid] else 0
+    cur_score += diff
+    if cur_score > best_score:
+      best_score = cur_score
+      best_thresh = na_probs[qid]
+  return 100.0 * best_score / len(scores), best_thresh
+
+
+def evaluate_v2(gold_answers, predictions, null_odds=None, best_non_null=None):
+  """SQuAD 2.0 scores, HasAns/NoAns splits and the best null threshold.
+
+  `exact`, `f1` and the splits score `predictions` as given (the official
+  script run without a no-answer probability file). With `null_odds`, the
+  official threshold search runs on the answers each question would get at
+  an infinite threshold (`best_non_null`, default `predictions`), so the
+  best threshold does not depend on the threshold used to predict.
+
+  Returns:
+    OrderedDict exact, f1, total, HasAns_*, NoAns_* and, with null_odds,
+    best_exact, best_exact_thresh, best_f1, best_f1_thresh.
+  """
+  qid_to_has_ans = collections.OrderedDict(
+      (k, bool(v)) for k, v in gold_answers.items())
+  exact_raw, f1_raw = v2_raw_scores(gold_answers, predictions)
+  result = _mean_scores(exact_raw, f1_raw)
+  for prefix, wanted in (("HasAns", True), ("NoAns", False)):
+    qids = [k for k, v in qid_to_has_ans.items() if v == wanted and
+            k in exact_raw]
+    if qids:
+      for key, value in _mean_scores(exact_raw, f1_raw, qids).items():
+        result["%s_%s" % (prefix, key)] = value
+  if null_odds is not None:
+    preds = best_non_null if best_non_null is not None else predictions
+    exact_any, f1_any = v2_raw_scores(gold_answers, preds)
+    odds = {k: v for k, v in null_odds.items() if k in exact_any}
+    result["best_exact"], result["best_exact_thresh"] = find_best_thresh(
+        preds, exact_any, odds, qid_to_has_ans)
+    result["best_f1"], result["best_f1_thresh"] = find_best_thresh(
+        preds, f1_any, odds, qid_to_has_ans)
+  return result
+
+
+# --------------------------------------------------------------------------
+# main() and its steps.
+
+
+def validate_flags_or_throw(bert_config, flag_values=None):
+  """Validate the input FLAGS or throw an exception (before any work).
+
+  SPEC order first (case, phases, files, max_seq_length twice), then the
+  checks added here (document window, file existence, export source).
+  """
+  f = FLAGS if flag_values is None else flag_values
+  tokenization.validate_case_matches_checkpoint(f.do_lower_case,
+                                                f.init_checkpoint)
+  # An export-only run (--export_dir of a fine-tuned checkpoint) is allowed,
+  # as in run_classifier.
+  if not f.do_train and not f.do_predict and not f.export_dir:
+    raise ValueError("At least one of `do_train` or `do_predict` must be "
+                     "True (or --export_dir given).")
+  if f.do_train and not f.train_file:
+    raise ValueError(
+        "If `do_train` is True, then `train_file` must be specified.")
+  if f.do_predict and not f.predict_file:
+    raise ValueError(
+        "If `do_predict` is True, then `predict_file` must be specified.")
+  run_common.check_max_seq_length(f.max_seq_length, bert_config)
+  if f.max_seq_length <= f.max_query_length + 3:
+    raise ValueError(
+        "The max_seq_length (%d) must be greater than max_query_length "
+        "(%d) + 3" % (f.max_seq_length, f.max_query_length))
+  _validate_added_checks(f)
+
+
+def _validate_added_checks(f):
+  """Checks the original lacked; each names the flag and the fix."""
+  window = f.max_seq_length - f.max_query_length - 3
+  if f.doc_stride < 1 or f.doc_stride >= window:
+    raise ValueError(
+        "--doc_stride=%d must be at least 1 and below the document window "
+        "max_seq_length - max_query_length - 3 = %d, so that consecutive "
+        "windows overlap; lower --doc_stride or raise --max_seq_length." %
+        (f.doc_stride, window))
+  if f.max_query_length < 1:
+    raise ValueError("--max_query_length must be positive, got %d." %
+                     f.max_query_length)
+  for name in ("train_batch_size", "predict_batch_size", "n_best_size",
+               "max_answer_length"):
+    run_common.check_positive(getattr(f, name), name)
+  run_common.require_file(f.vocab_file, "vocab_file")
+  if f.do_train:
+    run_common.require_file(f.train_file, "train_file")
+  if f.do_predict:
+    run_common.require_file(f.predict_file, "predict_file")
+  if f.export_dir and not f.do_train:
+    _export_checkpoint(f)
+
+
+def _export_checkpoint(f):
+  """The checkpoint --export_dir exports: the newest one in output_dir, else
+  init_checkpoint if it is a fine-tuned SQuAD checkpoint."""
+  latest = None
+  if tf.io.gfile.isdir(f.output_dir):
+    latest = tf.train.latest_checkpoint(f.output_dir)
+  if latest:
+    return latest
+  have = {}
+  if f.init_checkpoint and tf.io.gfile.exists(f.init_checkpoint + ".index"):
+    have = dict(tf.train.list_variables(f.init_checkpoint))
+  if "cls/squad/output_weights" not in have or "global_step" not in have:
+    raise ValueError(
+        "--export_dir needs trained weights: --output_dir=%s holds no "
+        "checkpoint and --init_checkpoint=%s is not a fine-tuned SQuAD "
+        "checkpoint (with cls/squad/output_weights and global_step). Add "
+        "--do_train, or point --output_dir at a fine-tuning run." %
+        (f.output_dir, f.init_checkpoint))
+  return f.init_checkpoint
+
+
+def _read_training_examples():
+  """Training examples, shuffled, with the step counts.
+
+  Returns:
+    (examples, num_train_steps, num_warmup_steps); steps count examples,
+    not features, as upstream.
+  """
+  train_examples = read_squad_examples(
+      FLAGS.train_file, is_training=True,
+      version_2_with_negative=FLAGS.version_2_with_negative)
+  num_train_steps = int(len(train_examples) / FLAGS.train_batch_size *
+                        FLAGS.num_train_epochs)
+  num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
+  if num_train_steps < 1:
+    raise ValueError(
+        "--train_file=%s gives %d usable examples: %d / --train_batch_size=%d "
+        "x --num_train_epochs=%s is less than one step. Use more data, a "
+        "smaller batch or more epochs." %
+        (FLAGS.train_file, len(train_examples), len(train_examples),
+         FLAGS.train_batch_size, FLAGS.num_train_epochs))
+  # Pre-shuffle the input to avoid having to make a very large shuffle
+  # buffer in the `input_fn`.
+  rng = random.Random(12345)
+  rng.shuffle(train_examples)
+  return train_examples, num_train_steps, num_warmup_steps
+
+
+def _write_features(examples, tokenizer, filename, is_training,
+                    keep_features):
+  """Converts examples into a TFRecord file (atomically).
+
+  Returns:
+    (number of features, the InputFeatures if keep_features else None).
+  """
+  writer = FeatureWriter(filename=filename, is_training=is_training)
+  kept = [] if keep_features else None
+
+  def output_fn(feature):
+    if kept is not None:
+      kept.append(feature)
+    writer.process_feature(feature)
+
+  try:
+    convert_examples_to_features(
+        examples=examples,
+        tokenizer=tokenizer,
+        max_seq_length=FLAGS.max_seq_length,
+        doc_stride=FLAGS.doc_stride,
+        max_query_length=FLAGS.max_query_length,
+        is_training=is_training,
+        output_fn=output_fn)
+  except BaseException:
+    writer.abort()
+    raise
+  writer.close()
+  return writer.num_features, kept
+
+
+def _train(estimator, train_examples, tokenizer, num_train_steps):
+  """Writes train.tf_record and trains for num_train_steps."""
+  train_file = os.path.join(FLAGS.output_dir, "train.tf_record")
+  num_features, _ = _write_features(train_examples, tokenizer, train_file,
+                                    is_training=True, keep_features=False)
+  tf1.logging.info("***** Running training *****")
+  tf1.logging.info("  Num orig examples = %d", len(train_examples))
+  tf1.logging.info("  Num split examples = %d", num_features)
+  tf1.logging.info("  Batch size = %d", FLAGS.train_batch_size)
+  tf1.logging.info("  Num steps = %d", num_train_steps)
+  if num_features == 0:
+    raise ValueError("--train_file=%s gives no features (no context has "
+                     "WordPiece tokens)." % FLAGS.train_file)
+  train_input_fn = input_fn_builder(
+      input_file=train_file,
+      seq_length=FLAGS.max_seq_length,
+      is_training=True,
+      drop_remainder=True)
+  estimator.train(input_fn=train_input_fn, max_steps=num_train_steps)
+
+
+def _predict_logits(estimator, eval_file, num_features):
+  """RawResults (logits as Python floats) for every feature of eval_file."""
+  all_results = []
+  if num_features == 0:
+    return all_results  # SPEC D2: e.g. only zero-token contexts.
+  predict_input_fn = input_fn_builder(
+      input_file=eval_file,
+      seq_length=FLAGS.max_seq_length,
+      is_training=False,
+      drop_remainder=False)
+  # If running eval on the TPU, you will need to specify the number of
+  # steps.
+  for result in estimator.predict(predict_input_fn,
+                                  yield_single_examples=True):
+    if len(all_results) % 1000 == 0:
+      tf1.logging.info("Processing example: %d" % (len(all_results)))
+    all_results.append(RawResult(
+        unique_id=int(result["unique_ids"]),
+        start_logits=[float(x) for x in result["start_logits"].flat],
+        end_logits=[float(x) for x in result["end_logits"].flat]))
+  return all_results
+
+
+def _predict(estimator, tokenizer):
+  """Writes eval.tf_record, predicts, writes the prediction files.
+
+  Returns:
+    (SquadPredictions, gold answers or None).
+  """
+  eval_examples = read_squad_examples(
+      FLAGS.predict_file, is_training=False,
+      version_2_with_negative=FLAGS.version_2_with_negative)
+  gold_answers = read_gold_answers(FLAGS.predict_file)
+  eval_file = os.path.join(FLAGS.output_dir, "eval.tf_record")
+  num_features, eval_features = _write_features(
+      eval_examples, tokenizer, eval_file, is_training=False,
+      keep_features=True)
+  tf1.logging.info("***** Running predictions *****")
+  tf1.logging.info("  Num orig examples = %d", len(eval_examples))
+  tf1.logging.info("  Num split examples = %d", num_features)
+  tf1.logging.info("  Batch size = %d", FLAGS.predict_batch_size)
+  all_results = _predict_logits(estimator, eval_file, num_features)
+  outputs = write_predictions(
+      eval_examples, eval_features, all_results, FLAGS.n_best_size,
+      FLAGS.max_answer_length, FLAGS.do_lower_case,
+      os.path.join(FLAGS.output_dir, "predictions.json"),
+      os.path.join(FLAGS.output_dir, "nbest_predictions.json"),
+      os.path.join(FLAGS.output_dir, "null_odds.json"),
+      version_2_with_negative=FLAGS.version_2_with_negative,
+      null_score_diff_threshold=FLAGS.null_score_diff_threshold,
+      verbose_logging=FLAGS.verbose_logging)
+  return outputs, gold_answers
+
+
+def _evaluate(outputs, gold_answers):
+  """Scores the predictions and writes eval_results.json."""
+  if gold_answers is None:
+    tf1.logging.info("The predict file has no gold answers; skipping the "
+                     "evaluation.")
+    return None
+  if FLAGS.version_2_with_negative:
+    result = evaluate_v2(gold_answers, outputs.predictions, outputs.null_odds,
+                         outputs.best_non_null)
+    result["null_score_diff_threshold"] = FLAGS.null_score_diff_threshold
+  else:
+    result = evaluate_v1(gold_answers, outputs.predictions)
+    if result["skipped"]:
+      tf1.logging.warning(
+          "%d questions have no gold answer and are not scored (SQuAD 1.1 "
+          "cannot score them; use --version_2_with_negative).",
+          result["skipped"])
+  path = os.path.join(FLAGS.output_dir, "eval_results.json")
+  write_json(path, result)
+  tf1.logging.info("***** Eval results (%s) *****", path)
+  for key, value in result.items():
+    tf1.logging.info("  %s = %s", key, value)
+  if FLAGS.version_2_with_negative:
+    tf1.logging.info(
+        "Best --null_score_diff_threshold: %s for F1 (%.2f), %s for exact "
+        "match (%.2f).", result["best_f1_thresh"], result["best_f1"],
+        result["best_exact_thresh"], result["best_exact"])
+  return result
+
+
+def _export(estimator):
+  """Writes the serving SavedModel from the newest weights."""
+  return run_common.export_for_serving(
+      estimator, FLAGS.export_dir, FLAGS.max_seq_length,
+      checkpoint_path=_export_checkpoint(FLAGS))
+
+
+def main(_):
+  bert_config = run_common.load_bert_config(FLAGS.bert_config_file)
+  validate_flags_or_throw(bert_config)
+  tokenizer = tokenization.FullTokenizer(
+      vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
+  run_common.check_vocab_fits(tokenizer.vocab, FLAGS.vocab_file, bert_config)
+  run_common.check_init_checkpoint(FLAGS.init_checkpoint)
+  tf.io.gfile.makedirs(FLAGS.output_dir)
+
+  train_examples = num_train_steps = num_warmup_steps = None
+  if FLAGS.do_train:
+    (train_examples, num_train_steps,
+     num_warmup_steps) = _read_training_examples()
+
+  model_fn = model_fn_builder(
+      bert_config=bert_config,
+      init_checkpoint=FLAGS.init_checkpoint,
+      learning_rate=FLAGS.learning_rate,
+      num_train_steps=num_train_steps,
+      num_warmup_steps=num_warmup_steps,
+      use_tpu=FLAGS.use_tpu,
+      use_one_hot_embeddings=FLAGS.use_tpu)
+  # If TPU is not available, this will fall back to normal Estimator on CPU
+  # or GPU.
+  estimator = run_common.make_estimator(
+      model_fn, run_common.run_config_from_flags(FLAGS, FLAGS.output_dir),
+      FLAGS.use_tpu, train_batch_size=FLAGS.train_batch_size,
+      predict_batch_size=FLAGS.predict_batch_size)
+
+  if FLAGS.do_train:
+    _train(estimator, train_examples, tokenizer, num_train_steps)
+    del train_examples
+  if FLAGS.do_predict:
+    outputs, gold_answers = _predict(estimator, tokenizer)
+    _evaluate(outputs, gold_answers)
+  if FLAGS.export_dir:
+    _export(estimator)
+
+
+if __name__ == "__main__":
+  run_common.mark_flags_as_required(
+      ["vocab_file", "bert_config_file", "output_dir"], FLAGS)
+  run_common.run_script(main, FLAGS)
