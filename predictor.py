@@ -1,0 +1,313 @@
+# coding=utf-8
+# Copyright 2026 The BERT rebuild authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""In-process prediction: load a checkpoint once, classify text many times.
+
+`Estimator.predict` builds a new graph, opens a new session and restores
+the checkpoint on every call, which costs seconds per request in a server
+or a notebook loop (upstream #146, #94, #114). `BertPredictor` builds one
+graph with placeholders, restores the variables once into one session and
+then only runs that session:
+
+    predictor = predictor.BertPredictor(
+        bert_config_file="out/bert_config.json", vocab_file="vocab.txt",
+        init_checkpoint="out/model.ckpt-343", do_lower_case=True,
+        max_seq_length=128)
+    probabilities = predictor.predict([("The cat sat.", "A cat was sitting."),
+                                       "A single sentence."])  # [2, labels]
+
+Heads:
+  * "classifier": a run_classifier.py checkpoint (root-level `output_weights`
+    [num_labels, H] and `output_bias` [num_labels]). `predict` returns the
+    softmax of pooled·Wᵀ + b, the `probabilities` of run_classifier.py's
+    test_results.tsv (for a one-output regression head such as STS-B, the
+    score pooled·Wᵀ + b itself).
+  * "encoder": any BERT checkpoint (a released one, pretraining, SQuAD);
+    only `encode` is available.
+`encode` works with both heads and returns the pooled output and the last
+layer.
+
+Inputs are packed exactly like run_classifier.py: `[CLS] a [SEP]` (segment
+0), then `b [SEP]` (segment 1) when b has tokens, truncated to
+max_seq_length by popping from the longer side (b on ties), then padded.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import numpy as np
+import six
+import tensorflow as tf
+
+import modeling
+import run_common
+import tokenization
+
+tf1 = tf.compat.v1
+
+HEADS = ("classifier", "encoder")
+
+
+def _truncate_seq_pair(tokens_a, tokens_b, max_length):
+  """Pops from the end of the longer list (tokens_b on ties) until the
+  pair fits in max_length; in place, as the classifier does."""
+  while len(tokens_a) + len(tokens_b) > max_length:
+    if len(tokens_a) > len(tokens_b):
+      tokens_a.pop()
+    else:
+      tokens_b.pop()
+
+
+def pack_features(tokenizer, text_a, text_b, max_seq_length):
+  """One example -> (input_ids, input_mask, segment_ids), lists of length S.
+
+  Same layout as run_classifier.convert_single_example.
+  """
+  tokens_a = tokenizer.tokenize(text_a)
+  tokens_b = tokenizer.tokenize(text_b) if text_b else None
+  if tokens_b:
+    # [CLS], [SEP], [SEP].
+    _truncate_seq_pair(tokens_a, tokens_b, max_seq_length - 3)
+  else:
+    # [CLS], [SEP].
+    tokens_a = tokens_a[0:(max_seq_length - 2)]
+  tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
+  segment_ids = [0] * len(tokens)
+  if tokens_b:
+    tokens += tokens_b + ["[SEP]"]
+    segment_ids += [1] * (len(tokens_b) + 1)
+  input_ids = tokenizer.convert_tokens_to_ids(tokens)
+  padding = [0] * (max_seq_length - len(input_ids))
+  return (input_ids + padding, [1] * len(input_ids) + padding,
+          segment_ids + padding)
+
+
+def _as_pairs(inputs):
+  """A str, or a sequence of items each a str or a (text_a, text_b) pair,
+  -> list of (text_a, text_b or None)."""
+  if isinstance(inputs, (six.text_type, bytes)):
+    inputs = [inputs]
+  pairs = []
+  for item in inputs:
+    if isinstance(item, (six.text_type, bytes)):
+      pairs.append((item, None))
+    elif isinstance(item, (tuple, list)) and len(item) == 2:
+      pairs.append((item[0], item[1]))
+    else:
+      raise ValueError(
+          "Each input must be a text or a (text_a, text_b) pair, got %r." %
+          (item,))
+  return pairs
+
+
+def _checkpoint_shapes(init_checkpoint):
+  run_common.check_init_checkpoint(init_checkpoint)
+  return dict(tf.train.list_variables(init_checkpoint))
+
+
+def _num_labels_from_checkpoint(shapes, init_checkpoint, num_labels):
+  """The classifier head's width, read from `output_weights` [labels, H]."""
+  if "output_weights" not in shapes or "output_bias" not in shapes:
+    raise ValueError(
+        "%s has no root-level output_weights/output_bias: it is not a "
+        "run_classifier.py checkpoint. Use head=\"encoder\" for a plain BERT "
+        "checkpoint." % init_checkpoint)
+  found = shapes["output_weights"][0]
+  if num_labels is not None and num_labels != found:
+    raise ValueError("num_labels=%d but %s has a %d-label classifier head." %
+                     (num_labels, init_checkpoint, found))
+  return found
+
+
+def _classifier_head(pooled_output, num_labels):
+  """pooled [B, H] -> probabilities [B, num_labels], as run_classifier; a
+  one-output (regression, STS-B) head gives its score [B, 1] instead."""
+  hidden_size = pooled_output.shape[-1]
+  output_weights = tf1.get_variable(
+      "output_weights", [num_labels, hidden_size],
+      initializer=tf1.truncated_normal_initializer(stddev=0.02))
+  output_bias = tf1.get_variable(
+      "output_bias", [num_labels], initializer=tf1.zeros_initializer())
+  with tf1.variable_scope("loss"):
+    logits = tf.matmul(pooled_output, output_weights, transpose_b=True)
+    logits = tf.nn.bias_add(logits, output_bias)  # [B, num_labels]
+    if num_labels == 1:
+      return logits
+    return tf.nn.softmax(logits, axis=-1)
+
+
+def _restore(session, init_checkpoint, shapes):
+  """Restores every graph variable from the same-named checkpoint tensor."""
+  variables = {var.op.name: var for var in tf1.global_variables()}
+  missing = sorted(name for name in variables if name not in shapes)
+  if missing:
+    raise ValueError(
+        "%s lacks %d variables the model needs (e.g. %s). Check that "
+        "bert_config_file belongs to this checkpoint." %
+        (init_checkpoint, len(missing), missing[0]))
+  for name, var in variables.items():
+    if list(shapes[name]) != var.shape.as_list():
+      raise ValueError(
+          "%s: variable %s has shape %s but the model built from the BERT "
+          "config needs %s." % (init_checkpoint, name, shapes[name],
+                                var.shape.as_list()))
+  saver = tf1.train.Saver(var_list=variables)
+  saver.restore(session, init_checkpoint)
+
+
+class BertPredictor(object):
+  """A BERT graph built once, a session restored once, many predictions.
+
+  `tf.Session.run` is thread-safe, so one predictor may serve several
+  threads; the graph is finalized, so calls never add ops to it.
+  """
+
+  def __init__(self, bert_config_file, vocab_file, init_checkpoint,
+               do_lower_case=True, max_seq_length=128, num_labels=None,
+               head="classifier", batch_size=32,
+               use_one_hot_embeddings=False, session_config=None):
+    """Loads the tokenizer, builds the graph and restores the weights.
+
+    Args:
+      bert_config_file, vocab_file, init_checkpoint, do_lower_case,
+        max_seq_length: as the run_classifier.py flags of the same names.
+      num_labels: classifier width; None reads it from the checkpoint.
+      head: "classifier" or "encoder" (see the module docstring).
+      batch_size: the most examples run through the model at once.
+      use_one_hot_embeddings: one-hot word lookup (TPU style).
+      session_config: optional tf.compat.v1.ConfigProto.
+
+    Raises:
+      ValueError: bad head, files, lengths or a checkpoint that does not
+        match the config.
+    """
+    if head not in HEADS:
+      raise ValueError("head=%r: use one of %s." % (head, ", ".join(HEADS)))
+    run_common.check_positive(batch_size, "batch_size")
+    tokenization.validate_case_matches_checkpoint(do_lower_case,
+                                                  init_checkpoint)
+    self.bert_config = run_common.load_bert_config(bert_config_file)
+    run_common.check_max_seq_length(max_seq_length, self.bert_config)
+    run_common.require_file(vocab_file, "vocab_file")
+    self.tokenizer = tokenization.FullTokenizer(
+        vocab_file=vocab_file, do_lower_case=do_lower_case)
+    run_common.check_vocab_fits(self.tokenizer.vocab, vocab_file,
+                                self.bert_config)
+    shapes = _checkpoint_shapes(init_checkpoint)
+    self.head = head
+    self.num_labels = None
+    if head == "classifier":
+      self.num_labels = _num_labels_from_checkpoint(shapes, init_checkpoint,
+                                                    num_labels)
+    self.max_seq_length = max_seq_length
+    self.batch_size = batch_size
+    self.graph = tf.Graph()
+    with self.graph.as_default():
+      self._build_graph(use_one_hot_embeddings)
+      self.session = tf1.Session(graph=self.graph, config=session_config)
+      _restore(self.session, init_checkpoint, shapes)
+    # Any op created by a later call would raise: the graph never grows.
+    self.graph.finalize()
+
+  def _build_graph(self, use_one_hot_embeddings):
+    """Placeholders int32 [B, S] -> pooled [B, H], sequence [B, S, H] and,
+    for the classifier head, probabilities [B, num_labels]."""
+    shape = [None, self.max_seq_length]
+    self._input_ids = tf1.placeholder(tf.int32, shape, name="input_ids")
+    self._input_mask = tf1.placeholder(tf.int32, shape, name="input_mask")
+    self._segment_ids = tf1.placeholder(tf.int32, shape, name="segment_ids")
+    model = modeling.BertModel(
+        config=self.bert_config, is_training=False,
+        input_ids=self._input_ids, input_mask=self._input_mask,
+        token_type_ids=self._segment_ids,
+        use_one_hot_embeddings=use_one_hot_embeddings)
+    self._pooled_output = model.get_pooled_output()
+    self._sequence_output = model.get_sequence_output()
+    self._probabilities = None
+    if self.head == "classifier":
+      self._probabilities = _classifier_head(self._pooled_output,
+                                             self.num_labels)
+
+  def featurize(self, inputs):
+    """Texts or pairs -> int32 arrays input_ids, input_mask, segment_ids,
+    each [n, S]."""
+    rows = [pack_features(self.tokenizer, text_a, text_b,
+                          self.max_seq_length)
+            for (text_a, text_b) in _as_pairs(inputs)]
+    arrays = np.array(rows, dtype=np.int32).reshape(
+        [len(rows), 3, self.max_seq_length])  # [n, 3, S]
+    return arrays[:, 0], arrays[:, 1], arrays[:, 2]
+
+  def _run(self, fetches, inputs):
+    """Runs `fetches` batch by batch; returns a list of arrays [n, ...]."""
+    input_ids, input_mask, segment_ids = self.featurize(inputs)
+    outputs = [[] for _ in fetches]
+    for start in range(0, len(input_ids), self.batch_size):
+      batch = slice(start, start + self.batch_size)
+      values = self.session.run(fetches, feed_dict={
+          self._input_ids: input_ids[batch],
+          self._input_mask: input_mask[batch],
+          self._segment_ids: segment_ids[batch]})
+      for output, value in zip(outputs, values):
+        output.append(value)
+    results = []
+    for fetch, output in zip(fetches, outputs):
+      if output:
+        results.append(np.concatenate(output, axis=0))
+      else:  # No inputs: an empty batch of the right trailing shape.
+        shape = [0] + [self.max_seq_length if dim is None else dim
+                       for dim in fetch.shape.as_list()[1:]]
+        results.append(np.zeros(shape, dtype=np.float32))
+    return results, input_mask
+
+  def predict(self, inputs):
+    """Class probabilities of a classifier checkpoint.
+
+    Args:
+      inputs: a text, or a list whose items are texts or (text_a, text_b)
+        pairs (str or UTF-8 bytes).
+
+    Returns:
+      float32 [n, num_labels]: softmax probabilities, in label order; for a
+      regression checkpoint (num_labels 1) the predicted score, [n, 1].
+    """
+    if self._probabilities is None:
+      raise ValueError("predict() needs head=\"classifier\"; this predictor "
+                       "was built with head=%r, use encode()." % self.head)
+    (probabilities,), _ = self._run([self._probabilities], inputs)
+    return probabilities
+
+  def encode(self, inputs):
+    """Encoder outputs for texts or pairs (see `predict` for `inputs`).
+
+    Returns:
+      A dict of numpy arrays: "pooled_output" float32 [n, H],
+      "sequence_output" float32 [n, S, H] (the last layer; padding rows
+      included) and "input_mask" int32 [n, S] (1 on real tokens).
+    """
+    (pooled, sequence), input_mask = self._run(
+        [self._pooled_output, self._sequence_output], inputs)
+    return {"pooled_output": pooled, "sequence_output": sequence,
+            "input_mask": input_mask}
+
+  def close(self):
+    """Releases the session."""
+    self.session.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, exc_type, exc_value, exc_traceback):
+    self.close()

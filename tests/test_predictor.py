@@ -1,0 +1,169 @@
+"""Tests for predictor.py: golden probabilities, packing, one graph."""
+
+import csv
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import predictor
+from conftest import GOLDEN_DIR
+
+CLASSIFIER_CKPT = os.path.join(GOLDEN_DIR, "classifier_ckpt")
+PRETRAIN_CKPT = os.path.join(GOLDEN_DIR, "pretrain_ckpt")
+MRPC_DIR = os.path.join(GOLDEN_DIR, "run_classifier", "mrpc")
+VOCAB_FILE = os.path.join(GOLDEN_DIR, "vocab.txt")
+
+
+def mrpc_test_pairs():
+  """(text_a, text_b) of the golden MRPC test.tsv, header skipped."""
+  with io.open(os.path.join(MRPC_DIR, "data", "test.tsv"),
+               encoding="utf-8") as reader:
+    rows = list(csv.reader(reader, delimiter="\t", quoting=csv.QUOTE_NONE))
+  return [(row[3], row[4]) for row in rows[1:]]
+
+
+def make_predictor(ckpt_dir=CLASSIFIER_CKPT, **kwargs):
+  kwargs.setdefault("max_seq_length", 64)
+  return predictor.BertPredictor(
+      bert_config_file=os.path.join(ckpt_dir, "bert_config.json"),
+      vocab_file=VOCAB_FILE,
+      init_checkpoint=os.path.join(ckpt_dir, "bert_model.ckpt"),
+      do_lower_case=True, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def classifier():
+  with make_predictor(batch_size=8) as bert_predictor:
+    yield bert_predictor
+
+
+def test_probabilities_match_golden_test_results(classifier):
+  probabilities = classifier.predict(mrpc_test_pairs())
+  expected = np.loadtxt(os.path.join(MRPC_DIR, "test_results.tsv"),
+                        delimiter="\t", dtype=np.float64)
+  assert probabilities.shape == (12, 2)
+  assert probabilities.dtype == np.float32
+  np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1e-5)
+
+
+def test_packing_matches_classifier_features(classifier):
+  with open(os.path.join(MRPC_DIR, "predict_features.jsonl")) as reader:
+    golden = [json.loads(line) for line in reader]
+  input_ids, input_mask, segment_ids = classifier.featurize(mrpc_test_pairs())
+  assert input_ids.tolist() == [g["input_ids"] for g in golden]
+  assert input_mask.tolist() == [g["input_mask"] for g in golden]
+  assert segment_ids.tolist() == [g["segment_ids"] for g in golden]
+  assert input_ids.dtype == np.int32
+
+
+def test_repeated_calls_do_not_grow_the_graph(classifier):
+  pairs = mrpc_test_pairs()
+  classifier.predict(pairs[:1])
+  num_ops = len(classifier.graph.get_operations())
+  for count in (1, 3, 12):
+    classifier.predict(pairs[:count])
+    classifier.encode(pairs[:count])
+  assert len(classifier.graph.get_operations()) == num_ops
+  assert classifier.graph.finalized
+
+
+def test_batching_and_input_forms_agree(classifier):
+  pairs = mrpc_test_pairs()
+  everything = classifier.predict(pairs)  # batches of 8: 8 + 4
+  one_by_one = np.concatenate([classifier.predict([pair]) for pair in pairs])
+  np.testing.assert_allclose(one_by_one, everything, atol=1e-6)
+  # A bare text is a batch of one; bytes are decoded as UTF-8.
+  single = classifier.predict(pairs[0][0])
+  np.testing.assert_allclose(
+      single, classifier.predict([pairs[0][0].encode("utf-8")]), atol=0)
+  np.testing.assert_allclose(
+      single, classifier.predict([(pairs[0][0], None)]), atol=0)
+  assert classifier.predict([]).shape == (0, 2)
+
+
+def test_encode_with_classifier_head_reproduces_probabilities(classifier):
+  pairs = mrpc_test_pairs()[:5]
+  outputs = classifier.encode(pairs)
+  assert outputs["pooled_output"].shape == (5, 64)
+  assert outputs["sequence_output"].shape == (5, 64, 64)
+  assert outputs["input_mask"].tolist() == classifier.featurize(
+      pairs)[1].tolist()
+  reader = tf.train.load_checkpoint(
+      os.path.join(CLASSIFIER_CKPT, "bert_model.ckpt"))
+  logits = (outputs["pooled_output"].dot(reader.get_tensor("output_weights").T)
+            + reader.get_tensor("output_bias"))
+  softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+  np.testing.assert_allclose(softmax, classifier.predict(pairs), atol=1e-6)
+
+
+def test_encoder_head_on_a_pretraining_checkpoint():
+  with make_predictor(PRETRAIN_CKPT, head="encoder",
+                      max_seq_length=16) as encoder:
+    outputs = encoder.encode(["hello world", ("a question ?", "an answer")])
+    assert outputs["pooled_output"].shape == (2, 64)
+    assert outputs["sequence_output"].shape == (2, 16, 64)
+    assert outputs["input_mask"].sum(axis=1).tolist() == [4, 8]
+    assert encoder.encode([])["sequence_output"].shape == (0, 16, 64)
+    with pytest.raises(ValueError, match="use encode"):
+      encoder.predict(["hello"])
+
+
+def test_errors():
+  with pytest.raises(ValueError, match="not a run_classifier.py checkpoint"):
+    make_predictor(PRETRAIN_CKPT)
+  with pytest.raises(ValueError, match="num_labels=3 but .* 2-label"):
+    make_predictor(num_labels=3)
+  with pytest.raises(ValueError, match="head='tagger'"):
+    make_predictor(head="tagger")
+  with pytest.raises(ValueError, match="sequence length 129"):
+    make_predictor(max_seq_length=129)
+  with pytest.raises(ValueError, match="cannot be read"):
+    predictor.BertPredictor(
+        os.path.join(CLASSIFIER_CKPT, "bert_config.json"), VOCAB_FILE,
+        os.path.join(CLASSIFIER_CKPT, "missing.ckpt"))
+
+
+def test_bad_input_item(classifier):
+  with pytest.raises(ValueError, match="text or a"):
+    classifier.predict([("a", "b", "c")])
+  with pytest.raises(ValueError, match="text or a"):
+    classifier.predict([3])
+
+
+def write_regression_checkpoint(path):
+  """The classifier checkpoint with a one-output (STS-B style) head."""
+  reader = tf.train.load_checkpoint(
+      os.path.join(CLASSIFIER_CKPT, "bert_model.ckpt"))
+  with tf.Graph().as_default():
+    variables = []
+    for name, _ in tf.train.list_variables(
+        os.path.join(CLASSIFIER_CKPT, "bert_model.ckpt")):
+      value = reader.get_tensor(name)
+      if name in ("output_weights", "output_bias"):
+        value = value[:1]
+      variables.append(tf.compat.v1.Variable(value, name=name))
+    with tf.compat.v1.Session() as session:
+      session.run(tf.compat.v1.global_variables_initializer())
+      tf.compat.v1.train.Saver(variables).save(session, path)
+  return reader
+
+
+def test_regression_head_returns_the_score(tmp_path, classifier):
+  ckpt_dir = tmp_path / "regression"
+  ckpt_dir.mkdir()
+  reader = write_regression_checkpoint(str(ckpt_dir / "bert_model.ckpt"))
+  (ckpt_dir / "bert_config.json").write_text(
+      open(os.path.join(CLASSIFIER_CKPT, "bert_config.json")).read())
+  pairs = mrpc_test_pairs()[:3]
+  with make_predictor(str(ckpt_dir)) as regression:
+    assert regression.num_labels == 1
+    scores = regression.predict(pairs)
+  pooled = classifier.encode(pairs)["pooled_output"]
+  expected = (pooled.dot(reader.get_tensor("output_weights")[:1].T) +
+              reader.get_tensor("output_bias")[:1])
+  assert scores.shape == (3, 1)
+  np.testing.assert_allclose(scores, expected, atol=1e-6)
