@@ -32,7 +32,9 @@ from __future__ import print_function
 
 import collections
 import contextlib
+import json
 import os
+import re
 import sys
 import traceback
 import uuid
@@ -43,6 +45,7 @@ import six
 import tensorflow as tf
 
 import modeling
+import optimization
 
 tf1 = tf.compat.v1
 
@@ -407,17 +410,34 @@ def make_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None,
     cluster_resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
         tpu_name, zone=tpu_zone, project=gcp_project)
   per_host = tf1.estimator.tpu.InputPipelineConfig.PER_HOST_V2
-  return tf1.estimator.tpu.RunConfig(
-      cluster=cluster_resolver,
-      master=master,
-      model_dir=output_dir,
-      save_checkpoints_steps=save_checkpoints_steps,
-      keep_checkpoint_max=keep_checkpoint_max,
-      tf_random_seed=tf_random_seed,
-      tpu_config=tf1.estimator.tpu.TPUConfig(
-          iterations_per_loop=iterations_per_loop,
-          num_shards=num_tpu_cores,
-          per_host_input_for_training=per_host))
+  with _tf_config_hidden_for_multi_worker(use_tpu):
+    return tf1.estimator.tpu.RunConfig(
+        cluster=cluster_resolver,
+        master=master,
+        model_dir=output_dir,
+        save_checkpoints_steps=save_checkpoints_steps,
+        keep_checkpoint_max=keep_checkpoint_max,
+        tf_random_seed=tf_random_seed,
+        tpu_config=tf1.estimator.tpu.TPUConfig(
+            iterations_per_loop=iterations_per_loop,
+            num_shards=num_tpu_cores,
+            per_host_input_for_training=per_host))
+
+
+@contextlib.contextmanager
+def _tf_config_hidden_for_multi_worker(use_tpu):
+  """The TPU RunConfig insists on a "chief" in TF_CONFIG, but a multi-worker
+  (MultiWorkerMirroredStrategy) cluster is a list of peer workers. The
+  strategy Estimator built by make_estimator reads TF_CONFIG itself."""
+  saved = os.environ.get("TF_CONFIG")
+  hide = saved is not None and not use_tpu and _multi_worker_count() > 1
+  if hide:
+    del os.environ["TF_CONFIG"]
+  try:
+    yield
+  finally:
+    if hide:
+      os.environ["TF_CONFIG"] = saved
 
 
 def run_config_from_flags(flag_values, output_dir, tf_random_seed=None):
@@ -436,18 +456,124 @@ def run_config_from_flags(flag_values, output_dir, tf_random_seed=None):
 
 
 def make_estimator(model_fn, run_config, use_tpu, train_batch_size=None,
-                   eval_batch_size=None, predict_batch_size=None):
-  """A TPUEstimator; on CPU/GPU it falls back to a normal Estimator."""
-  return tf1.estimator.tpu.TPUEstimator(
-      use_tpu=use_tpu,
-      model_fn=model_fn,
-      config=run_config,
-      train_batch_size=train_batch_size,
-      eval_batch_size=eval_batch_size,
-      predict_batch_size=predict_batch_size,
-      # Off TPU, a TPU metagraph in exported SavedModels is useless and
-      # needs TPU ops to load.
-      export_to_tpu=use_tpu)
+                   eval_batch_size=None, predict_batch_size=None,
+                   options=None):
+  """A TPUEstimator (on CPU/GPU it behaves as a normal Estimator).
+
+  With `options` (TrainingOptions), the training input_fn gets the
+  micro-batch size, XLA is configured, and with several replicas (num_gpus
+  or a multi-worker TF_CONFIG) a distribution-strategy Estimator is
+  returned instead; it still passes params["batch_size"] per mode and
+  accepts the TPUEstimatorSpecs the scripts' model_fns return.
+  """
+  options = options or TrainingOptions()
+  if train_batch_size is not None:
+    train_batch_size = micro_batch_size(options, train_batch_size)
+  strategy = _distribution_strategy(options)
+  session_config = _session_config(options)
+  if strategy is None:
+    if options.use_xla or options.num_gpus > 1:
+      run_config = run_config.replace(session_config=session_config)
+    return tf1.estimator.tpu.TPUEstimator(
+        use_tpu=use_tpu,
+        model_fn=model_fn,
+        config=run_config,
+        train_batch_size=train_batch_size,
+        eval_batch_size=eval_batch_size,
+        predict_batch_size=predict_batch_size,
+        # Off TPU, a TPU metagraph in exported SavedModels is useless and
+        # needs TPU ops to load.
+        export_to_tpu=use_tpu)
+  config = tf1.estimator.RunConfig(
+      model_dir=run_config.model_dir,
+      tf_random_seed=run_config.tf_random_seed,
+      save_checkpoints_steps=run_config.save_checkpoints_steps,
+      keep_checkpoint_max=run_config.keep_checkpoint_max,
+      session_config=session_config,
+      train_distribute=strategy)
+  batch_sizes = {tf1.estimator.ModeKeys.TRAIN: train_batch_size,
+                 tf1.estimator.ModeKeys.EVAL: eval_batch_size,
+                 tf1.estimator.ModeKeys.PREDICT: predict_batch_size}
+  return _ReplicatedEstimator(model_fn, config, batch_sizes)
+
+
+class _ReplicatedEstimator(object):
+  """A distribution-strategy Estimator that feeds input_fns and model_fns
+  the way TPUEstimator does: params["batch_size"] per mode, and
+  TPUEstimatorSpec results accepted. (Estimator forbids subclasses from
+  overriding its members, hence a wrapper.) Other attributes pass through.
+  """
+
+  def __init__(self, model_fn, config, batch_sizes):
+    self._batch_sizes = batch_sizes
+
+    def estimator_model_fn(features, labels, mode, params):
+      params = dict(params or {}, batch_size=batch_sizes[mode])
+      spec = model_fn(features, labels, mode, params)
+      if hasattr(spec, "as_estimator_spec"):
+        spec = spec.as_estimator_spec()
+      return spec
+
+    self._estimator = tf1.estimator.Estimator(
+        model_fn=estimator_model_fn, config=config)
+
+  def _feed(self, input_fn, mode):
+    batch_size = self._batch_sizes[mode]
+
+    def with_batch_size(params=None, input_context=None):
+      dataset = input_fn(dict(params or {}, batch_size=batch_size))
+      if input_context is not None and input_context.num_input_pipelines > 1:
+        # One pipeline per worker: each takes every n-th batch, so the
+        # workers' batches together form consecutive global batches.
+        dataset = dataset.shard(input_context.num_input_pipelines,
+                                input_context.input_pipeline_id)
+      return dataset
+
+    return with_batch_size
+
+  def train(self, input_fn, *args, **kwargs):
+    return self._estimator.train(
+        self._feed(input_fn, tf1.estimator.ModeKeys.TRAIN), *args, **kwargs)
+
+  def evaluate(self, input_fn, *args, **kwargs):
+    return self._estimator.evaluate(
+        self._feed(input_fn, tf1.estimator.ModeKeys.EVAL), *args, **kwargs)
+
+  def predict(self, input_fn, *args, **kwargs):
+    return self._estimator.predict(
+        self._feed(input_fn, tf1.estimator.ModeKeys.PREDICT), *args,
+        **kwargs)
+
+  def __getattr__(self, name):
+    return getattr(self._estimator, name)
+
+
+def train_estimator(estimator, input_fn, max_steps, hooks=None):
+  """estimator.train, with multi-worker support and a clear NaN error."""
+  try:
+    if _multi_worker_count() > 1 and isinstance(estimator,
+                                                _ReplicatedEstimator):
+      # Estimator runs multi-worker strategies only through
+      # train_and_evaluate; without an "evaluator" task it only trains.
+      train_input_fn = estimator._feed(input_fn, tf1.estimator.ModeKeys.TRAIN)
+      tf1.estimator.train_and_evaluate(
+          estimator._estimator,
+          tf1.estimator.TrainSpec(input_fn=train_input_fn,
+                                  max_steps=max_steps, hooks=hooks),
+          tf1.estimator.EvalSpec(input_fn=train_input_fn, steps=1))
+    else:
+      estimator.train(input_fn=input_fn, max_steps=max_steps, hooks=hooks)
+  except tf.errors.InvalidArgumentError as error:
+    match = re.search(_NON_FINITE_MARKER + r"\D*(\d+).*?loss:\D*?([-\w.]+)",
+                      str(error), re.S)
+    if match is None:
+      raise
+    raise ValueError(
+        "Training stopped: the loss became %s at global step %s, before "
+        "that step's update; checkpoints in %s are from earlier steps. "
+        "Lower --learning_rate, check the input data, or use "
+        "--precision=fp32." % (match.group(2), match.group(1),
+                               estimator.model_dir))
 
 
 def _check_checkpoint_shapes(assignment_map, init_checkpoint, tvars):
@@ -555,3 +681,172 @@ def export_for_serving(estimator, export_dir, seq_length,
     path = path.decode("utf-8")
   tf1.logging.info("Exported the serving model to %s", path)
   return path
+
+
+# --------------------------------------------------------------------------
+# Training options shared by run_pretraining, run_classifier and run_squad:
+# gradient accumulation, recomputation, precision, XLA, optimizer, devices.
+
+PRECISIONS = {"fp32": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}
+
+
+def define_training_flags(flag_values):
+  """Flags beyond the original; their defaults reproduce it exactly."""
+  flags.DEFINE_integer(
+      "gradient_accumulation_steps", 1,
+      "Split each train batch into this many micro-batches and sum their "
+      "gradients before one optimizer step (train_batch_size must be a "
+      "multiple). Saves memory; the global step counts optimizer steps.",
+      flag_values=flag_values)
+  flags.DEFINE_bool(
+      "recompute_layers", False,
+      "Gradient checkpointing: recompute each Transformer layer in the "
+      "backward pass instead of storing its activations (~30% more compute, "
+      "much less memory).", flag_values=flag_values)
+  flags.DEFINE_enum(
+      "precision", "fp32", sorted(PRECISIONS),
+      "Compute precision of the encoder. Variables and checkpoints stay "
+      "float32; fp16 adds dynamic loss scaling.", flag_values=flag_values)
+  flags.DEFINE_bool("use_xla", False,
+                    "JIT-compile the graph with XLA.", flag_values=flag_values)
+  flags.DEFINE_enum(
+      "optimizer", "adamw", ["adamw", "lamb"],
+      "adamw: the original AdamWeightDecay. lamb: layer-wise adaptive "
+      "moments for large-batch pretraining.", flag_values=flag_values)
+  flags.DEFINE_integer(
+      "num_gpus", 1,
+      "Data-parallel replicas on this machine (MirroredStrategy): one per "
+      "GPU, or CPU devices when the machine has no GPU. Multi-worker "
+      "training is enabled by a TF_CONFIG naming several workers.",
+      flag_values=flag_values)
+
+
+class TrainingOptions(collections.namedtuple(
+    "TrainingOptions", ["gradient_accumulation_steps", "recompute_layers",
+                        "precision", "use_xla", "optimizer", "num_gpus"])):
+  """The values of `define_training_flags`; defaults = the original."""
+
+  @property
+  def compute_dtype(self):
+    return PRECISIONS[self.precision]
+
+
+TrainingOptions.__new__.__defaults__ = (1, False, "fp32", False, "adamw", 1)
+
+
+def training_options_from_flags(flag_values):
+  return TrainingOptions(
+      gradient_accumulation_steps=flag_values.gradient_accumulation_steps,
+      recompute_layers=flag_values.recompute_layers,
+      precision=flag_values.precision,
+      use_xla=flag_values.use_xla,
+      optimizer=flag_values.optimizer,
+      num_gpus=flag_values.num_gpus)
+
+
+def _multi_worker_count():
+  """Number of workers named by TF_CONFIG (1 when unset)."""
+  config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+  cluster = config.get("cluster", {})
+  return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+
+
+def num_replicas(options):
+  """Replicas that share one global batch."""
+  return max(options.num_gpus, 1) * max(_multi_worker_count(), 1)
+
+
+def validate_training_options(options, train_batch_size, use_tpu):
+  """Checks the options against each other before any work starts."""
+  if options.gradient_accumulation_steps < 1:
+    raise ValueError("--gradient_accumulation_steps must be >= 1, got %d." %
+                     options.gradient_accumulation_steps)
+  if options.num_gpus < 1:
+    raise ValueError("--num_gpus must be >= 1, got %d." % options.num_gpus)
+  parts = options.gradient_accumulation_steps * num_replicas(options)
+  if train_batch_size % parts:
+    raise ValueError(
+        "--train_batch_size=%d must be a multiple of "
+        "gradient_accumulation_steps x replicas = %d." %
+        (train_batch_size, parts))
+  gated = options.gradient_accumulation_steps > 1 or options.precision == "fp16"
+  if gated and num_replicas(options) > 1:
+    # Both need a conditional update, and TF cannot synchronise replicas
+    # inside a tf.cond branch.
+    raise ValueError(
+        "--gradient_accumulation_steps > 1 and --precision=fp16 cannot be "
+        "combined with several replicas (--num_gpus or a multi-worker "
+        "TF_CONFIG) yet: use more replicas instead of accumulation, and "
+        "bf16 instead of fp16.")
+  if use_tpu and (options.gradient_accumulation_steps > 1 or
+                  options.num_gpus > 1 or options.precision == "fp16"):
+    raise ValueError(
+        "With --use_tpu, leave --gradient_accumulation_steps, --num_gpus "
+        "and --precision=fp16 at their defaults: TPUEstimator shards the "
+        "batch over cores itself and TPUs compute in bfloat16.")
+
+
+def micro_batch_size(options, train_batch_size):
+  """The batch each replica feeds per session run."""
+  return train_batch_size // (options.gradient_accumulation_steps *
+                              num_replicas(options))
+
+
+def guard_finite_loss(loss):
+  """Stops the step (before any update) when the loss is NaN or Inf.
+
+  The assertion names the global step; `train_estimator` turns it into a
+  one-line error. No update and no checkpoint of the bad step happen.
+  """
+  global_step = tf1.train.get_or_create_global_step()
+  check = tf.debugging.Assert(
+      tf.reduce_all(tf.math.is_finite(loss)),
+      [_NON_FINITE_MARKER, global_step, "loss:", loss], name="finite_loss")
+  with tf.control_dependencies([check]):
+    return tf.identity(loss)
+
+
+_NON_FINITE_MARKER = "Non-finite training loss at global step"
+
+
+def create_train_op(loss, learning_rate, num_train_steps, num_warmup_steps,
+                    use_tpu, options=None):
+  """optimization.create_optimizer with the training options applied."""
+  options = options or TrainingOptions()
+  loss = guard_finite_loss(loss)
+  return optimization.create_optimizer(
+      loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu,
+      optimizer_name=options.optimizer,
+      gradient_accumulation_steps=options.gradient_accumulation_steps,
+      dynamic_loss_scale=options.precision == "fp16")
+
+
+def _session_config(options):
+  config = tf1.ConfigProto(allow_soft_placement=True)
+  if options.use_xla:
+    config.graph_options.optimizer_options.global_jit_level = (
+        tf1.OptimizerOptions.ON_1)
+  if options.num_gpus > 1 and not tf.config.list_physical_devices("GPU"):
+    # CPU replicas: expose N CPU devices, and give the inter-op pool room
+    # for every replica's blocking cross-device ops.
+    config.device_count["CPU"] = options.num_gpus
+    config.inter_op_parallelism_threads = max(8, 4 * options.num_gpus)
+  return config
+
+
+def _distribution_strategy(options):
+  if _multi_worker_count() > 1:
+    return tf.distribute.experimental.MultiWorkerMirroredStrategy()
+  if options.num_gpus > 1:
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+      if len(gpus) < options.num_gpus:
+        raise ValueError("--num_gpus=%d but this machine has %d GPUs." %
+                         (options.num_gpus, len(gpus)))
+      devices = ["/gpu:%d" % i for i in range(options.num_gpus)]
+    else:
+      tf1.logging.warning("No GPU found: running %d replicas on CPU devices.",
+                          options.num_gpus)
+      devices = ["/cpu:%d" % i for i in range(options.num_gpus)]
+    return tf.distribute.MirroredStrategy(devices)
+  return None
