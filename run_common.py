@@ -792,18 +792,16 @@ def micro_batch_size(options, train_batch_size):
                               num_replicas(options))
 
 
-def guard_finite_loss(loss):
-  """Stops the step (before any update) when the loss is NaN or Inf.
+def finite_loss_check(loss):
+  """An assertion op that fails when the loss is NaN or Inf.
 
-  The assertion names the global step; `train_estimator` turns it into a
-  one-line error. No update and no checkpoint of the bad step happen.
+  Its message names the global step; `train_estimator` turns it into a
+  one-line error.
   """
   global_step = tf1.train.get_or_create_global_step()
-  check = tf.debugging.Assert(
+  return tf.debugging.Assert(
       tf.reduce_all(tf.math.is_finite(loss)),
       [_NON_FINITE_MARKER, global_step, "loss:", loss], name="finite_loss")
-  with tf.control_dependencies([check]):
-    return tf.identity(loss)
 
 
 _NON_FINITE_MARKER = "Non-finite training loss at global step"
@@ -811,14 +809,18 @@ _NON_FINITE_MARKER = "Non-finite training loss at global step"
 
 def create_train_op(loss, learning_rate, num_train_steps, num_warmup_steps,
                     use_tpu, options=None):
-  """optimization.create_optimizer with the training options applied."""
+  """optimization.create_optimizer with the training options applied.
+
+  Every op of the update waits for a finiteness check of the loss, so a
+  NaN/Inf step stops training before any variable (or checkpoint) sees it.
+  """
   options = options or TrainingOptions()
-  loss = guard_finite_loss(loss)
-  return optimization.create_optimizer(
-      loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu,
-      optimizer_name=options.optimizer,
-      gradient_accumulation_steps=options.gradient_accumulation_steps,
-      dynamic_loss_scale=options.precision == "fp16")
+  with tf.control_dependencies([finite_loss_check(loss)]):
+    return optimization.create_optimizer(
+        loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu,
+        optimizer_name=options.optimizer,
+        gradient_accumulation_steps=options.gradient_accumulation_steps,
+        dynamic_loss_scale=options.precision == "fp16")
 
 
 def _session_config(options):

@@ -1,0 +1,87 @@
+"""A toy regression trained through run_common's Estimator path.
+
+Run as a script (by tests/test_training_options.py) so that each run gets a
+fresh process: device counts and multi-worker clusters are per process.
+
+  python training_toy.py OUTPUT_DIR --num_gpus=2 --accumulation=1 ...
+
+Prints one line `RESULT {json}` with the trained variables and the step.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # pylint: disable=g-import-not-at-top
+import tensorflow as tf
+
+import run_common
+
+tf1 = tf.compat.v1
+
+
+def make_data():
+  rng = np.random.RandomState(0)
+  x = rng.randn(64, 4).astype(np.float32)
+  y = (x @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.3).astype(np.float32)
+  return x, y
+
+
+def build_model_fn(options, nan_at_step):
+  def model_fn(features, labels, mode, params):
+    del labels, params
+    with tf1.variable_scope("dense"):
+      w = tf1.get_variable("kernel",
+                           initializer=tf.constant([0.1, 0.2, -0.3, 0.4]))
+      b = tf1.get_variable("bias", initializer=tf.constant(0.05))
+    pred = tf.reduce_sum(features["x"] * w, axis=1) + b
+    loss = tf.reduce_mean(tf.square(pred - features["y"]))
+    if nan_at_step is not None:
+      step = tf1.train.get_or_create_global_step()
+      # tf.cond, not tf.where: where's gradient would be NaN at every step.
+      loss = tf.cond(tf.equal(step, nan_at_step), lambda: loss * np.nan,
+                     lambda: loss)
+    train_op = run_common.create_train_op(loss, 0.1, 10, 0, False, options)
+    return tf1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss,
+                                              train_op=train_op)
+  return model_fn
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument("output_dir")
+  parser.add_argument("--num_gpus", type=int, default=1)
+  parser.add_argument("--accumulation", type=int, default=1)
+  parser.add_argument("--use_xla", action="store_true")
+  parser.add_argument("--steps", type=int, default=2)
+  parser.add_argument("--nan_at_step", type=int, default=None)
+  args = parser.parse_args()
+
+  options = run_common.TrainingOptions(
+      num_gpus=args.num_gpus, gradient_accumulation_steps=args.accumulation,
+      use_xla=args.use_xla)
+  run_common.validate_training_options(options, 32, False)
+  x, y = make_data()
+
+  def input_fn(params):
+    dataset = tf.data.Dataset.from_tensor_slices({"x": x, "y": y})
+    return dataset.batch(params["batch_size"], drop_remainder=True).repeat()
+
+  estimator = run_common.make_estimator(
+      build_model_fn(options, args.nan_at_step),
+      run_common.make_run_config(args.output_dir, save_checkpoints_steps=1),
+      False, 32, 8, 8, options=options)
+  run_common.train_estimator(estimator, input_fn, max_steps=args.steps)
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(
+      args.output_dir))
+  print("RESULT " + json.dumps({
+      "kernel": reader.get_tensor("dense/kernel").tolist(),
+      "bias": float(reader.get_tensor("dense/bias")),
+      "global_step": int(reader.get_tensor("global_step"))}))
+
+
+if __name__ == "__main__":
+  main()
