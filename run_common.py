@@ -852,3 +852,14 @@ def _distribution_strategy(options):
       devices = ["/cpu:%d" % i for i in range(options.num_gpus)]
     return tf.distribute.MirroredStrategy(devices)
   return None
+
+
+def bert_model_kwargs(options, is_training):
+  """BertModel keyword arguments for the training options.
+
+  Recomputation only matters when gradients are taken, so it is on for
+  training only; the compute precision applies to every mode.
+  """
+  options = options or TrainingOptions()
+  return dict(compute_dtype=options.compute_dtype,
+              recompute_layers=bool(options.recompute_layers and is_training))

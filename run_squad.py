@@ -54,7 +54,6 @@ import six
 import tensorflow as tf
 
 import modeling
-import optimization
 import run_common
 import tokenization
 
@@ -166,6 +165,7 @@ flags.DEFINE_float(
     "null.", flag_values=FLAGS)
 
 run_common.define_runtime_flags(FLAGS)
+run_common.define_training_flags(FLAGS)
 
 flags.DEFINE_string(
     "export_dir", None,
@@ -775,7 +775,7 @@ class FeatureWriter(object):
 
 
 def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
-                 use_one_hot_embeddings):
+                 use_one_hot_embeddings, options=None):
   """Creates a classification model.
 
   Args:
@@ -783,6 +783,7 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
     is_training: enables dropout.
     input_ids, input_mask, segment_ids: int32 [B, S].
     use_one_hot_embeddings: one-hot word lookup (TPU).
+    options: optional run_common.TrainingOptions (precision, recompute).
 
   Returns:
     (start_logits, end_logits), each float32 [B, S].
@@ -793,7 +794,8 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
       input_ids=input_ids,
       input_mask=input_mask,
       token_type_ids=segment_ids,
-      use_one_hot_embeddings=use_one_hot_embeddings)
+      use_one_hot_embeddings=use_one_hot_embeddings,
+      **run_common.bert_model_kwargs(options, is_training))
 
   final_hidden = model.get_sequence_output()  # [B, S, H]
   batch_size, seq_length, hidden_size = modeling.get_shape_list(
@@ -824,7 +826,7 @@ def _position_loss(logits, positions, seq_length):
 
 def model_fn_builder(bert_config, init_checkpoint, learning_rate,
                      num_train_steps, num_warmup_steps, use_tpu,
-                     use_one_hot_embeddings):
+                     use_one_hot_embeddings, options=None):
   """Returns `model_fn` closure for TPUEstimator (TRAIN and PREDICT).
 
   PREDICT yields `start_logits` and `end_logits` [B, S], plus `unique_ids`
@@ -847,7 +849,8 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
         input_ids=input_ids,
         input_mask=features["input_mask"],
         segment_ids=features["segment_ids"],
-        use_one_hot_embeddings=use_one_hot_embeddings)
+        use_one_hot_embeddings=use_one_hot_embeddings,
+        options=options)
     scaffold_fn = run_common.initialize_from_checkpoint(init_checkpoint,
                                                         use_tpu)
 
@@ -858,8 +861,9 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
       end_loss = _position_loss(end_logits, features["end_positions"],
                                 seq_length)
       total_loss = (start_loss + end_loss) / 2.0
-      train_op = optimization.create_optimizer(
-          total_loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu)
+      train_op = run_common.create_train_op(
+          total_loss, learning_rate, num_train_steps, num_warmup_steps,
+          use_tpu, options)
       return tf1.estimator.tpu.TPUEstimatorSpec(
           mode=mode, loss=total_loss, train_op=train_op,
           scaffold_fn=scaffold_fn)
@@ -1633,7 +1637,7 @@ def _train(estimator, train_examples, tokenizer, num_train_steps):
       seq_length=FLAGS.max_seq_length,
       is_training=True,
       drop_remainder=True)
-  estimator.train(input_fn=train_input_fn, max_steps=num_train_steps)
+  run_common.train_estimator(estimator, train_input_fn, num_train_steps)
 
 
 def _predict_logits(estimator, eval_file, num_features):
@@ -1730,6 +1734,9 @@ def _export(estimator):
 def main(_):
   bert_config = run_common.load_bert_config(FLAGS.bert_config_file)
   validate_flags_or_throw(bert_config)
+  options = run_common.training_options_from_flags(FLAGS)
+  run_common.validate_training_options(options, FLAGS.train_batch_size,
+                                       FLAGS.use_tpu)
   tokenizer = tokenization.FullTokenizer(
       vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
   run_common.check_vocab_fits(tokenizer.vocab, FLAGS.vocab_file, bert_config)
@@ -1748,13 +1755,14 @@ def main(_):
       num_train_steps=num_train_steps,
       num_warmup_steps=num_warmup_steps,
       use_tpu=FLAGS.use_tpu,
-      use_one_hot_embeddings=FLAGS.use_tpu)
+      use_one_hot_embeddings=FLAGS.use_tpu,
+      options=options)
   # If TPU is not available, this will fall back to normal Estimator on CPU
   # or GPU.
   estimator = run_common.make_estimator(
       model_fn, run_common.run_config_from_flags(FLAGS, FLAGS.output_dir),
       FLAGS.use_tpu, train_batch_size=FLAGS.train_batch_size,
-      predict_batch_size=FLAGS.predict_batch_size)
+      predict_batch_size=FLAGS.predict_batch_size, options=options)
 
   if FLAGS.do_train:
     _train(estimator, train_examples, tokenizer, num_train_steps)
