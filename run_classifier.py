@@ -1,0 +1,1325 @@
+# coding=utf-8
+# Copyright 2026 The BERT rebuild authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""BERT fine-tuning for sentence (pair) classification: the GLUE tasks.
+
+    python run_classifier.py --task_name=MRPC --do_train --do_eval \\
+      --data_dir=$GLUE_DIR/MRPC --vocab_file=$BERT_DIR/vocab.txt \\
+      --bert_config_file=$BERT_DIR/bert_config.json \\
+      --init_checkpoint=$BERT_DIR/bert_model.ckpt --output_dir=/tmp/mrpc
+
+Tasks (case-insensitive): the original's cola, mnli, mrpc and xnli, plus the
+rest of GLUE it never shipped (upstream #152, #548): sst-2, qqp, qnli, rte,
+wnli, sts-b (regression), mnli-mm (mismatched dev/test) and ax (the
+diagnostic set, predict only; use a model fine-tuned on MNLI).
+
+Outputs in --output_dir, as the original: train.tf_record, eval.tf_record,
+predict.tf_record, checkpoints, eval_results.txt (`key = value`, the
+original keys sorted, then the task metrics: eval_mcc for CoLA, eval_f1 for
+MRPC/QQP, eval_pearson/eval_spearman for STS-B) and test_results.tsv (one
+line of class probabilities per test example; the predicted score for
+STS-B). New: `<TASK>.tsv`, the GLUE submission file (`index`, predicted
+label), and --export_dir, a SavedModel for serving (upstream #146).
+
+Shape letters: B batch, S max_seq_length, H hidden size, C labels.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+import collections
+import contextlib
+import csv
+import io
+import os
+
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+import modeling
+import optimization
+import run_common
+import tokenization
+
+tf1 = tf.compat.v1
+
+FLAGS = flags.FlagValues()
+
+# Required.
+flags.DEFINE_string(
+    "data_dir", None,
+    "Folder holding the task's data files in the GLUE layout (e.g. "
+    "train.tsv, dev.tsv, test.tsv for MRPC).", flag_values=FLAGS)
+flags.DEFINE_string(
+    "bert_config_file", None,
+    "bert_config.json of the checkpoint: the model's shape.",
+    flag_values=FLAGS)
+flags.DEFINE_string(
+    "task_name", None,
+    "Task to run, case-insensitive: cola, mnli, mnli-mm, mrpc, xnli, sst-2, "
+    "qqp, qnli, rte, wnli, sts-b, ax.", flag_values=FLAGS)
+flags.DEFINE_string("vocab_file", None,
+                    "vocab.txt of the checkpoint (WordPiece vocabulary).",
+                    flag_values=FLAGS)
+flags.DEFINE_string(
+    "output_dir", None,
+    "Folder for checkpoints, TFRecords and result files (created if "
+    "needed).", flag_values=FLAGS)
+
+# Optional.
+flags.DEFINE_string(
+    "init_checkpoint", None,
+    "Checkpoint to start from, usually a pre-trained BERT "
+    "(.../bert_model.ckpt). Ignored once output_dir holds a checkpoint.",
+    flag_values=FLAGS)
+flags.DEFINE_bool(
+    "do_lower_case", True,
+    "Lower-case and strip accents before WordPiece: true for uncased "
+    "checkpoints, false for cased ones.", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "max_seq_length", 128,
+    "Length S of every input in WordPiece tokens, [CLS] and [SEP] included: "
+    "longer inputs are cut, shorter ones zero-padded.", flag_values=FLAGS)
+flags.DEFINE_bool("do_train", False, "Fine-tune on the training set.",
+                  flag_values=FLAGS)
+flags.DEFINE_bool("do_eval", False,
+                  "Evaluate on the dev set; writes eval_results.txt.",
+                  flag_values=FLAGS)
+flags.DEFINE_bool(
+    "do_predict", False,
+    "Predict the test set; writes test_results.tsv and the GLUE submission "
+    "file.", flag_values=FLAGS)
+flags.DEFINE_integer("train_batch_size", 32,
+                     "Examples per training step (all cores together).",
+                     flag_values=FLAGS)
+flags.DEFINE_integer("eval_batch_size", 8, "Examples per evaluation batch.",
+                     flag_values=FLAGS)
+flags.DEFINE_integer("predict_batch_size", 8,
+                     "Examples per prediction batch.", flag_values=FLAGS)
+flags.DEFINE_float("learning_rate", 5e-5,
+                   "Peak learning rate of the Adam (weight decay) optimizer.",
+                   flag_values=FLAGS)
+flags.DEFINE_float("num_train_epochs", 3.0,
+                   "Passes over the training set (fractions allowed).",
+                   flag_values=FLAGS)
+flags.DEFINE_float(
+    "warmup_proportion", 0.1,
+    "Share of the training steps over which the learning rate rises "
+    "linearly from 0 to its peak, e.g. 0.1.", flag_values=FLAGS)
+
+run_common.define_runtime_flags(FLAGS)
+
+flags.DEFINE_string(
+    "export_dir", None,
+    "[Optional] Write a SavedModel for serving here (in a numbered "
+    "sub-directory) after the other phases, from the latest checkpoint in "
+    "output_dir (else from init_checkpoint). Its serving signature takes "
+    "int32 [batch, max_seq_length] input_ids, input_mask and segment_ids and "
+    "returns `probabilities` (`predictions` for STS-B).", flag_values=FLAGS)
+
+
+# --------------------------------------------------------------------------
+# Examples and features.
+
+
+class InputExample(object):
+  """One raw example: one or two texts and, except in test sets, a label."""
+
+  def __init__(self, guid, text_a, text_b=None, label=None, index=None):
+    """Args:
+
+      guid: str, an id shown in logs, e.g. "train-3".
+      text_a: str, the first (or only) text, before tokenization.
+      text_b: str or None, the second text of pair tasks.
+      label: str, one of the processor's labels (a number as a string for
+        STS-B); test examples carry a placeholder.
+      index: str or None, the test file's `index` column, written to the
+        GLUE submission file; None means the example's position.
+    """
+    self.guid = guid
+    self.text_a = text_a
+    self.text_b = text_b
+    self.label = label
+    self.index = index
+
+
+class PaddingInputExample(object):
+  """Marks a filler example appended on TPU, where every batch must be full.
+
+  Its features are all zero with is_real_example=False: metrics give it no
+  weight and prediction writers stop before it. A dedicated class (rather
+  than None) keeps a missing example from passing silently as padding.
+  """
+
+
+class InputFeatures(object):
+  """Model inputs of one example: [S] int lists and the label id."""
+
+  def __init__(self,
+               input_ids,
+               input_mask,
+               segment_ids,
+               label_id,
+               is_real_example=True):
+    self.input_ids = input_ids
+    self.input_mask = input_mask
+    self.segment_ids = segment_ids
+    self.label_id = label_id
+    self.is_real_example = is_real_example
+
+
+# --------------------------------------------------------------------------
+# Processors: one per task, reading the GLUE distribution's files.
+
+
+class DataProcessor(object):
+  """Reads one task's splits into lists of InputExample; subclass per task."""
+
+  def get_train_examples(self, data_dir):
+    """[InputExample] of the training split found in `data_dir`."""
+    raise NotImplementedError()
+
+  def get_dev_examples(self, data_dir):
+    """[InputExample] of the dev (evaluation) split."""
+    raise NotImplementedError()
+
+  def get_test_examples(self, data_dir):
+    """[InputExample] of the unlabelled test split."""
+    raise NotImplementedError()
+
+  def get_labels(self):
+    """The label strings; a label's position is its class id."""
+    raise NotImplementedError()
+
+  @classmethod
+  def _read_tsv(cls, input_file, quotechar=None):
+    """Reads a tab separated value file into a list of rows (lists of str).
+
+    No quoting by default: GLUE text holds unbalanced quotes. The file is
+    read as bytes and decoded as UTF-8 with bad bytes dropped (SPEC D7), and
+    lines end at "\\n" only, as in the original's text-mode reader.
+    """
+    text = run_common.read_text(input_file)
+    reader = csv.reader(io.StringIO(text), delimiter="\t",
+                        quotechar=quotechar)
+    try:
+      return list(reader)
+    except csv.Error as error:
+      raise ValueError("%s line %d: %s" % (input_file, reader.line_num, error))
+
+
+def _check_columns(path, row_number, row, num_columns):
+  """A clear error for a short row instead of the original's IndexError."""
+  if len(row) < num_columns:
+    raise ValueError(
+        "%s line %d: expected at least %d tab-separated columns, found %d. "
+        "Check that the file has the task's GLUE layout." %
+        (path, row_number + 1, num_columns, len(row)))
+
+
+def _check_label(path, row_number, label, label_list):
+  """Labels outside the task's list would fail later with a KeyError."""
+  if label_list == [None]:
+    try:
+      float(label)
+    except ValueError:
+      raise ValueError("%s line %d: the score %r is not a number." %
+                       (path, row_number + 1, label))
+  elif label not in label_list:
+    raise ValueError(
+        "%s line %d: label %r is not one of the task's labels %s." %
+        (path, row_number + 1, label, ", ".join(map(repr, label_list))))
+
+
+class GlueProcessor(DataProcessor):
+  """A task read from the GLUE distribution's TSV files.
+
+  Subclasses declare their layout. Column numbers are 0-based and -1 means
+  the last column (MNLI's gold label). Test files have no labels; their
+  examples get the first label, as in the original, so that features can
+  be written.
+  """
+  TASK = None             # e.g. "MRPC"; used in error messages.
+  SUBMISSION_NAME = None  # GLUE submission file <SUBMISSION_NAME>.tsv.
+  LABELS = None
+  TRAIN_FILE, DEV_FILE, TEST_FILE = "train.tsv", "dev.tsv", "test.tsv"
+  DEV_SET = "dev"         # set name in guids.
+  HEADER = True           # train/dev files start with a header row.
+  TEST_HEADER = True
+  COLUMNS = None          # (text_a, text_b or None, label) in train/dev.
+  TEST_COLUMNS = None     # (index, text_a, text_b or None) in test.
+  GUID_COLUMN = None      # guid "{set}-{row}" if None, else that column.
+  METRICS = ()            # task metrics in eval_results.txt (TASK_METRICS).
+
+  def get_labels(self):
+    return list(self.LABELS)
+
+  def data_file(self, data_dir, split):
+    """Path of a split's file; ValueError if the task or file lacks it."""
+    name = {"train": self.TRAIN_FILE, "dev": self.DEV_FILE,
+            "test": self.TEST_FILE}[split]
+    if name is None:
+      raise ValueError("Task %s has no %s set." % (self.TASK, split))
+    candidates = name if isinstance(name, tuple) else (name,)
+    for candidate in candidates:
+      path = os.path.join(data_dir, candidate)
+      if tf.io.gfile.exists(path):
+        return path
+    raise ValueError(
+        "--data_dir=%s has no %s for the %s set of task %s. Point --data_dir "
+        "at the task's folder of the GLUE data." %
+        (data_dir, " or ".join(candidates), split, self.TASK))
+
+  def get_train_examples(self, data_dir):
+    return self._create_examples(self.data_file(data_dir, "train"), "train")
+
+  def get_dev_examples(self, data_dir):
+    return self._create_examples(self.data_file(data_dir, "dev"),
+                                 self.DEV_SET)
+
+  def get_test_examples(self, data_dir):
+    return self._create_test_examples(self.data_file(data_dir, "test"))
+
+  def _create_examples(self, path, set_type):
+    """Creates examples for the training and dev sets."""
+    label_list = self.get_labels()
+    text_a_col, text_b_col, label_col = self.COLUMNS
+    num_columns = max(c for c in self.COLUMNS if c is not None) + 1
+    examples = []
+    for (i, line) in enumerate(self._read_tsv(path)):
+      if i == 0 and self.HEADER:
+        continue
+      _check_columns(path, i, line, num_columns)
+      label = tokenization.convert_to_unicode(line[label_col])
+      _check_label(path, i, label, label_list)
+      examples.append(InputExample(
+          guid=self._guid(set_type, i, line),
+          text_a=tokenization.convert_to_unicode(line[text_a_col]),
+          text_b=(None if text_b_col is None else
+                  tokenization.convert_to_unicode(line[text_b_col])),
+          label=label))
+    return examples
+
+  def _create_test_examples(self, path):
+    """Creates test examples: no labels, the `index` column kept."""
+    label = self.get_labels()[0]
+    label = "0" if label is None else label
+    index_col, text_a_col, text_b_col = self.TEST_COLUMNS
+    num_columns = max(c for c in self.TEST_COLUMNS if c is not None) + 1
+    examples = []
+    for (i, line) in enumerate(self._read_tsv(path)):
+      if i == 0 and self.TEST_HEADER:
+        continue
+      _check_columns(path, i, line, num_columns)
+      examples.append(InputExample(
+          guid=self._guid("test", i, line),
+          text_a=tokenization.convert_to_unicode(line[text_a_col]),
+          text_b=(None if text_b_col is None else
+                  tokenization.convert_to_unicode(line[text_b_col])),
+          label=label,
+          index=tokenization.convert_to_unicode(line[index_col])))
+    return examples
+
+  def _guid(self, set_type, i, line):
+    if self.GUID_COLUMN is None:
+      return "%s-%s" % (set_type, i)
+    return "%s-%s" % (set_type,
+                      tokenization.convert_to_unicode(line[self.GUID_COLUMN]))
+
+
+class MnliProcessor(GlueProcessor):
+  """MultiNLI, matched dev/test. Columns: index, promptID, pairID, genre,
+  4 parses, sentence1 (8), sentence2 (9), label1..., gold_label (last)."""
+  TASK, SUBMISSION_NAME = "MNLI", "MNLI-m"
+  LABELS = ("contradiction", "entailment", "neutral")
+  DEV_FILE, TEST_FILE = "dev_matched.tsv", "test_matched.tsv"
+  DEV_SET = "dev_matched"
+  COLUMNS = (8, 9, -1)
+  TEST_COLUMNS = (0, 8, 9)
+  GUID_COLUMN = 0
+
+
+class MnliMismatchedProcessor(MnliProcessor):
+  """MultiNLI with the mismatched (other genres) dev and test sets."""
+  TASK, SUBMISSION_NAME = "MNLI-mm", "MNLI-mm"
+  DEV_FILE, TEST_FILE = "dev_mismatched.tsv", "test_mismatched.tsv"
+  DEV_SET = "dev_mismatched"
+
+
+class AxProcessor(MnliProcessor):
+  """GLUE's diagnostic set: NLI pairs scored by a model trained on MNLI.
+
+  Predict only. Columns: index, sentence1, sentence2 (header row).
+  """
+  TASK, SUBMISSION_NAME = "AX", "AX"
+  TRAIN_FILE = DEV_FILE = None
+  TEST_FILE = ("diagnostic.tsv", "AX.tsv", "ax.tsv")
+  TEST_COLUMNS = (0, 1, 2)
+  GUID_COLUMN = None
+
+
+class MrpcProcessor(GlueProcessor):
+  """MRPC. Columns: Quality (label), #1 ID, #2 ID, #1 String, #2 String;
+  the test file has `index` in place of Quality."""
+  TASK, SUBMISSION_NAME = "MRPC", "MRPC"
+  LABELS = ("0", "1")
+  COLUMNS = (3, 4, 0)
+  TEST_COLUMNS = (0, 3, 4)
+  METRICS = ("f1",)
+
+
+class ColaProcessor(GlueProcessor):
+  """CoLA. Train/dev have no header: source, label, original label,
+  sentence; test has the header `index\\tsentence`."""
+  TASK, SUBMISSION_NAME = "CoLA", "CoLA"
+  LABELS = ("0", "1")
+  HEADER = False
+  COLUMNS = (3, None, 1)
+  TEST_COLUMNS = (0, 1, None)
+  METRICS = ("mcc",)
+
+
+class Sst2Processor(GlueProcessor):
+  """SST-2. Train/dev: `sentence\\tlabel`; test: `index\\tsentence`."""
+  TASK, SUBMISSION_NAME = "SST-2", "SST-2"
+  LABELS = ("0", "1")
+  COLUMNS = (0, None, 1)
+  TEST_COLUMNS = (0, 1, None)
+
+
+class QqpProcessor(GlueProcessor):
+  """QQP. Train/dev: id, qid1, qid2, question1, question2, is_duplicate;
+  test: id, question1, question2."""
+  TASK, SUBMISSION_NAME = "QQP", "QQP"
+  LABELS = ("0", "1")
+  COLUMNS = (3, 4, 5)
+  TEST_COLUMNS = (0, 1, 2)
+  METRICS = ("f1",)
+
+
+class QnliProcessor(GlueProcessor):
+  """QNLI. index, question, sentence, label (test without label)."""
+  TASK, SUBMISSION_NAME = "QNLI", "QNLI"
+  LABELS = ("entailment", "not_entailment")
+  COLUMNS = (1, 2, 3)
+  TEST_COLUMNS = (0, 1, 2)
+
+
+class RteProcessor(QnliProcessor):
+  """RTE. index, sentence1, sentence2, label (test without label)."""
+  TASK, SUBMISSION_NAME = "RTE", "RTE"
+
+
+class WnliProcessor(QnliProcessor):
+  """WNLI. index, sentence1, sentence2, label ("0"/"1")."""
+  TASK, SUBMISSION_NAME = "WNLI", "WNLI"
+  LABELS = ("0", "1")
+
+
+class StsbProcessor(GlueProcessor):
+  """STS-B, a regression task: the label is a similarity score in [0, 5].
+
+  Columns: index, genre, filename, year, old_index, source1, source2,
+  sentence1 (7), sentence2 (8), score (9); test has no score. The label
+  list [None] means one output trained with the mean squared error.
+  """
+  TASK, SUBMISSION_NAME = "STS-B", "STS-B"
+  LABELS = (None,)
+  COLUMNS = (7, 8, 9)
+  TEST_COLUMNS = (0, 7, 8)
+  METRICS = ("pearson", "spearman")
+
+
+class XnliProcessor(DataProcessor):
+  """XNLI in one language: machine-translated MultiNLI for training and
+  the XNLI dev set filtered by language. There is no test set."""
+  TASK = "XNLI"
+  SUBMISSION_NAME = None
+  METRICS = ()
+
+  def __init__(self):
+    self.language = "zh"
+
+  def get_labels(self):
+    return ["contradiction", "entailment", "neutral"]
+
+  def data_file(self, data_dir, split):
+    names = {"train": "multinli/multinli.train.%s.tsv" % self.language,
+             "dev": "xnli.dev.tsv"}
+    if split not in names:
+      raise ValueError("Task XNLI has no %s set." % split)
+    path = os.path.join(data_dir, names[split])
+    if not tf.io.gfile.exists(path):
+      raise ValueError(
+          "--data_dir=%s has no %s for the %s set of task XNLI." %
+          (data_dir, names[split], split))
+    return path
+
+  def get_train_examples(self, data_dir):
+    """Columns: premise, hypo, label (header row)."""
+    path = self.data_file(data_dir, "train")
+    examples = []
+    for (i, line) in enumerate(self._read_tsv(path)):
+      if i == 0:
+        continue
+      _check_columns(path, i, line, 3)
+      label = tokenization.convert_to_unicode(line[2])
+      if label == tokenization.convert_to_unicode("contradictory"):
+        label = tokenization.convert_to_unicode("contradiction")
+      _check_label(path, i, label, self.get_labels())
+      examples.append(InputExample(
+          guid="train-%d" % i,
+          text_a=tokenization.convert_to_unicode(line[0]),
+          text_b=tokenization.convert_to_unicode(line[1]),
+          label=label))
+    return examples
+
+  def get_test_examples(self, data_dir):
+    """XNLI has no test set, as in the original; this says so clearly."""
+    return self.data_file(data_dir, "test")  # raises ValueError
+
+  def get_dev_examples(self, data_dir):
+    """Rows whose language (column 0) matches; label col 1, texts 6, 7."""
+    path = self.data_file(data_dir, "dev")
+    examples = []
+    for (i, line) in enumerate(self._read_tsv(path)):
+      if i == 0:
+        continue
+      _check_columns(path, i, line, 8)
+      language = tokenization.convert_to_unicode(line[0])
+      if language != tokenization.convert_to_unicode(self.language):
+        continue
+      label = tokenization.convert_to_unicode(line[1])
+      _check_label(path, i, label, self.get_labels())
+      examples.append(InputExample(
+          guid="dev-%d" % i,
+          text_a=tokenization.convert_to_unicode(line[6]),
+          text_b=tokenization.convert_to_unicode(line[7]),
+          label=label))
+    return examples
+
+
+# Task name (lower case, as GLUE spells it) -> processor class.
+processors = collections.OrderedDict([
+    ("cola", ColaProcessor),
+    ("mnli", MnliProcessor),
+    ("mnli-mm", MnliMismatchedProcessor),
+    ("mrpc", MrpcProcessor),
+    ("xnli", XnliProcessor),
+    ("sst-2", Sst2Processor),
+    ("qqp", QqpProcessor),
+    ("qnli", QnliProcessor),
+    ("rte", RteProcessor),
+    ("wnli", WnliProcessor),
+    ("sts-b", StsbProcessor),
+    ("ax", AxProcessor),
+])
+
+
+def get_processor(task_name):
+  """The processor for a case-insensitive task name ("SST-2", "sst2")."""
+  wanted = (task_name or "").lower().replace("_", "-")
+  for name, processor_class in processors.items():
+    if wanted in (name, name.replace("-", "")):
+      return processor_class()
+  raise ValueError("Task not found: --task_name=%s. Known tasks "
+                   "(case-insensitive): %s." %
+                   (task_name, ", ".join(processors)))
+
+
+def _is_regression(label_list):
+  """Regression tasks (STS-B) have the label list [None]: one output."""
+  return list(label_list) == [None]
+
+
+# --------------------------------------------------------------------------
+# Feature conversion.
+
+
+def _truncate_seq_pair(tokens_a, tokens_b, max_length):
+  """Shortens two token lists in place until together they fit max_length.
+
+  Drops the last token of whichever list is longer (tokens_b on ties), so
+  that a short text keeps all of its tokens where possible.
+  """
+  while len(tokens_a) + len(tokens_b) > max_length:
+    if len(tokens_a) > len(tokens_b):
+      tokens_a.pop()
+    else:
+      tokens_b.pop()
+
+
+def _label_id(example, label_list):
+  """The label's index in `label_list`, or the float score (regression)."""
+  if _is_regression(label_list):
+    return float(example.label)
+  try:
+    return label_list.index(example.label)
+  except ValueError:
+    raise ValueError("Example %s: label %r is not in the label list %s." %
+                     (example.guid, example.label, label_list))
+
+
+def _pack_tokens(tokens_a, tokens_b):
+  """[CLS] A [SEP] (segment 0) then B [SEP] (segment 1) if B is given."""
+  tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
+  segment_ids = [0] * len(tokens)
+  if tokens_b:
+    tokens += tokens_b + ["[SEP]"]
+    segment_ids += [1] * (len(tokens_b) + 1)
+  return tokens, segment_ids
+
+
+def convert_single_example(ex_index, example, label_list, max_seq_length,
+                           tokenizer):
+  """Tokenizes, truncates, packs and pads one example into InputFeatures.
+
+  Returns [S] input_ids, input_mask (1 = real token) and segment_ids, zero
+  padded; a PaddingInputExample gives all zeros, label 0, not real. Logs
+  the first five examples (ex_index < 5).
+  """
+  if isinstance(example, PaddingInputExample):
+    return InputFeatures(
+        input_ids=[0] * max_seq_length,
+        input_mask=[0] * max_seq_length,
+        segment_ids=[0] * max_seq_length,
+        label_id=0.0 if _is_regression(label_list) else 0,
+        is_real_example=False)
+
+  tokens_a = tokenizer.tokenize(example.text_a)
+  tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else None
+  if tokens_b:
+    # Room for [CLS], [SEP], [SEP].
+    _truncate_seq_pair(tokens_a, tokens_b, max_seq_length - 3)
+  elif len(tokens_a) > max_seq_length - 2:
+    tokens_a = tokens_a[0:(max_seq_length - 2)]  # Room for [CLS], [SEP].
+
+  tokens, segment_ids = _pack_tokens(tokens_a, tokens_b)
+  padding = [0] * (max_seq_length - len(tokens))
+  feature = InputFeatures(
+      input_ids=tokenizer.convert_tokens_to_ids(tokens) + padding,
+      input_mask=[1] * len(tokens) + padding,
+      segment_ids=segment_ids + padding,
+      label_id=_label_id(example, label_list),
+      is_real_example=True)
+  if ex_index < 5:
+    _log_example(example, tokens, feature)
+  return feature
+
+
+def _log_example(example, tokens, feature):
+  tf1.logging.info("*** Example ***")
+  tf1.logging.info("guid: %s", example.guid)
+  tf1.logging.info("tokens: %s", " ".join(
+      tokenization.printable_text(token) for token in tokens))
+  for name in ("input_ids", "input_mask", "segment_ids"):
+    tf1.logging.info("%s: %s", name,
+                     " ".join(str(value) for value in getattr(feature, name)))
+  tf1.logging.info("label: %s (id = %s)", example.label, feature.label_id)
+
+
+def _feature_example(feature):
+  """The tf.train.Example of one InputFeatures (SPEC 9.1 names)."""
+  int_features = collections.OrderedDict()
+  int_features["input_ids"] = feature.input_ids
+  int_features["input_mask"] = feature.input_mask
+  int_features["segment_ids"] = feature.segment_ids
+  float_features = collections.OrderedDict()
+  if isinstance(feature.label_id, float):
+    float_features["label_ids"] = [feature.label_id]  # STS-B score.
+  else:
+    int_features["label_ids"] = [feature.label_id]
+  int_features["is_real_example"] = [int(feature.is_real_example)]
+  return run_common.make_example(int_features, float_features)
+
+
+def file_based_convert_examples_to_features(
+    examples, label_list, max_seq_length, tokenizer, output_file):
+  """Writes one tf.train.Example per example to the TFRecord `output_file`.
+
+  The file appears under its name only when complete.
+  """
+  with run_common.AtomicTFRecordWriter(output_file) as writer:
+    for (ex_index, example) in enumerate(examples):
+      if ex_index % 10000 == 0:
+        tf1.logging.info("Writing example %d of %d" %
+                         (ex_index, len(examples)))
+      feature = convert_single_example(ex_index, example, label_list,
+                                       max_seq_length, tokenizer)
+      writer.write(_feature_example(feature).SerializeToString())
+
+
+def _name_to_features(seq_length, regression=False):
+  return {
+      "input_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
+      "input_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
+      "segment_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
+      "label_ids": tf.io.FixedLenFeature(
+          [], tf.float32 if regression else tf.int64),
+      "is_real_example": tf.io.FixedLenFeature([], tf.int64),
+  }
+
+
+def file_based_input_fn_builder(input_file, seq_length, is_training,
+                                drop_remainder, is_regression=False):
+  """An Estimator input_fn(params) reading `input_file` (from the writer
+  above). Training repeats and shuffles (buffer 100). Batches hold int32 [B, S]
+  input_ids/input_mask/segment_ids, [B] label_ids (int32, or float32 with
+  `is_regression`) and [B] is_real_example.
+  """
+  return run_common.make_tfrecord_input_fn(
+      input_file, _name_to_features(seq_length, is_regression), is_training,
+      drop_remainder)
+
+
+def convert_examples_to_features(examples, label_list, max_seq_length,
+                                 tokenizer):
+  """In-memory version of the TFRecord writer: [InputFeatures]."""
+  features = []
+  for (ex_index, example) in enumerate(examples):
+    if ex_index % 10000 == 0:
+      tf1.logging.info("Writing example %d of %d" % (ex_index, len(examples)))
+    features.append(convert_single_example(ex_index, example, label_list,
+                                           max_seq_length, tokenizer))
+  return features
+
+
+def input_fn_builder(features, seq_length, is_training, drop_remainder,
+                     is_regression=False):
+  """An input_fn(params) over in-memory InputFeatures (notebook use).
+
+  Upstream put every feature into the graph as constants, which fails past
+  the 2 GB graph limit (SPEC D6); here a Python generator streams them,
+  same dtypes and order: int32 [B, S] ids, mask and segments, [B]
+  label_ids (float32 with `is_regression`).
+  """
+  label_dtype = tf.float32 if is_regression else tf.int32
+
+  def generate():
+    for feature in features:
+      yield {"input_ids": np.asarray(feature.input_ids, np.int32),
+             "input_mask": np.asarray(feature.input_mask, np.int32),
+             "segment_ids": np.asarray(feature.segment_ids, np.int32),
+             "label_ids": np.asarray(feature.label_id,
+                                     label_dtype.as_numpy_dtype)}
+
+  signature = {
+      "input_ids": tf.TensorSpec([seq_length], tf.int32),
+      "input_mask": tf.TensorSpec([seq_length], tf.int32),
+      "segment_ids": tf.TensorSpec([seq_length], tf.int32),
+      "label_ids": tf.TensorSpec([], label_dtype),
+  }
+
+  def input_fn(params):
+    batch_size = params["batch_size"]
+    dataset = tf.data.Dataset.from_generator(generate,
+                                             output_signature=signature)
+    if is_training:
+      dataset = dataset.repeat()
+      dataset = dataset.shuffle(buffer_size=100)
+    return dataset.batch(batch_size=batch_size, drop_remainder=drop_remainder)
+
+  return input_fn
+
+
+# --------------------------------------------------------------------------
+# Model.
+
+
+def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
+                 labels, num_labels, use_one_hot_embeddings):
+  """BERT plus a dense layer on the pooled [CLS] vector: logits, loss.
+
+  Args:
+    input_ids, input_mask, segment_ids: int32 [B, S].
+    labels: int32 [B] class ids, float32 [B] scores when num_labels == 1
+      (regression, STS-B), or None (serving: no loss).
+    num_labels: C; 1 means regression with the mean squared error.
+
+  Returns:
+    (loss scalar, per_example_loss [B], logits [B, C], probabilities [B, C])
+    for classification; for regression the last is the predicted score [B].
+    The losses are None without labels.
+  """
+  model = modeling.BertModel(
+      config=bert_config,
+      is_training=is_training,
+      input_ids=input_ids,
+      input_mask=input_mask,
+      token_type_ids=segment_ids,
+      use_one_hot_embeddings=use_one_hot_embeddings)
+
+  # Sentence-level tasks read the pooler: tanh(dense(h_[CLS])).
+  output_layer = model.get_pooled_output()  # [B, H]
+  hidden_size = output_layer.shape[-1]
+
+  # Root-level names: fine-tuned checkpoints are loaded by these names.
+  output_weights = tf1.get_variable(
+      "output_weights", [num_labels, hidden_size],
+      initializer=tf1.truncated_normal_initializer(stddev=0.02))
+  output_bias = tf1.get_variable(
+      "output_bias", [num_labels], initializer=tf1.zeros_initializer())
+
+  with tf1.variable_scope("loss"):
+    if is_training:
+      output_layer = tf.nn.dropout(output_layer, rate=0.1)  # keep 0.9
+    logits = tf.matmul(output_layer, output_weights, transpose_b=True)
+    logits = tf.nn.bias_add(logits, output_bias)  # [B, C]
+    if num_labels == 1:
+      return _regression_loss(logits, labels)
+    probabilities = tf.nn.softmax(logits, axis=-1)
+    if labels is None:
+      return None, None, logits, probabilities
+    log_probs = tf.nn.log_softmax(logits, axis=-1)
+    one_hot_labels = tf.one_hot(labels, depth=num_labels, dtype=tf.float32)
+    per_example_loss = -tf.reduce_sum(one_hot_labels * log_probs, axis=-1)
+    loss = tf.reduce_mean(per_example_loss)
+    return (loss, per_example_loss, logits, probabilities)
+
+
+def _regression_loss(logits, labels):
+  """Mean squared error of the single output against float [B] labels."""
+  predictions = tf.squeeze(logits, axis=[-1])  # [B]
+  if labels is None:
+    return None, None, logits, predictions
+  per_example_loss = tf.square(predictions - tf.cast(labels, tf.float32))
+  loss = tf.reduce_mean(per_example_loss)
+  return loss, per_example_loss, logits, predictions
+
+
+# --------------------------------------------------------------------------
+# Metrics beyond accuracy (what papers report per GLUE task).
+
+
+def matthews_corrcoef(labels, predictions):
+  """Binary MCC (CoLA's metric); 0 when a confusion-matrix margin is 0."""
+  labels = np.asarray(labels).astype(np.int64)
+  predictions = np.asarray(predictions).astype(np.int64)
+  tp = float(np.sum((predictions == 1) & (labels == 1)))
+  tn = float(np.sum((predictions == 0) & (labels == 0)))
+  fp = float(np.sum((predictions == 1) & (labels == 0)))
+  fn = float(np.sum((predictions == 0) & (labels == 1)))
+  denominator = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+  if denominator == 0:
+    return 0.0
+  return (tp * tn - fp * fn) / denominator
+
+
+def f1_score(labels, predictions):
+  """F1 of the positive class 1 (MRPC, QQP); 0 without true positives."""
+  labels = np.asarray(labels).astype(np.int64)
+  predictions = np.asarray(predictions).astype(np.int64)
+  tp = float(np.sum((predictions == 1) & (labels == 1)))
+  fp = float(np.sum((predictions == 1) & (labels == 0)))
+  fn = float(np.sum((predictions == 0) & (labels == 1)))
+  if tp == 0:
+    return 0.0
+  return 2 * tp / (2 * tp + fp + fn)
+
+
+def pearson_correlation(labels, predictions):
+  """Pearson's r; NaN when either side is constant."""
+  x = np.asarray(labels, np.float64)
+  y = np.asarray(predictions, np.float64)
+  x = x - x.mean()
+  y = y - y.mean()
+  denominator = np.sqrt(np.sum(x * x) * np.sum(y * y))
+  if denominator == 0:
+    return float("nan")
+  return float(np.sum(x * y) / denominator)
+
+
+def rank_with_ties(values):
+  """1-based ranks; tied values share the average of their ranks.
+
+  [10, 20, 20, 5] -> [2, 3.5, 3.5, 1].
+  """
+  values = np.asarray(values)
+  order = np.argsort(values, kind="mergesort")
+  sorted_values = values[order]
+  is_new_value = np.concatenate(
+      [[True], sorted_values[1:] != sorted_values[:-1]])
+  group_of_position = np.cumsum(is_new_value) - 1
+  group_starts = np.concatenate([np.nonzero(is_new_value)[0], [len(values)]])
+  # Positions start..end-1 hold ranks start+1..end: their mean.
+  group_ranks = (group_starts[:-1] + group_starts[1:] + 1) / 2.0
+  ranks = np.empty(len(values), np.float64)
+  ranks[order] = group_ranks[group_of_position]
+  return ranks
+
+
+def spearman_correlation(labels, predictions):
+  """Spearman's rho: Pearson's r of the tie-averaged ranks."""
+  return pearson_correlation(rank_with_ties(labels),
+                             rank_with_ties(predictions))
+
+
+TASK_METRICS = {
+    "mcc": matthews_corrcoef,
+    "f1": f1_score,
+    "pearson": pearson_correlation,
+    "spearman": spearman_correlation,
+}
+
+
+def _collected(values, name):
+  """A local variable collecting float32 [B] values over the eval batches.
+
+  Returns (variable, update_op). Correlations need every prediction, not a
+  running mean, so the task metrics see the whole dev set at the end.
+  """
+  collection = tf1.Variable(
+      tf.zeros([0], tf.float32), trainable=False, name=name,
+      shape=tf.TensorShape([None]), validate_shape=False,
+      collections=[tf1.GraphKeys.LOCAL_VARIABLES,
+                   tf1.GraphKeys.METRIC_VARIABLES])
+  update = tf1.assign(collection,
+                      tf.concat([collection, tf.cast(values, tf.float32)], 0),
+                      validate_shape=False)
+  return collection, update
+
+
+def task_metric(name, labels, predictions, is_real_example):
+  """A tf.metrics-style (value, update_op) pair computing TASK_METRICS[name]
+  over the real examples of all eval batches, in numpy."""
+  is_real = tf.cast(is_real_example, tf.bool)
+  all_labels, update_labels = _collected(
+      tf.boolean_mask(labels, is_real), name + "_labels")
+  all_predictions, update_predictions = _collected(
+      tf.boolean_mask(predictions, is_real), name + "_predictions")
+
+  def compute(label_values, prediction_values):
+    return np.float32(TASK_METRICS[name](label_values, prediction_values))
+
+  value = tf.numpy_function(compute, [all_labels, all_predictions],
+                            tf.float32)
+  value.set_shape([])
+  return value, tf.group(update_labels, update_predictions)
+
+
+def metric_fn_builder(num_labels, task_metrics=()):
+  """The eval metric_fn: eval_accuracy (classification) and eval_loss, both
+  weighted by is_real_example as the original, then `eval_<task metric>`."""
+
+  def metric_fn(per_example_loss, label_ids, predictions, is_real_example):
+    metrics = {}
+    if num_labels > 1:
+      metrics["eval_accuracy"] = tf1.metrics.accuracy(
+          labels=label_ids, predictions=predictions, weights=is_real_example)
+    metrics["eval_loss"] = tf1.metrics.mean(
+        values=per_example_loss, weights=is_real_example)
+    for name in task_metrics:
+      metrics["eval_" + name] = task_metric(name, label_ids, predictions,
+                                            is_real_example)
+    return metrics
+
+  return metric_fn
+
+
+def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
+                     num_train_steps, num_warmup_steps, use_tpu,
+                     use_one_hot_embeddings, task_metrics=()):
+  """Builds the TPUEstimator model_fn: TRAIN, EVAL and PREDICT.
+
+  `task_metrics`: names from TASK_METRICS added to the eval metrics. In
+  PREDICT mode, label_ids and is_real_example may be absent (serving).
+  """
+
+  def model_fn(features, labels, mode, params):
+    """Builds the graph of one mode; returns a TPUEstimatorSpec."""
+    del labels, params  # Labels travel in `features`; batch size unused.
+    run_common.log_features(features)
+    input_ids = features["input_ids"]
+    input_mask = features["input_mask"]
+    segment_ids = features["segment_ids"]
+    label_ids = features.get("label_ids")
+    if "is_real_example" in features:
+      is_real_example = tf.cast(features["is_real_example"], dtype=tf.float32)
+    else:
+      is_real_example = tf.ones(tf.shape(input_ids)[:1], dtype=tf.float32)
+
+    is_training = (mode == tf.estimator.ModeKeys.TRAIN)
+    (total_loss, per_example_loss, logits, probabilities) = create_model(
+        bert_config, is_training, input_ids, input_mask, segment_ids,
+        label_ids, num_labels, use_one_hot_embeddings)
+    scaffold_fn = run_common.initialize_from_checkpoint(init_checkpoint,
+                                                        use_tpu)
+
+    if mode == tf.estimator.ModeKeys.TRAIN:
+      train_op = optimization.create_optimizer(
+          total_loss, learning_rate, num_train_steps, num_warmup_steps,
+          use_tpu)
+      return tf1.estimator.tpu.TPUEstimatorSpec(
+          mode=mode, loss=total_loss, train_op=train_op,
+          scaffold_fn=scaffold_fn)
+    if mode == tf.estimator.ModeKeys.EVAL:
+      if num_labels == 1:
+        predictions = probabilities  # the score
+      else:
+        predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+      eval_metrics = (metric_fn_builder(num_labels, task_metrics),
+                      [per_example_loss, label_ids, predictions,
+                       is_real_example])
+      return tf1.estimator.tpu.TPUEstimatorSpec(
+          mode=mode, loss=total_loss, eval_metrics=eval_metrics,
+          scaffold_fn=scaffold_fn)
+    output_name = "predictions" if num_labels == 1 else "probabilities"
+    return tf1.estimator.tpu.TPUEstimatorSpec(
+        mode=mode, predictions={output_name: probabilities},
+        scaffold_fn=scaffold_fn)
+
+  return model_fn
+
+
+# --------------------------------------------------------------------------
+# The script: validation, then train / eval / predict / export.
+
+
+def validate_flags(flag_values):
+  """Checks every flag before any expensive work.
+
+  Returns:
+    (bert_config, processor, tokenizer).
+  """
+  tokenization.validate_case_matches_checkpoint(flag_values.do_lower_case,
+                                                flag_values.init_checkpoint)
+  if not (flag_values.do_train or flag_values.do_eval or
+          flag_values.do_predict or flag_values.export_dir):
+    raise ValueError(
+        "At least one of `do_train`, `do_eval` or `do_predict' must be True "
+        "(or --export_dir given).")
+  bert_config = run_common.load_bert_config(flag_values.bert_config_file)
+  run_common.check_max_seq_length(flag_values.max_seq_length, bert_config)
+  processor = get_processor(flag_values.task_name)
+  _check_data_files(processor, flag_values)
+  run_common.require_file(flag_values.vocab_file, "vocab_file")
+  tokenizer = tokenization.FullTokenizer(
+      vocab_file=flag_values.vocab_file,
+      do_lower_case=flag_values.do_lower_case)
+  run_common.check_vocab_fits(tokenizer.vocab, flag_values.vocab_file,
+                              bert_config)
+  _check_special_tokens(tokenizer.vocab, flag_values.vocab_file)
+  run_common.check_init_checkpoint(flag_values.init_checkpoint)
+  _check_numbers(flag_values)
+  if flag_values.export_dir and not flag_values.do_train:
+    _export_checkpoint(flag_values, len(processor.get_labels()))
+  return bert_config, processor, tokenizer
+
+
+def _check_special_tokens(vocab, vocab_file):
+  """Every input needs [CLS] and [SEP]; unknown words become [UNK]."""
+  missing = [t for t in ("[CLS]", "[SEP]", "[UNK]") if t not in vocab]
+  if missing:
+    raise ValueError("--vocab_file=%s lacks %s: pass the vocab.txt that came "
+                     "with the BERT checkpoint." %
+                     (vocab_file, ", ".join(missing)))
+
+
+def _check_data_files(processor, flag_values):
+  run_common.require_directory(flag_values.data_dir, "data_dir")
+  for split, wanted in (("train", flag_values.do_train),
+                        ("dev", flag_values.do_eval),
+                        ("test", flag_values.do_predict)):
+    if wanted:
+      processor.data_file(flag_values.data_dir, split)
+
+
+def _check_numbers(flag_values):
+  if flag_values.do_train:
+    run_common.check_positive(flag_values.train_batch_size,
+                              "train_batch_size")
+    run_common.check_positive(flag_values.num_train_epochs,
+                              "num_train_epochs")
+    run_common.check_positive(flag_values.learning_rate, "learning_rate")
+    if not 0.0 <= flag_values.warmup_proportion <= 1.0:
+      raise ValueError("--warmup_proportion must be in [0, 1], got %s." %
+                       flag_values.warmup_proportion)
+  if flag_values.do_eval:
+    run_common.check_positive(flag_values.eval_batch_size, "eval_batch_size")
+  if flag_values.do_predict:
+    run_common.check_positive(flag_values.predict_batch_size,
+                              "predict_batch_size")
+  run_common.check_positive(flag_values.save_checkpoints_steps,
+                            "save_checkpoints_steps")
+  run_common.check_positive(flag_values.iterations_per_loop,
+                            "iterations_per_loop")
+
+
+def _export_checkpoint(flag_values, num_labels):
+  """The checkpoint to export without training: the latest one in
+  output_dir, else init_checkpoint if it holds a fine-tuned head."""
+  latest = None
+  if tf.io.gfile.isdir(flag_values.output_dir):
+    latest = tf.train.latest_checkpoint(flag_values.output_dir)
+  if latest:
+    return latest
+  checkpoint = flag_values.init_checkpoint
+  have = dict(tf.train.list_variables(checkpoint)) if checkpoint else {}
+  if have.get("output_weights", [None])[0] != num_labels or (
+      "global_step" not in have):
+    raise ValueError(
+        "--export_dir: --output_dir=%s holds no checkpoint and "
+        "--init_checkpoint=%s is not a fine-tuned classifier checkpoint for "
+        "%d labels (with output_weights and global_step). Add --do_train, "
+        "or point --output_dir at a fine-tuning run." %
+        (flag_values.output_dir, checkpoint, num_labels))
+  return checkpoint
+
+
+def load_examples(processor, flag_values):
+  """Reads every split the run needs up front, so that a bad test file
+  fails before hours of training. Returns {split: [InputExample]}."""
+  examples = {}
+  if flag_values.do_train:
+    examples["train"] = processor.get_train_examples(flag_values.data_dir)
+  if flag_values.do_eval:
+    examples["dev"] = processor.get_dev_examples(flag_values.data_dir)
+  if flag_values.do_predict:
+    examples["test"] = processor.get_test_examples(flag_values.data_dir)
+  for split, split_examples in examples.items():
+    if not split_examples:
+      raise ValueError("%s: the %s set of task %s has no examples." %
+                       (processor.data_file(flag_values.data_dir, split),
+                        split, flag_values.task_name))
+  return examples
+
+
+def training_steps(num_examples, flag_values):
+  """(num_train_steps, num_warmup_steps), computed as the original."""
+  num_train_steps = int(num_examples / flag_values.train_batch_size *
+                        flag_values.num_train_epochs)
+  num_warmup_steps = int(num_train_steps * flag_values.warmup_proportion)
+  if num_train_steps < 1:
+    raise ValueError(
+        "%d training examples / --train_batch_size=%d * --num_train_epochs=%s "
+        "is less than one training step. Lower the batch size or add epochs."
+        % (num_examples, flag_values.train_batch_size,
+           flag_values.num_train_epochs))
+  return num_train_steps, num_warmup_steps
+
+
+def build_estimator(flag_values, bert_config, processor, num_train_steps,
+                    num_warmup_steps):
+  label_list = processor.get_labels()
+  model_fn = model_fn_builder(
+      bert_config=bert_config,
+      num_labels=len(label_list),
+      init_checkpoint=flag_values.init_checkpoint,
+      learning_rate=flag_values.learning_rate,
+      num_train_steps=num_train_steps,
+      num_warmup_steps=num_warmup_steps,
+      use_tpu=flag_values.use_tpu,
+      use_one_hot_embeddings=flag_values.use_tpu,
+      task_metrics=getattr(processor, "METRICS", ()))
+  return run_common.make_estimator(
+      model_fn, run_common.run_config_from_flags(flag_values,
+                                                 flag_values.output_dir),
+      use_tpu=flag_values.use_tpu,
+      train_batch_size=flag_values.train_batch_size,
+      eval_batch_size=flag_values.eval_batch_size,
+      predict_batch_size=flag_values.predict_batch_size)
+
+
+def train(estimator, examples, label_list, tokenizer, flag_values,
+          num_train_steps):
+  train_file = os.path.join(flag_values.output_dir, "train.tf_record")
+  file_based_convert_examples_to_features(
+      examples, label_list, flag_values.max_seq_length, tokenizer, train_file)
+  tf1.logging.info("***** Running training *****")
+  tf1.logging.info("  Num examples = %d", len(examples))
+  tf1.logging.info("  Batch size = %d", flag_values.train_batch_size)
+  tf1.logging.info("  Num steps = %d", num_train_steps)
+  train_input_fn = file_based_input_fn_builder(
+      input_file=train_file,
+      seq_length=flag_values.max_seq_length,
+      is_training=True,
+      drop_remainder=True,
+      is_regression=_is_regression(label_list))
+  estimator.train(input_fn=train_input_fn, max_steps=num_train_steps)
+
+
+def pad_for_tpu(examples, batch_size, use_tpu):
+  """TPUs need fixed batches: pad with PaddingInputExample (weight 0 in
+  the metrics, skipped in the outputs). Returns a new list."""
+  examples = list(examples)
+  if use_tpu:
+    while len(examples) % batch_size != 0:
+      examples.append(PaddingInputExample())
+  return examples
+
+
+def evaluate(estimator, examples, label_list, tokenizer, flag_values):
+  """Writes eval.tf_record, evaluates, returns the metrics dict."""
+  num_actual_eval_examples = len(examples)
+  examples = pad_for_tpu(examples, flag_values.eval_batch_size,
+                         flag_values.use_tpu)
+  eval_file = os.path.join(flag_values.output_dir, "eval.tf_record")
+  file_based_convert_examples_to_features(
+      examples, label_list, flag_values.max_seq_length, tokenizer, eval_file)
+  tf1.logging.info("***** Running evaluation *****")
+  tf1.logging.info("  Num examples = %d (%d actual, %d padding)",
+                   len(examples), num_actual_eval_examples,
+                   len(examples) - num_actual_eval_examples)
+  tf1.logging.info("  Batch size = %d", flag_values.eval_batch_size)
+  # On TPU the padded set divides into whole batches; elsewhere run to the
+  # end of the data with a smaller last batch.
+  eval_steps = None
+  if flag_values.use_tpu:
+    assert len(examples) % flag_values.eval_batch_size == 0
+    eval_steps = int(len(examples) // flag_values.eval_batch_size)
+  eval_input_fn = file_based_input_fn_builder(
+      input_file=eval_file,
+      seq_length=flag_values.max_seq_length,
+      is_training=False,
+      drop_remainder=flag_values.use_tpu,
+      is_regression=_is_regression(label_list))
+  return estimator.evaluate(input_fn=eval_input_fn, steps=eval_steps)
+
+
+# The keys the original writes; task metrics follow them.
+ORIGINAL_EVAL_KEYS = ("eval_accuracy", "eval_loss", "global_step", "loss")
+
+
+def write_eval_results(output_dir, result):
+  """eval_results.txt: `key = value` lines, the original's keys sorted
+  first (so the file starts as the original's), then the task metrics."""
+  keys = sorted(key for key in result if key in ORIGINAL_EVAL_KEYS)
+  keys += sorted(key for key in result if key not in ORIGINAL_EVAL_KEYS)
+  path = os.path.join(output_dir, "eval_results.txt")
+  with run_common.atomic_output(path) as writer:
+    tf1.logging.info("***** Eval results *****")
+    for key in keys:
+      tf1.logging.info("  %s = %s", key, str(result[key]))
+      writer.write("%s = %s\n" % (key, str(result[key])))
+  return path
+
+
+def predict(estimator, examples, label_list, tokenizer, flag_values):
+  """Writes predict.tf_record; returns the prediction dicts' iterator."""
+  examples = pad_for_tpu(examples, flag_values.predict_batch_size,
+                         flag_values.use_tpu)
+  predict_file = os.path.join(flag_values.output_dir, "predict.tf_record")
+  file_based_convert_examples_to_features(
+      examples, label_list, flag_values.max_seq_length, tokenizer,
+      predict_file)
+  tf1.logging.info("***** Running prediction*****")
+  tf1.logging.info("  Num examples = %d", len(examples))
+  tf1.logging.info("  Batch size = %d", flag_values.predict_batch_size)
+  predict_input_fn = file_based_input_fn_builder(
+      input_file=predict_file,
+      seq_length=flag_values.max_seq_length,
+      is_training=False,
+      drop_remainder=flag_values.use_tpu,
+      is_regression=_is_regression(label_list))
+  return estimator.predict(input_fn=predict_input_fn)
+
+
+def write_predictions(predictions, examples, label_list, output_dir,
+                      submission_name):
+  """test_results.tsv (the original's format) and the GLUE submission file.
+
+  test_results.tsv: per real example, in input order, the class
+  probabilities in label order as str() of float32, tab-separated (one
+  score for regression). <submission_name>.tsv: `index\\tprediction` with
+  the predicted label. Padding predictions past the real examples are
+  dropped. Both files appear only when complete.
+  """
+  results_path = os.path.join(output_dir, "test_results.tsv")
+  submission_path = (os.path.join(output_dir, submission_name + ".tsv")
+                     if submission_name else None)
+  num_written = 0
+  with run_common.atomic_output(results_path) as results, \
+      _optional_output(submission_path) as submission:
+    submission.write("index\tprediction\n")
+    tf1.logging.info("***** Predict results *****")
+    for (i, prediction) in enumerate(predictions):
+      if i >= len(examples):
+        break
+      values = prediction.get("probabilities", prediction.get("predictions"))
+      values = np.atleast_1d(values)
+      results.write("\t".join(str(value) for value in values) + "\n")
+      index = examples[i].index if examples[i].index is not None else i
+      submission.write("%s\t%s\n" % (index, _predicted_label(values,
+                                                             label_list)))
+      num_written += 1
+    if num_written != len(examples):
+      # Raised inside the `with`: neither file gets its final name.
+      raise ValueError("Got %d predictions for %d test examples." %
+                       (num_written, len(examples)))
+  return results_path, submission_path
+
+
+def _predicted_label(values, label_list):
+  if _is_regression(label_list):
+    return str(values[0])
+  return label_list[int(np.argmax(values))]
+
+
+class _DiscardingWriter(object):
+  """Stands in for the submission file of tasks without one (XNLI)."""
+
+  def write(self, text):
+    pass
+
+
+def _optional_output(path):
+  """atomic_output(path), or a writer that drops everything if no path."""
+  if path:
+    return run_common.atomic_output(path)
+  return contextlib.nullcontext(_DiscardingWriter())
+
+
+def export(estimator, flag_values, checkpoint_path):
+  """Writes the serving SavedModel; returns its directory."""
+  return run_common.export_for_serving(
+      estimator, flag_values.export_dir, flag_values.max_seq_length,
+      checkpoint_path=checkpoint_path)
+
+
+def main(_):
+  bert_config, processor, tokenizer = validate_flags(FLAGS)
+  label_list = processor.get_labels()
+  examples = load_examples(processor, FLAGS)
+  num_train_steps, num_warmup_steps = None, None
+  if FLAGS.do_train:
+    num_train_steps, num_warmup_steps = training_steps(
+        len(examples["train"]), FLAGS)
+  tf.io.gfile.makedirs(FLAGS.output_dir)
+
+  estimator = build_estimator(FLAGS, bert_config, processor, num_train_steps,
+                              num_warmup_steps)
+
+  if FLAGS.do_train:
+    train(estimator, examples["train"], label_list, tokenizer, FLAGS,
+          num_train_steps)
+  if FLAGS.do_eval:
+    result = evaluate(estimator, examples["dev"], label_list, tokenizer,
+                      FLAGS)
+    write_eval_results(FLAGS.output_dir, result)
+  if FLAGS.do_predict:
+    predictions = predict(estimator, examples["test"], label_list, tokenizer,
+                          FLAGS)
+    write_predictions(predictions, examples["test"], label_list,
+                      FLAGS.output_dir, processor.SUBMISSION_NAME)
+  if FLAGS.export_dir:
+    export(estimator, FLAGS, _export_checkpoint(FLAGS, len(label_list)))
+
+
+if __name__ == "__main__":
+  run_common.mark_flags_as_required(
+      ["data_dir", "task_name", "vocab_file", "bert_config_file",
+       "output_dir"], FLAGS)
+  run_common.run_script(main, FLAGS)
