@@ -50,7 +50,6 @@ import numpy as np
 import tensorflow as tf
 
 import modeling
-import optimization
 import run_common
 import tokenization
 
@@ -121,6 +120,7 @@ flags.DEFINE_float(
     "linearly from 0 to its peak, e.g. 0.1.", flag_values=FLAGS)
 
 run_common.define_runtime_flags(FLAGS)
+run_common.define_training_flags(FLAGS)
 
 flags.DEFINE_string(
     "export_dir", None,
@@ -740,7 +740,7 @@ def input_fn_builder(features, seq_length, is_training, drop_remainder,
 
 
 def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
-                 labels, num_labels, use_one_hot_embeddings):
+                 labels, num_labels, use_one_hot_embeddings, options=None):
   """BERT plus a dense layer on the pooled [CLS] vector: logits, loss.
 
   Args:
@@ -748,6 +748,7 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
     labels: int32 [B] class ids, float32 [B] scores when num_labels == 1
       (regression, STS-B), or None (serving: no loss).
     num_labels: C; 1 means regression with the mean squared error.
+    options: optional run_common.TrainingOptions (precision, recompute).
 
   Returns:
     (loss scalar, per_example_loss [B], logits [B, C], probabilities [B, C])
@@ -760,7 +761,8 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
       input_ids=input_ids,
       input_mask=input_mask,
       token_type_ids=segment_ids,
-      use_one_hot_embeddings=use_one_hot_embeddings)
+      use_one_hot_embeddings=use_one_hot_embeddings,
+      **run_common.bert_model_kwargs(options, is_training))
 
   # Sentence-level tasks read the pooler: tanh(dense(h_[CLS])).
   output_layer = model.get_pooled_output()  # [B, H]
@@ -931,11 +933,12 @@ def metric_fn_builder(num_labels, task_metrics=()):
 
 def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
                      num_train_steps, num_warmup_steps, use_tpu,
-                     use_one_hot_embeddings, task_metrics=()):
+                     use_one_hot_embeddings, task_metrics=(), options=None):
   """Builds the TPUEstimator model_fn: TRAIN, EVAL and PREDICT.
 
   `task_metrics`: names from TASK_METRICS added to the eval metrics. In
   PREDICT mode, label_ids and is_real_example may be absent (serving).
+  `options`: run_common.TrainingOptions (the training flags of issue #8).
   """
 
   def model_fn(features, labels, mode, params):
@@ -954,14 +957,14 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
     is_training = (mode == tf.estimator.ModeKeys.TRAIN)
     (total_loss, per_example_loss, logits, probabilities) = create_model(
         bert_config, is_training, input_ids, input_mask, segment_ids,
-        label_ids, num_labels, use_one_hot_embeddings)
+        label_ids, num_labels, use_one_hot_embeddings, options=options)
     scaffold_fn = run_common.initialize_from_checkpoint(init_checkpoint,
                                                         use_tpu)
 
     if mode == tf.estimator.ModeKeys.TRAIN:
-      train_op = optimization.create_optimizer(
+      train_op = run_common.create_train_op(
           total_loss, learning_rate, num_train_steps, num_warmup_steps,
-          use_tpu)
+          use_tpu, options)
       return tf1.estimator.tpu.TPUEstimatorSpec(
           mode=mode, loss=total_loss, train_op=train_op,
           scaffold_fn=scaffold_fn)
@@ -1003,6 +1006,9 @@ def validate_flags(flag_values):
         "(or --export_dir given).")
   bert_config = run_common.load_bert_config(flag_values.bert_config_file)
   run_common.check_max_seq_length(flag_values.max_seq_length, bert_config)
+  run_common.validate_training_options(
+      run_common.training_options_from_flags(flag_values),
+      flag_values.train_batch_size, flag_values.use_tpu)
   processor = get_processor(flag_values.task_name)
   _check_data_files(processor, flag_values)
   run_common.require_file(flag_values.vocab_file, "vocab_file")
@@ -1114,6 +1120,7 @@ def training_steps(num_examples, flag_values):
 def build_estimator(flag_values, bert_config, processor, num_train_steps,
                     num_warmup_steps):
   label_list = processor.get_labels()
+  options = run_common.training_options_from_flags(flag_values)
   model_fn = model_fn_builder(
       bert_config=bert_config,
       num_labels=len(label_list),
@@ -1123,14 +1130,16 @@ def build_estimator(flag_values, bert_config, processor, num_train_steps,
       num_warmup_steps=num_warmup_steps,
       use_tpu=flag_values.use_tpu,
       use_one_hot_embeddings=flag_values.use_tpu,
-      task_metrics=getattr(processor, "METRICS", ()))
+      task_metrics=getattr(processor, "METRICS", ()),
+      options=options)
   return run_common.make_estimator(
       model_fn, run_common.run_config_from_flags(flag_values,
                                                  flag_values.output_dir),
       use_tpu=flag_values.use_tpu,
       train_batch_size=flag_values.train_batch_size,
       eval_batch_size=flag_values.eval_batch_size,
-      predict_batch_size=flag_values.predict_batch_size)
+      predict_batch_size=flag_values.predict_batch_size,
+      options=options)
 
 
 def train(estimator, examples, label_list, tokenizer, flag_values,
@@ -1148,7 +1157,7 @@ def train(estimator, examples, label_list, tokenizer, flag_values,
       is_training=True,
       drop_remainder=True,
       is_regression=_is_regression(label_list))
-  estimator.train(input_fn=train_input_fn, max_steps=num_train_steps)
+  run_common.train_estimator(estimator, train_input_fn, num_train_steps)
 
 
 def pad_for_tpu(examples, batch_size, use_tpu):
