@@ -441,7 +441,10 @@ def _tf_config_hidden_for_multi_worker(use_tpu):
 
 
 def run_config_from_flags(flag_values, output_dir, tf_random_seed=None):
-  """`make_run_config` with the group-R flags of a script."""
+  """`make_run_config` with the group-R flags of a script (and
+  --tf_random_seed where the script defines it)."""
+  if tf_random_seed is None and "tf_random_seed" in flag_values:
+    tf_random_seed = flag_values.tf_random_seed
   return make_run_config(
       output_dir=output_dir,
       use_tpu=flag_values.use_tpu,
@@ -713,6 +716,11 @@ def define_training_flags(flag_values):
       "optimizer", "adamw", ["adamw", "lamb"],
       "adamw: the original AdamWeightDecay. lamb: layer-wise adaptive "
       "moments for large-batch pretraining.", flag_values=flag_values)
+  flags.DEFINE_integer(
+      "tf_random_seed", None,
+      "Graph-level random seed (initializers, dropout, shuffling) for "
+      "reproducible runs. The original had no seed (None).",
+      flag_values=flag_values)
   flags.DEFINE_integer(
       "num_gpus", 1,
       "Data-parallel replicas on this machine (MirroredStrategy): one per "
