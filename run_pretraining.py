@@ -1,0 +1,599 @@
+# coding=utf-8
+# Copyright 2026 The BERT rebuild authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Pretrains BERT: masked LM + next sentence prediction, on TFRecords.
+
+The input is what create_pretraining_data.py writes. Training resumes from
+the latest checkpoint in --output_dir (the Estimator's behaviour), so an
+interrupted run continues where it stopped when started again with the
+same flags. Evaluation reads the same input files and writes
+`eval_results.txt` (SPEC 9.2).
+
+Letters in shapes: B batch, S max_seq_length, P max_predictions_per_seq,
+H hidden size, V vocab size.
+"""
+
+from __future__ import absolute_import
+from __future__ import division
+from __future__ import print_function
+
+from absl import flags
+import tensorflow as tf
+
+import modeling
+import optimization
+import run_common
+
+tf1 = tf.compat.v1
+
+FLAGS = flags.FlagValues()
+
+flags.DEFINE_string(
+    "bert_config_file", None,
+    "The config json file corresponding to the pre-trained BERT model. "
+    "This specifies the model architecture.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "input_file", None,
+    "Input TF example files (can be a glob or comma separated).",
+    flag_values=FLAGS)
+flags.DEFINE_string(
+    "output_dir", None,
+    "The output directory where the model checkpoints will be written.",
+    flag_values=FLAGS)
+flags.DEFINE_string(
+    "init_checkpoint", None,
+    "Initial checkpoint (usually from a pre-trained BERT model).",
+    flag_values=FLAGS)
+flags.DEFINE_integer(
+    "max_seq_length", 128,
+    "The maximum total input sequence length after WordPiece tokenization. "
+    "Must match the data file.", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "max_predictions_per_seq", 20,
+    "Maximum number of masked LM predictions per sequence. Must match the "
+    "data file.", flag_values=FLAGS)
+flags.DEFINE_bool("do_train", False, "Whether to run training.",
+                  flag_values=FLAGS)
+flags.DEFINE_bool("do_eval", False, "Whether to run eval on the dev set.",
+                  flag_values=FLAGS)
+flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.",
+                     flag_values=FLAGS)
+flags.DEFINE_integer("eval_batch_size", 8, "Total batch size for eval.",
+                     flag_values=FLAGS)
+flags.DEFINE_float("learning_rate", 5e-5,
+                   "The initial learning rate for Adam.", flag_values=FLAGS)
+flags.DEFINE_integer("num_train_steps", 100000, "Number of training steps.",
+                     flag_values=FLAGS)
+flags.DEFINE_integer("num_warmup_steps", 10000, "Number of warmup steps.",
+                     flag_values=FLAGS)
+flags.DEFINE_integer("max_eval_steps", 100, "Maximum number of eval steps.",
+                     flag_values=FLAGS)
+run_common.define_runtime_flags(FLAGS)
+
+# Checked before work: the first record of this many files (shapes) and
+# this many records (ids in range, SPEC D3).
+_FILES_TO_CHECK = 100
+_RECORDS_TO_CHECK = 1000
+INT_FEATURES = ("input_ids", "input_mask", "segment_ids",
+                "masked_lm_positions", "masked_lm_ids",
+                "next_sentence_labels")
+
+
+# --------------------------------------------------------------------------
+# The model.
+
+
+def model_fn_builder(bert_config, init_checkpoint, learning_rate,
+                     num_train_steps, num_warmup_steps, use_tpu,
+                     use_one_hot_embeddings):
+  """Returns the `model_fn` closure for TPUEstimator (TRAIN and EVAL)."""
+
+  def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
+    """MLM + NSP losses; the train op or the eval metrics."""
+    run_common.log_features(features)
+    if mode not in (tf.estimator.ModeKeys.TRAIN, tf.estimator.ModeKeys.EVAL):
+      raise ValueError("Only TRAIN and EVAL modes are supported: %s" % mode)
+    is_training = (mode == tf.estimator.ModeKeys.TRAIN)
+    input_ids = features["input_ids"]
+    if not use_tpu:  # TPUs have no Assert op.
+      input_ids = _assert_ids_in_range(features, bert_config)
+
+    model = modeling.BertModel(
+        config=bert_config,
+        is_training=is_training,
+        input_ids=input_ids,
+        input_mask=features["input_mask"],
+        token_type_ids=features["segment_ids"],
+        use_one_hot_embeddings=use_one_hot_embeddings)
+    (masked_lm_loss, masked_lm_example_loss,
+     masked_lm_log_probs) = get_masked_lm_output(
+         bert_config, model.get_sequence_output(),
+         model.get_embedding_table(), features["masked_lm_positions"],
+         features["masked_lm_ids"], features["masked_lm_weights"])
+    (next_sentence_loss, next_sentence_example_loss,
+     next_sentence_log_probs) = get_next_sentence_output(
+         bert_config, model.get_pooled_output(),
+         features["next_sentence_labels"])
+    total_loss = masked_lm_loss + next_sentence_loss
+
+    scaffold_fn = run_common.initialize_from_checkpoint(init_checkpoint,
+                                                        use_tpu)
+    if is_training:
+      train_op = optimization.create_optimizer(
+          total_loss, learning_rate, num_train_steps, num_warmup_steps,
+          use_tpu)
+      if not use_tpu:  # On TPU, summaries would need a host_call.
+        _add_training_summaries(learning_rate, num_train_steps,
+                                num_warmup_steps, masked_lm_loss,
+                                next_sentence_loss)
+      return tf1.estimator.tpu.TPUEstimatorSpec(
+          mode=mode, loss=total_loss, train_op=train_op,
+          scaffold_fn=scaffold_fn)
+
+    eval_metrics = (metric_fn, [
+        masked_lm_example_loss, masked_lm_log_probs, features["masked_lm_ids"],
+        features["masked_lm_weights"], next_sentence_example_loss,
+        next_sentence_log_probs, features["next_sentence_labels"]
+    ])
+    return tf1.estimator.tpu.TPUEstimatorSpec(
+        mode=mode, loss=total_loss, eval_metrics=eval_metrics,
+        scaffold_fn=scaffold_fn)
+
+  return model_fn
+
+
+def _assert_ids_in_range(features, bert_config):
+  """input_ids behind assertions that ids and segment ids fit the config.
+
+  Out-of-range ids make a GPU embedding gather return zeros or garbage and
+  the loss NaN (SPEC D3); this fails the step with a clear message instead.
+  """
+  checks = [
+      tf1.assert_less(
+          features["input_ids"], tf.constant(bert_config.vocab_size,
+                                             tf.int32),
+          message="input_ids >= vocab_size of the BERT config: the data was "
+          "made with a larger vocab"),
+      tf1.assert_less(
+          features["masked_lm_ids"], tf.constant(bert_config.vocab_size,
+                                                 tf.int32),
+          message="masked_lm_ids >= vocab_size of the BERT config"),
+      tf1.assert_less(
+          features["segment_ids"], tf.constant(bert_config.type_vocab_size,
+                                               tf.int32),
+          message="segment_ids >= type_vocab_size of the BERT config"),
+  ]
+  with tf.control_dependencies(checks):
+    return tf.identity(features["input_ids"])
+
+
+def _add_training_summaries(learning_rate, num_train_steps, num_warmup_steps,
+                            masked_lm_loss, next_sentence_loss):
+  """TensorBoard scalars beside the Estimator's own `loss`."""
+  global_step = tf1.train.get_or_create_global_step()
+  tf1.summary.scalar("learning_rate", optimization.learning_rate_schedule(
+      global_step, learning_rate, num_train_steps, num_warmup_steps))
+  tf1.summary.scalar("masked_lm_loss", masked_lm_loss)
+  tf1.summary.scalar("next_sentence_loss", next_sentence_loss)
+
+
+def metric_fn(masked_lm_example_loss, masked_lm_log_probs, masked_lm_ids,
+              masked_lm_weights, next_sentence_example_loss,
+              next_sentence_log_probs, next_sentence_labels):
+  """The four pretraining eval metrics.
+
+  Args:
+    masked_lm_example_loss: float32 [B*P].
+    masked_lm_log_probs: float32 [B*P, V].
+    masked_lm_ids: int32 [B, P].
+    masked_lm_weights: float32 [B, P], 0.0 on padding slots.
+    next_sentence_example_loss: float32 [B].
+    next_sentence_log_probs: float32 [B, 2].
+    next_sentence_labels: int32 [B, 1].
+
+  Returns:
+    dict of (value, update_op) metric pairs.
+  """
+  masked_lm_log_probs = tf.reshape(
+      masked_lm_log_probs, [-1, masked_lm_log_probs.shape[-1]])  # [B*P, V]
+  masked_lm_predictions = tf.argmax(
+      masked_lm_log_probs, axis=-1, output_type=tf.int32)
+  masked_lm_example_loss = tf.reshape(masked_lm_example_loss, [-1])
+  masked_lm_ids = tf.reshape(masked_lm_ids, [-1])
+  masked_lm_weights = tf.reshape(masked_lm_weights, [-1])
+  masked_lm_accuracy = tf1.metrics.accuracy(
+      labels=masked_lm_ids, predictions=masked_lm_predictions,
+      weights=masked_lm_weights)
+  masked_lm_mean_loss = tf1.metrics.mean(
+      values=masked_lm_example_loss, weights=masked_lm_weights)
+
+  next_sentence_log_probs = tf.reshape(
+      next_sentence_log_probs, [-1, next_sentence_log_probs.shape[-1]])
+  next_sentence_predictions = tf.argmax(
+      next_sentence_log_probs, axis=-1, output_type=tf.int32)
+  next_sentence_labels = tf.reshape(next_sentence_labels, [-1])
+  next_sentence_accuracy = tf1.metrics.accuracy(
+      labels=next_sentence_labels, predictions=next_sentence_predictions)
+  next_sentence_mean_loss = tf1.metrics.mean(
+      values=next_sentence_example_loss)
+  return {
+      "masked_lm_accuracy": masked_lm_accuracy,
+      "masked_lm_loss": masked_lm_mean_loss,
+      "next_sentence_accuracy": next_sentence_accuracy,
+      "next_sentence_loss": next_sentence_mean_loss,
+  }
+
+
+def get_masked_lm_output(bert_config, input_tensor, output_weights, positions,
+                         label_ids, label_weights):
+  """The masked LM head and loss.
+
+  The output layer is the transposed word embedding table (tied weights)
+  plus a per-token bias.
+
+  Args:
+    bert_config: `BertConfig`.
+    input_tensor: float32 [B, S, H], the last encoder layer.
+    output_weights: float32 [V, H], the word embedding table.
+    positions: int32 [B, P], masked positions (0 on padding slots).
+    label_ids: int32 [B, P], original ids at those positions.
+    label_weights: float32 [B, P], 1.0 for real predictions, 0.0 padding.
+
+  Returns:
+    (loss: scalar, per_example_loss: [B*P], log_probs: [B*P, V]); the loss
+    is the weighted mean, sum(w * nll) / (sum(w) + 1e-5).
+  """
+  input_tensor = gather_indexes(input_tensor, positions)  # [B*P, H]
+
+  with tf1.variable_scope("cls/predictions"):
+    # One more non-linear transform before the output layer; it is not
+    # used when fine-tuning.
+    with tf1.variable_scope("transform"):
+      input_tensor = modeling.dense_layer(
+          input_tensor,
+          bert_config.hidden_size,
+          activation=modeling.get_activation(bert_config.hidden_act),
+          kernel_initializer=modeling.create_initializer(
+              bert_config.initializer_range))
+      input_tensor = modeling.layer_norm(input_tensor)
+
+    output_bias = tf1.get_variable(
+        "output_bias",
+        shape=[bert_config.vocab_size],
+        initializer=tf1.zeros_initializer())
+    logits = tf.matmul(input_tensor, output_weights, transpose_b=True)
+    logits = tf.nn.bias_add(logits, output_bias)  # [B*P, V]
+    log_probs = tf.nn.log_softmax(logits, axis=-1)
+
+    label_ids = tf.reshape(label_ids, [-1])  # [B*P]
+    label_weights = tf.reshape(label_weights, [-1])
+    one_hot_labels = tf.one_hot(
+        label_ids, depth=bert_config.vocab_size, dtype=tf.float32)
+    per_example_loss = -tf.reduce_sum(log_probs * one_hot_labels, axis=[-1])
+    # Padding slots have weight 0; the 1e-5 avoids 0/0 for a batch
+    # without any prediction.
+    numerator = tf.reduce_sum(label_weights * per_example_loss)
+    denominator = tf.reduce_sum(label_weights) + 1e-5
+    loss = numerator / denominator
+
+  return (loss, per_example_loss, log_probs)
+
+
+def get_next_sentence_output(bert_config, input_tensor, labels):
+  """The next sentence head and loss (0 = B follows A, 1 = B is random).
+
+  Args:
+    bert_config: `BertConfig`.
+    input_tensor: float32 [B, H], the pooled [CLS] output.
+    labels: int32 [B, 1] or [B].
+
+  Returns:
+    (loss: scalar mean NLL, per_example_loss: [B], log_probs: [B, 2]).
+  """
+  with tf1.variable_scope("cls/seq_relationship"):
+    output_weights = tf1.get_variable(
+        "output_weights",
+        shape=[2, bert_config.hidden_size],
+        initializer=modeling.create_initializer(
+            bert_config.initializer_range))
+    output_bias = tf1.get_variable(
+        "output_bias", shape=[2], initializer=tf1.zeros_initializer())
+
+    logits = tf.matmul(input_tensor, output_weights, transpose_b=True)
+    logits = tf.nn.bias_add(logits, output_bias)  # [B, 2]
+    log_probs = tf.nn.log_softmax(logits, axis=-1)
+    labels = tf.reshape(labels, [-1])
+    one_hot_labels = tf.one_hot(labels, depth=2, dtype=tf.float32)
+    per_example_loss = -tf.reduce_sum(one_hot_labels * log_probs, axis=-1)
+    loss = tf.reduce_mean(per_example_loss)
+    return (loss, per_example_loss, log_probs)
+
+
+def gather_indexes(sequence_tensor, positions):
+  """Gathers the vectors at `positions` of each sequence.
+
+  Args:
+    sequence_tensor: float32 [B, S, W].
+    positions: int32 [B, P], indexes into S.
+
+  Returns:
+    float32 [B*P, W]: row b*P + p is sequence_tensor[b, positions[b, p]].
+    Every slot is gathered, padding slots (position 0) included.
+  """
+  sequence_shape = modeling.get_shape_list(sequence_tensor, expected_rank=3)
+  batch_size = sequence_shape[0]
+  seq_length = sequence_shape[1]
+  width = sequence_shape[2]
+
+  flat_offsets = tf.reshape(
+      tf.range(0, batch_size, dtype=tf.int32) * seq_length, [-1, 1])  # [B, 1]
+  flat_positions = tf.reshape(positions + flat_offsets, [-1])  # [B*P]
+  flat_sequence_tensor = tf.reshape(sequence_tensor,
+                                    [batch_size * seq_length, width])
+  return tf.gather(flat_sequence_tensor, flat_positions)  # [B*P, W]
+
+
+# --------------------------------------------------------------------------
+# Input.
+
+
+def feature_spec(max_seq_length, max_predictions_per_seq):
+  """The parsing spec of the pretraining TFRecords (SPEC 9.1)."""
+  return {
+      "input_ids": tf.io.FixedLenFeature([max_seq_length], tf.int64),
+      "input_mask": tf.io.FixedLenFeature([max_seq_length], tf.int64),
+      "segment_ids": tf.io.FixedLenFeature([max_seq_length], tf.int64),
+      "masked_lm_positions":
+          tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64),
+      "masked_lm_ids":
+          tf.io.FixedLenFeature([max_predictions_per_seq], tf.int64),
+      "masked_lm_weights":
+          tf.io.FixedLenFeature([max_predictions_per_seq], tf.float32),
+      "next_sentence_labels": tf.io.FixedLenFeature([1], tf.int64),
+  }
+
+
+def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq,
+                     is_training, num_cpu_threads=4):
+  """Creates an `input_fn` closure to be passed to TPUEstimator.
+
+  Training reads the files in a shuffled order, `cycle_length` at a time,
+  interleaved sloppily, and shuffles records in a buffer of 100; evaluation
+  reads the files in order. Both repeat forever and drop the remainder
+  batch (TPUs need fixed shapes).
+  """
+  features_spec = feature_spec(max_seq_length, max_predictions_per_seq)
+
+  def input_fn(params):
+    batch_size = params["batch_size"]
+    if is_training:
+      d = tf.data.Dataset.from_tensor_slices(tf.constant(input_files))
+      d = d.repeat()
+      d = d.shuffle(buffer_size=len(input_files))
+      # `cycle_length` files are read in parallel; `deterministic=False`
+      # ("sloppy") takes records from whichever file is ready.
+      cycle_length = min(num_cpu_threads, len(input_files))
+      d = d.interleave(
+          tf.data.TFRecordDataset,
+          cycle_length=cycle_length,
+          num_parallel_calls=cycle_length,
+          deterministic=False)
+      d = d.shuffle(buffer_size=100)
+    else:
+      d = tf.data.TFRecordDataset(input_files)
+      # With a fixed number of eval steps, repeating is harmless.
+      d = d.repeat()
+    d = d.map(lambda record: _decode_record(record, features_spec),
+              num_parallel_calls=num_cpu_threads)
+    return d.batch(batch_size, drop_remainder=True)
+
+  return input_fn
+
+
+def _decode_record(record, name_to_features):
+  """Decodes a record to a dict of tensors; int64 become int32 (TPUs)."""
+  return run_common.decode_record(record, name_to_features)
+
+
+# --------------------------------------------------------------------------
+# Checks before work.
+
+
+def validate_flags(flag_values):
+  """Fails before any expensive work on flags that cannot work."""
+  if not flag_values.do_train and not flag_values.do_eval:
+    raise ValueError("At least one of `do_train` or `do_eval` must be True.")
+  run_common.check_positive(flag_values.max_seq_length, "max_seq_length")
+  run_common.check_positive(flag_values.max_predictions_per_seq,
+                            "max_predictions_per_seq")
+  if flag_values.do_train:
+    run_common.check_positive(flag_values.num_train_steps, "num_train_steps")
+    run_common.check_positive(flag_values.train_batch_size,
+                              "train_batch_size")
+    if flag_values.num_warmup_steps < 0:
+      raise ValueError("--num_warmup_steps=%d must be >= 0." %
+                       flag_values.num_warmup_steps)
+  if flag_values.do_eval:
+    run_common.check_positive(flag_values.eval_batch_size, "eval_batch_size")
+    run_common.check_positive(flag_values.max_eval_steps, "max_eval_steps")
+  run_common.check_init_checkpoint(flag_values.init_checkpoint)
+
+
+def expand_input_files(input_file):
+  """Comma-separated globs -> files; ValueError if nothing matches."""
+  input_files = []
+  for pattern in input_file.split(","):
+    if pattern.strip():
+      input_files.extend(tf.io.gfile.glob(pattern.strip()))
+  if not input_files:
+    raise ValueError(
+        "--input_file=%s matches no file. Pass the TFRecords written by "
+        "create_pretraining_data.py (comma-separated paths or globs)." %
+        input_file)
+  return input_files
+
+
+def check_records(input_files, max_seq_length, max_predictions_per_seq,
+                  bert_config):
+  """Checks the data against the flags and the config before any work.
+
+  The shapes are fixed when the data is written, and a mismatch would only
+  show up as a parse error deep inside the input pipeline; ids beyond the
+  config's vocab would give garbage or NaNs on GPU (SPEC D3). Checked: the
+  first record of each of the first `_FILES_TO_CHECK` files (shapes and
+  ids) and the first `_RECORDS_TO_CHECK` records (ids).
+
+  Raises:
+    ValueError: naming the file, the value found and the fix.
+  """
+  for input_file in input_files[:_FILES_TO_CHECK]:
+    for record in tf.data.TFRecordDataset(input_file).take(1):
+      values = _example_values(record.numpy(), input_file)
+      _check_lengths(values, input_file, max_seq_length,
+                     max_predictions_per_seq)
+  scanned = 0
+  for record in tf.data.TFRecordDataset(input_files).take(_RECORDS_TO_CHECK):
+    _check_ids(_example_values(record.numpy(), input_files[0]), input_files,
+               bert_config)
+    scanned += 1
+  if not scanned:
+    raise ValueError("--input_file: %s holds no records." %
+                     _describe(input_files))
+  tf1.logging.info("Checked the first %d records: shapes match the flags, "
+                   "ids fit the config.", scanned)
+
+
+def _example_values(record, input_file):
+  """The int features of one serialized Example, as lists."""
+  feature_map = tf.train.Example.FromString(record).features.feature
+  missing = [name for name in INT_FEATURES + ("masked_lm_weights",)
+             if name not in feature_map]
+  if missing:
+    raise ValueError(
+        "--input_file: %s is not pretraining data: its records lack %s. "
+        "Write it with create_pretraining_data.py." %
+        (input_file, ", ".join(missing)))
+  return {name: list(feature_map[name].int64_list.value)
+          for name in INT_FEATURES}
+
+
+def _check_lengths(values, input_file, max_seq_length,
+                   max_predictions_per_seq):
+  for flag_name, flag_value, feature in (
+      ("max_seq_length", max_seq_length, "input_ids"),
+      ("max_predictions_per_seq", max_predictions_per_seq,
+       "masked_lm_positions")):
+    found = len(values[feature])
+    if found != flag_value:
+      raise ValueError(
+          "--%s=%d but the records of %s have %s of length %d (they were "
+          "written with --%s=%d). Pass --%s=%d, or regenerate the data." %
+          (flag_name, flag_value, input_file, feature, found, flag_name,
+           found, flag_name, found))
+
+
+def _check_ids(values, input_files, bert_config):
+  for feature, limit, key in (
+      ("input_ids", bert_config.vocab_size, "vocab_size"),
+      ("masked_lm_ids", bert_config.vocab_size, "vocab_size"),
+      ("segment_ids", bert_config.type_vocab_size, "type_vocab_size")):
+    largest = max(values[feature])
+    if largest >= limit:
+      raise ValueError(
+          "--input_file: %s holds %s up to %d but the BERT config's %s is "
+          "%d. Make the data with the vocab that belongs to the model, or "
+          "raise %s in --bert_config_file." %
+          (_describe(input_files), feature, largest, key, limit, key))
+
+
+def _describe(input_files):
+  if len(input_files) == 1:
+    return input_files[0]
+  return "%s (and %d more files)" % (input_files[0], len(input_files) - 1)
+
+
+# --------------------------------------------------------------------------
+# Main.
+
+
+def build_estimator(bert_config):
+  model_fn = model_fn_builder(
+      bert_config=bert_config,
+      init_checkpoint=FLAGS.init_checkpoint,
+      learning_rate=FLAGS.learning_rate,
+      num_train_steps=FLAGS.num_train_steps,
+      num_warmup_steps=FLAGS.num_warmup_steps,
+      use_tpu=FLAGS.use_tpu,
+      use_one_hot_embeddings=FLAGS.use_tpu)
+  # If TPU is not available, this falls back to normal Estimator on CPU
+  # or GPU.
+  return run_common.make_estimator(
+      model_fn, run_common.run_config_from_flags(FLAGS, FLAGS.output_dir),
+      use_tpu=FLAGS.use_tpu, train_batch_size=FLAGS.train_batch_size,
+      eval_batch_size=FLAGS.eval_batch_size)
+
+
+def log_resume_point(output_dir, num_train_steps):
+  """Says whether training starts fresh or resumes a checkpoint."""
+  latest = tf.train.latest_checkpoint(output_dir)
+  if latest is None:
+    return
+  step = int(tf.train.load_variable(latest, "global_step"))
+  if step >= num_train_steps:
+    tf1.logging.info("%s is already at step %d >= --num_train_steps=%d: "
+                     "nothing to train.", latest, step, num_train_steps)
+  else:
+    tf1.logging.info("Resuming training from %s at step %d (of %d).",
+                     latest, step, num_train_steps)
+
+
+def main(_):
+  tf1.logging.set_verbosity(tf1.logging.INFO)
+  validate_flags(FLAGS)
+  bert_config = run_common.load_bert_config(FLAGS.bert_config_file)
+  run_common.check_max_seq_length(FLAGS.max_seq_length, bert_config)
+  input_files = expand_input_files(FLAGS.input_file)
+  tf1.logging.info("*** Input Files ***")
+  for input_file in input_files:
+    tf1.logging.info("  %s", input_file)
+  check_records(input_files, FLAGS.max_seq_length,
+                FLAGS.max_predictions_per_seq, bert_config)
+  tf.io.gfile.makedirs(FLAGS.output_dir)
+  estimator = build_estimator(bert_config)
+
+  if FLAGS.do_train:
+    tf1.logging.info("***** Running training *****")
+    tf1.logging.info("  Batch size = %d", FLAGS.train_batch_size)
+    log_resume_point(FLAGS.output_dir, FLAGS.num_train_steps)
+    estimator.train(
+        input_fn=input_fn_builder(input_files, FLAGS.max_seq_length,
+                                  FLAGS.max_predictions_per_seq,
+                                  is_training=True),
+        max_steps=FLAGS.num_train_steps)
+
+  if FLAGS.do_eval:
+    tf1.logging.info("***** Running evaluation *****")
+    tf1.logging.info("  Batch size = %d", FLAGS.eval_batch_size)
+    result = estimator.evaluate(
+        input_fn=input_fn_builder(input_files, FLAGS.max_seq_length,
+                                  FLAGS.max_predictions_per_seq,
+                                  is_training=False),
+        steps=FLAGS.max_eval_steps)
+    run_common.write_eval_results(FLAGS.output_dir, result)
+
+
+if __name__ == "__main__":
+  run_common.mark_flags_as_required(
+      ["bert_config_file", "input_file", "output_dir"], FLAGS)
+  run_common.run_script(main, FLAGS)
