@@ -80,6 +80,7 @@ flags.DEFINE_integer("num_warmup_steps", 10000, "Number of warmup steps.",
 flags.DEFINE_integer("max_eval_steps", 100, "Maximum number of eval steps.",
                      flag_values=FLAGS)
 run_common.define_runtime_flags(FLAGS)
+run_common.define_training_flags(FLAGS)
 
 # Checked before work: the first record of this many files (shapes) and
 # this many records (ids in range, SPEC D3).
@@ -96,8 +97,11 @@ INT_FEATURES = ("input_ids", "input_mask", "segment_ids",
 
 def model_fn_builder(bert_config, init_checkpoint, learning_rate,
                      num_train_steps, num_warmup_steps, use_tpu,
-                     use_one_hot_embeddings):
-  """Returns the `model_fn` closure for TPUEstimator (TRAIN and EVAL)."""
+                     use_one_hot_embeddings, options=None):
+  """Returns the `model_fn` closure for TPUEstimator (TRAIN and EVAL).
+
+  `options`: run_common.TrainingOptions (the training flags of issue #8).
+  """
 
   def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
     """MLM + NSP losses; the train op or the eval metrics."""
@@ -115,7 +119,8 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
         input_ids=input_ids,
         input_mask=features["input_mask"],
         token_type_ids=features["segment_ids"],
-        use_one_hot_embeddings=use_one_hot_embeddings)
+        use_one_hot_embeddings=use_one_hot_embeddings,
+        **run_common.bert_model_kwargs(options, is_training))
     (masked_lm_loss, masked_lm_example_loss,
      masked_lm_log_probs) = get_masked_lm_output(
          bert_config, model.get_sequence_output(),
@@ -130,9 +135,9 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
     scaffold_fn = run_common.initialize_from_checkpoint(init_checkpoint,
                                                         use_tpu)
     if is_training:
-      train_op = optimization.create_optimizer(
+      train_op = run_common.create_train_op(
           total_loss, learning_rate, num_train_steps, num_warmup_steps,
-          use_tpu)
+          use_tpu, options)
       if not use_tpu:  # On TPU, summaries would need a host_call.
         _add_training_summaries(learning_rate, num_train_steps,
                                 num_warmup_steps, masked_lm_loss,
@@ -527,7 +532,7 @@ def _describe(input_files):
 # Main.
 
 
-def build_estimator(bert_config):
+def build_estimator(bert_config, options):
   model_fn = model_fn_builder(
       bert_config=bert_config,
       init_checkpoint=FLAGS.init_checkpoint,
@@ -535,13 +540,14 @@ def build_estimator(bert_config):
       num_train_steps=FLAGS.num_train_steps,
       num_warmup_steps=FLAGS.num_warmup_steps,
       use_tpu=FLAGS.use_tpu,
-      use_one_hot_embeddings=FLAGS.use_tpu)
+      use_one_hot_embeddings=FLAGS.use_tpu,
+      options=options)
   # If TPU is not available, this falls back to normal Estimator on CPU
   # or GPU.
   return run_common.make_estimator(
       model_fn, run_common.run_config_from_flags(FLAGS, FLAGS.output_dir),
       use_tpu=FLAGS.use_tpu, train_batch_size=FLAGS.train_batch_size,
-      eval_batch_size=FLAGS.eval_batch_size)
+      eval_batch_size=FLAGS.eval_batch_size, options=options)
 
 
 def log_resume_point(output_dir, num_train_steps):
@@ -561,6 +567,9 @@ def log_resume_point(output_dir, num_train_steps):
 def main(_):
   tf1.logging.set_verbosity(tf1.logging.INFO)
   validate_flags(FLAGS)
+  options = run_common.training_options_from_flags(FLAGS)
+  run_common.validate_training_options(options, FLAGS.train_batch_size,
+                                       FLAGS.use_tpu)
   bert_config = run_common.load_bert_config(FLAGS.bert_config_file)
   run_common.check_max_seq_length(FLAGS.max_seq_length, bert_config)
   input_files = expand_input_files(FLAGS.input_file)
@@ -570,17 +579,17 @@ def main(_):
   check_records(input_files, FLAGS.max_seq_length,
                 FLAGS.max_predictions_per_seq, bert_config)
   tf.io.gfile.makedirs(FLAGS.output_dir)
-  estimator = build_estimator(bert_config)
+  estimator = build_estimator(bert_config, options)
 
   if FLAGS.do_train:
     tf1.logging.info("***** Running training *****")
     tf1.logging.info("  Batch size = %d", FLAGS.train_batch_size)
     log_resume_point(FLAGS.output_dir, FLAGS.num_train_steps)
-    estimator.train(
-        input_fn=input_fn_builder(input_files, FLAGS.max_seq_length,
-                                  FLAGS.max_predictions_per_seq,
-                                  is_training=True),
-        max_steps=FLAGS.num_train_steps)
+    run_common.train_estimator(
+        estimator,
+        input_fn_builder(input_files, FLAGS.max_seq_length,
+                         FLAGS.max_predictions_per_seq, is_training=True),
+        FLAGS.num_train_steps)
 
   if FLAGS.do_eval:
     tf1.logging.info("***** Running evaluation *****")

@@ -165,3 +165,28 @@ def test_invalid_combinations_are_clear_errors(sentiment, tmp_path):
                        "train_batch_size=16", "multiple of")
   flags = dict(sentiment, output_dir=str(tmp_path / "bad"), precision="fp8")
   assert_clean_failure(run_script("run_classifier.py", flags), "precision")
+
+
+@pytest.mark.slow
+def test_training_flags_in_run_pretraining(tmp_path):
+  import run_pretraining  # pylint: disable=g-import-not-at-top
+  output_dir = str(tmp_path / "pretraining")
+  run_main(
+      run_pretraining,
+      input_file=os.path.join(GOLDEN_DIR, "create_pretraining_data",
+                              "default", "output.tfrecord"),
+      bert_config_file=os.path.join(GOLDEN_DIR, "pretrain_ckpt",
+                                    "bert_config.json"),
+      output_dir=output_dir, do_train=True, do_eval=True,
+      train_batch_size=8, eval_batch_size=8, max_seq_length=64,
+      max_predictions_per_seq=10, num_train_steps=3, num_warmup_steps=1,
+      max_eval_steps=2, gradient_accumulation_steps=2, recompute_layers=True,
+      precision="bf16", optimizer="lamb", tf_random_seed=7)
+  results = read_results(output_dir)
+  assert results["global_step"] == 3
+  assert np.isfinite(results["loss"])
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(output_dir))
+  names = reader.get_variable_to_shape_map()
+  assert "cls/predictions/output_bias/lamb_m" in names
+  assert reader.get_variable_to_dtype_map()[
+      "bert/embeddings/word_embeddings"] == tf.float32
