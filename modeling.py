@@ -783,8 +783,44 @@ class _StatelessDropout(object):
         input_tensor, rate=dropout_prob, seed=seed)
 
 
+def _recompute_grad(fn):
+  """Gradient checkpointing for `fn(*tensors)`, like tf.recompute_grad.
+
+  The forward pass keeps only fn's inputs; the backward pass replays fn and
+  differentiates the replay. The replay is ordered after the incoming
+  gradient by a control dependency: tf.recompute_grad orders it with a data
+  trick (`b == b` on a bool) that graph rewrites can fold away, after which
+  the replay runs during the forward pass and saves no memory at all.
+  Variables fn reads are found by custom_gradient and get gradients too.
+  """
+
+  @tf.custom_gradient
+  def wrapped(*args):
+    result = fn(*args)
+
+    def grad(*output_grads, **kwargs):
+      variables = list(kwargs.get("variables") or [])
+      with tf.control_dependencies(output_grads):
+        replay_args = [tf.identity(arg) for arg in args]
+      differentiable = [arg for arg in replay_args if arg.dtype.is_floating]
+      with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(differentiable)
+        tape.watch(variables)
+        replayed = fn(*replay_args)
+      grads = tape.gradient(replayed, differentiable + variables,
+                            output_gradients=list(output_grads))
+      input_grads = iter(grads[:len(differentiable)])
+      arg_grads = [next(input_grads) if arg.dtype.is_floating else None
+                   for arg in replay_args]
+      return arg_grads, grads[len(differentiable):]
+
+    return result, grad
+
+  return wrapped
+
+
 def _recomputed_transformer_layer(layer_input, layer_args, seed=None):
-  """`_transformer_layer` under tf.recompute_grad (gradient checkpointing).
+  """`_transformer_layer` with gradient checkpointing (`_recompute_grad`).
 
   Only the layer's input is kept for the backward pass; the layer is run
   again, with the same variables and dropout masks, to get its gradients.
@@ -793,16 +829,16 @@ def _recomputed_transformer_layer(layer_input, layer_args, seed=None):
   uses_dropout = (layer_args["hidden_dropout_prob"] or
                   layer_args["attention_probs_dropout_prob"])
 
-  def layer_fn(inputs, seed):
+  def layer_fn(inputs, *seed_arg):
     with tf1.variable_scope(scope, reuse=tf1.AUTO_REUSE):
-      dropout_fn = _StatelessDropout(seed) if uses_dropout else dropout
+      dropout_fn = _StatelessDropout(seed_arg[0]) if seed_arg else dropout
       return _transformer_layer(inputs, dropout_fn=dropout_fn, **layer_args)
 
   if uses_dropout:
     if seed is None:  # One fresh seed per step, shared by both passes.
       seed = tf.random.uniform([2], maxval=tf.int64.max, dtype=tf.int64)
-    return tf.recompute_grad(layer_fn)(layer_input, seed)
-  return tf.recompute_grad(lambda inputs: layer_fn(inputs, None))(layer_input)
+    return _recompute_grad(layer_fn)(layer_input, seed)
+  return _recompute_grad(layer_fn)(layer_input)
 
 
 def transformer_model(input_tensor,
