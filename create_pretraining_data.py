@@ -68,38 +68,40 @@ tf1 = tf.compat.v1
 FLAGS = flags.FlagValues()
 
 flags.DEFINE_string("input_file", None,
-                    "Input raw text file (or comma-separated list of files or "
-                    "globs): one sentence per line, a blank line between "
+                    "Plain-text corpus: comma-separated files or globs, one "
+                    "sentence per line, a blank line between "
                     "documents.", flag_values=FLAGS)
 flags.DEFINE_string("output_file", None,
-                    "Output TFRecord file (or comma-separated list of files; "
+                    "TFRecord file to write (or comma-separated list of files; "
                     "instances are written round-robin).", flag_values=FLAGS)
 flags.DEFINE_string("vocab_file", None,
-                    "The vocabulary file that the BERT model was trained on.",
-                    flag_values=FLAGS)
+                    "vocab.txt of the model the data is for (WordPiece "
+                    "vocabulary).", flag_values=FLAGS)
 flags.DEFINE_bool("do_lower_case", True,
-                  "Whether to lower case the input text. Should be True for "
-                  "uncased models and False for cased models.",
-                  flag_values=FLAGS)
+                  "Lower-case and strip accents before WordPiece: true for "
+                  "uncased models, false for cased ones.", flag_values=FLAGS)
 flags.DEFINE_bool("do_whole_word_mask", False,
-                  "Whether to mask all the WordPieces of a word together "
-                  "instead of each WordPiece independently.",
-                  flag_values=FLAGS)
-flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.",
+                  "Mask every WordPiece of a chosen word together, instead "
+                  "of choosing WordPieces independently.", flag_values=FLAGS)
+flags.DEFINE_integer("max_seq_length", 128,
+                     "Length S of every instance in WordPiece tokens.",
                      flag_values=FLAGS)
 flags.DEFINE_integer("max_predictions_per_seq", 20,
-                     "Maximum number of masked LM predictions per sequence.",
+                     "Masked positions per instance at most (P).",
                      flag_values=FLAGS)
-flags.DEFINE_integer("random_seed", 12345, "Random seed for data generation.",
+flags.DEFINE_integer("random_seed", 12345,
+                     "Seed of the one random generator behind every choice.",
                      flag_values=FLAGS)
 flags.DEFINE_integer("dupe_factor", 10,
-                     "Number of times to duplicate the input data (with "
-                     "different masks).", flag_values=FLAGS)
-flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.",
+                     "Passes over the corpus, each with new masks and pairs.",
+                     flag_values=FLAGS)
+flags.DEFINE_float("masked_lm_prob", 0.15,
+                   "Share of each instance's tokens to mask.",
                    flag_values=FLAGS)
 flags.DEFINE_float("short_seq_prob", 0.1,
-                   "Probability of creating sequences which are shorter than "
-                   "the maximum length.", flag_values=FLAGS)
+                   "Chance that an instance aims at a random length shorter "
+                   "than max_seq_length (so that the model sees short "
+                   "inputs too).", flag_values=FLAGS)
 flags.DEFINE_integer("num_workers", 1,
                      "Opt-in parallel generation with this many processes. "
                      "Values above 1 produce DIFFERENT (equally valid) "
@@ -116,7 +118,7 @@ PROGRESS_INTERVAL_SECONDS = 15.0
 # Instances logged in full, as the original does.
 _NUM_LOGGED_INSTANCES = 20
 
-_SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[MASK]")
+_SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[MASK]", "[UNK]")
 FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids",
                  "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
                  "next_sentence_labels")
@@ -462,6 +464,11 @@ def expand_input_files(input_file):
     matched = tf.io.gfile.glob(pattern)
     if not matched:
       tf1.logging.warning("--input_file: %s matches no file", pattern)
+    for path in matched:
+      if tf.io.gfile.isdir(path):
+        raise ValueError(
+            "--input_file: %s is a directory. Pass text files, or a glob "
+            "such as '%s/*.txt'." % (path, path.rstrip("/")))
     input_files.extend(matched)
   if not input_files:
     raise ValueError(
@@ -1407,9 +1414,9 @@ def load_tokenizer(vocab_file, do_lower_case):
              if token not in tokenizer.vocab]
   if missing:
     raise ValueError(
-        "--vocab_file=%s lacks %s. A BERT vocab needs [CLS], [SEP] and "
-        "[MASK] (and [UNK]); use the vocab.txt of a released model or add "
-        "them." % (vocab_file, ", ".join(missing)))
+        "--vocab_file=%s lacks %s. A BERT vocab needs [CLS], [SEP], [MASK] "
+        "and [UNK]; use the vocab.txt of a released model or add them." %
+        (vocab_file, ", ".join(missing)))
   return tokenizer
 
 
@@ -1422,6 +1429,11 @@ def split_output_files(output_file):
   if len(set(output_files)) != len(output_files):
     raise ValueError("--output_file=%s names a file twice; each output "
                      "file must be different." % output_file)
+  for path in output_files:
+    if tf.io.gfile.isdir(path):
+      raise ValueError("--output_file=%s is a directory; pass a file path "
+                       "such as %s/output.tfrecord." %
+                       (path, path.rstrip("/")))
   return output_files
 
 

@@ -92,50 +92,30 @@ flags.DEFINE_string("layers", "-1,-2,-3,-4",
                     "negative values count from the last layer.",
                     flag_values=FLAGS)
 
-flags.DEFINE_string(
-    "bert_config_file", None,
-    "The config json file corresponding to the pre-trained BERT model. "
-    "This specifies the model architecture.", flag_values=FLAGS)
+run_common.define_common_flags(
+    FLAGS, ["bert_config_file", "max_seq_length", "init_checkpoint",
+            "vocab_file", "do_lower_case"],
+    helps={"init_checkpoint": "Checkpoint whose encoder computes the "
+                              "features (required)."})
 
-flags.DEFINE_integer(
-    "max_seq_length", 128,
-    "The maximum total input sequence length after WordPiece tokenization. "
-    "Sequences longer than this will be truncated, and sequences shorter "
-    "than this will be padded.", flag_values=FLAGS)
-
-flags.DEFINE_string(
-    "init_checkpoint", None,
-    "Initial checkpoint (usually from a pre-trained BERT model).",
-    flag_values=FLAGS)
-
-flags.DEFINE_string("vocab_file", None,
-                    "The vocabulary file that the BERT model was trained on.",
-                    flag_values=FLAGS)
-
-flags.DEFINE_bool(
-    "do_lower_case", True,
-    "Whether to lower case the input text. Should be True for uncased "
-    "models and False for cased models.", flag_values=FLAGS)
-
-flags.DEFINE_integer("batch_size", 32, "Batch size for predictions.",
+flags.DEFINE_integer("batch_size", 32, "Lines per prediction batch.",
                      flag_values=FLAGS)
 
-flags.DEFINE_bool("use_tpu", False, "Whether to use TPU or GPU/CPU.",
+flags.DEFINE_bool("use_tpu", False,
+                  "Run on a Cloud TPU (otherwise on CPU or GPU).",
                   flag_values=FLAGS)
 
-flags.DEFINE_string("master", None,
-                    "If using a TPU, the address of the master.",
+flags.DEFINE_string("master", None, "TPU master address (with --use_tpu).",
                     flag_values=FLAGS)
 
 flags.DEFINE_integer("num_tpu_cores", 8,
-                     "Only used if `use_tpu` is True. Total number of TPU "
-                     "cores to use.", flag_values=FLAGS)
+                     "TPU cores to shard over (with --use_tpu only).",
+                     flag_values=FLAGS)
 
 flags.DEFINE_bool(
     "use_one_hot_embeddings", False,
-    "If True, tf.one_hot will be used for embedding lookups, otherwise "
-    "tf.nn.embedding_lookup will be used. On TPUs, this should be True "
-    "since it is much faster.", flag_values=FLAGS)
+    "Look words up with a one-hot matmul instead of a gather (faster on "
+    "TPU, same values).", flag_values=FLAGS)
 
 flags.DEFINE_enum(
     "output_format", "jsonl", ["jsonl", "npz"],
@@ -647,11 +627,15 @@ def validate_flags_or_throw(flag_values):
   if output_dir and not tf.io.gfile.isdir(output_dir):
     raise ValueError("--output_file=%s: the directory %s does not exist." %
                      (flag_values.output_file, output_dir))
+  if tf.io.gfile.isdir(flag_values.output_file):
+    raise ValueError("--output_file=%s is a directory; pass a file path." %
+                     flag_values.output_file)
   tokenizer = tokenization.FullTokenizer(
       vocab_file=flag_values.vocab_file,
       do_lower_case=flag_values.do_lower_case)
   run_common.check_vocab_fits(tokenizer.vocab, flag_values.vocab_file,
                               bert_config)
+  run_common.require_vocab_tokens(tokenizer.vocab, flag_values.vocab_file)
   return bert_config, tokenizer, layer_indexes
 
 

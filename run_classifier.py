@@ -43,6 +43,7 @@ import collections
 import contextlib
 import csv
 import io
+import math
 import os
 
 from absl import flags
@@ -57,67 +58,24 @@ tf1 = tf.compat.v1
 
 FLAGS = flags.FlagValues()
 
-# Required.
 flags.DEFINE_string(
     "data_dir", None,
     "Folder holding the task's data files in the GLUE layout (e.g. "
     "train.tsv, dev.tsv, test.tsv for MRPC).", flag_values=FLAGS)
-flags.DEFINE_string(
-    "bert_config_file", None,
-    "bert_config.json of the checkpoint: the model's shape.",
-    flag_values=FLAGS)
+run_common.define_common_flags(FLAGS, ["bert_config_file"])
 flags.DEFINE_string(
     "task_name", None,
     "Task to run, case-insensitive: cola, mnli, mnli-mm, mrpc, xnli, sst-2, "
     "qqp, qnli, rte, wnli, sts-b, ax.", flag_values=FLAGS)
-flags.DEFINE_string("vocab_file", None,
-                    "vocab.txt of the checkpoint (WordPiece vocabulary).",
-                    flag_values=FLAGS)
-flags.DEFINE_string(
-    "output_dir", None,
-    "Folder for checkpoints, TFRecords and result files (created if "
-    "needed).", flag_values=FLAGS)
-
-# Optional.
-flags.DEFINE_string(
-    "init_checkpoint", None,
-    "Checkpoint to start from, usually a pre-trained BERT "
-    "(.../bert_model.ckpt). Ignored once output_dir holds a checkpoint.",
-    flag_values=FLAGS)
-flags.DEFINE_bool(
-    "do_lower_case", True,
-    "Lower-case and strip accents before WordPiece: true for uncased "
-    "checkpoints, false for cased ones.", flag_values=FLAGS)
-flags.DEFINE_integer(
-    "max_seq_length", 128,
-    "Length S of every input in WordPiece tokens, [CLS] and [SEP] included: "
-    "longer inputs are cut, shorter ones zero-padded.", flag_values=FLAGS)
-flags.DEFINE_bool("do_train", False, "Fine-tune on the training set.",
-                  flag_values=FLAGS)
-flags.DEFINE_bool("do_eval", False,
-                  "Evaluate on the dev set; writes eval_results.txt.",
-                  flag_values=FLAGS)
-flags.DEFINE_bool(
-    "do_predict", False,
-    "Predict the test set; writes test_results.tsv and the GLUE submission "
-    "file.", flag_values=FLAGS)
-flags.DEFINE_integer("train_batch_size", 32,
-                     "Examples per training step (all cores together).",
-                     flag_values=FLAGS)
-flags.DEFINE_integer("eval_batch_size", 8, "Examples per evaluation batch.",
-                     flag_values=FLAGS)
-flags.DEFINE_integer("predict_batch_size", 8,
-                     "Examples per prediction batch.", flag_values=FLAGS)
-flags.DEFINE_float("learning_rate", 5e-5,
-                   "Peak learning rate of the Adam (weight decay) optimizer.",
-                   flag_values=FLAGS)
-flags.DEFINE_float("num_train_epochs", 3.0,
-                   "Passes over the training set (fractions allowed).",
-                   flag_values=FLAGS)
-flags.DEFINE_float(
-    "warmup_proportion", 0.1,
-    "Share of the training steps over which the learning rate rises "
-    "linearly from 0 to its peak, e.g. 0.1.", flag_values=FLAGS)
+run_common.define_common_flags(
+    FLAGS, ["vocab_file", "output_dir", "init_checkpoint", "do_lower_case",
+            "max_seq_length", "do_train", "do_eval", "do_predict",
+            "train_batch_size", "eval_batch_size", "predict_batch_size",
+            "learning_rate", "num_train_epochs", "warmup_proportion"],
+    helps={"do_train": "Fine-tune on the training set.",
+           "do_eval": "Evaluate on the dev set; writes eval_results.txt.",
+           "do_predict": "Predict the test set; writes test_results.tsv and "
+                         "the GLUE submission file."})
 
 run_common.define_runtime_flags(FLAGS)
 run_common.define_training_flags(FLAGS)
@@ -213,6 +171,10 @@ class DataProcessor(object):
     lines end at "\\n" only, as in the original's text-mode reader.
     """
     text = run_common.read_text(input_file)
+    # A field may be as long as the file: very long texts are valid input,
+    # not csv's default 128 KiB limit.
+    if csv.field_size_limit() < len(text):
+      csv.field_size_limit(len(text))
     reader = csv.reader(io.StringIO(text), delimiter="\t",
                         quotechar=quotechar)
     try:
@@ -234,9 +196,13 @@ def _check_label(path, row_number, label, label_list):
   """Labels outside the task's list would fail later with a KeyError."""
   if label_list == [None]:
     try:
-      float(label)
+      score = float(label)
     except ValueError:
       raise ValueError("%s line %d: the score %r is not a number." %
+                       (path, row_number + 1, label))
+    if not math.isfinite(score):
+      # A NaN or infinite target makes the regression loss NaN.
+      raise ValueError("%s line %d: the score %r is not a finite number." %
                        (path, row_number + 1, label))
   elif label not in label_list:
     raise ValueError(
@@ -1306,7 +1272,7 @@ def main(_):
   if FLAGS.do_train:
     num_train_steps, num_warmup_steps = training_steps(
         len(examples["train"]), FLAGS)
-  tf.io.gfile.makedirs(FLAGS.output_dir)
+  run_common.make_output_dir(FLAGS.output_dir)
 
   estimator = build_estimator(FLAGS, bert_config, processor, num_train_steps,
                               num_warmup_steps)

@@ -54,6 +54,73 @@ tf1 = tf.compat.v1
 # Flags and the script runner.
 
 
+# Flags several scripts share, with the original's names and defaults. A
+# script picks the ones it has; defaults it changes (max_seq_length is 384 in
+# run_squad) and more specific help texts are passed as overrides.
+_COMMON_FLAGS = {
+    "bert_config_file": (
+        flags.DEFINE_string, None,
+        "bert_config.json of the model: its shape (layers, hidden size, "
+        "vocabulary size...)."),
+    "vocab_file": (
+        flags.DEFINE_string, None,
+        "vocab.txt of the model: the WordPiece vocabulary it was trained "
+        "with."),
+    "output_dir": (
+        flags.DEFINE_string, None,
+        "Directory for checkpoints and result files (created if missing)."),
+    "init_checkpoint": (
+        flags.DEFINE_string, None,
+        "Checkpoint prefix to start from, usually a pre-trained BERT "
+        "(.../bert_model.ckpt)."),
+    "do_lower_case": (
+        flags.DEFINE_bool, True,
+        "Lower-case and strip accents before WordPiece: true for uncased "
+        "models, false for cased ones."),
+    "max_seq_length": (
+        flags.DEFINE_integer, 128,
+        "Length S of every input in WordPiece tokens, [CLS] and [SEP] "
+        "included: longer inputs are cut, shorter ones zero-padded."),
+    "do_train": (flags.DEFINE_bool, False, "Train."),
+    "do_eval": (flags.DEFINE_bool, False, "Evaluate."),
+    "do_predict": (flags.DEFINE_bool, False, "Predict."),
+    "train_batch_size": (
+        flags.DEFINE_integer, 32,
+        "Examples per training step (all devices together)."),
+    "eval_batch_size": (flags.DEFINE_integer, 8,
+                        "Examples per evaluation batch."),
+    "predict_batch_size": (flags.DEFINE_integer, 8,
+                           "Examples per prediction batch."),
+    "learning_rate": (
+        flags.DEFINE_float, 5e-5,
+        "Peak learning rate of the AdamWeightDecay (or LAMB) optimizer."),
+    "num_train_epochs": (
+        flags.DEFINE_float, 3.0,
+        "Passes over the training data (fractions allowed)."),
+    "warmup_proportion": (
+        flags.DEFINE_float, 0.1,
+        "Share of the training steps over which the learning rate rises "
+        "linearly from 0 to its peak (0.1 = the first 10%)."),
+}
+
+
+def define_common_flags(flag_values, names, defaults=None, helps=None):
+  """Defines the shared flags `names` on a script's FlagValues.
+
+  Args:
+    flag_values: the script's `flags.FlagValues`.
+    names: which of the shared flags the script has, in --help order.
+    defaults: optional {name: default} where the script's default differs.
+    helps: optional {name: help text} more specific to the script.
+  """
+  defaults = defaults or {}
+  helps = helps or {}
+  for name in names:
+    define, default, help_text = _COMMON_FLAGS[name]
+    define(name, defaults.get(name, default), helps.get(name, help_text),
+           flag_values=flag_values)
+
+
 def define_runtime_flags(flag_values):
   """Defines the run-config and TPU flags ("group R" of the original).
 
@@ -61,34 +128,36 @@ def define_runtime_flags(flag_values):
     flag_values: the script's `flags.FlagValues`.
   """
   flags.DEFINE_integer("save_checkpoints_steps", 1000,
-                       "How often to save the model checkpoint.",
+                       "Write a checkpoint every this many steps.",
                        flag_values=flag_values)
-  flags.DEFINE_integer("iterations_per_loop", 1000,
-                       "How many steps to make in each estimator call.",
-                       flag_values=flag_values)
-  flags.DEFINE_bool("use_tpu", False, "Whether to use TPU or GPU/CPU.",
+  flags.DEFINE_integer(
+      "iterations_per_loop", 1000,
+      "Steps the TPU runs on its own between two calls from the host.",
+      flag_values=flag_values)
+  flags.DEFINE_bool("use_tpu", False,
+                    "Run on a Cloud TPU (otherwise on CPU or GPU).",
                     flag_values=flag_values)
   define_tpu_address_flags(flag_values)
   flags.DEFINE_integer("num_tpu_cores", 8,
-                       "Only used if `use_tpu` is True. Total number of TPU "
-                       "cores to use.", flag_values=flag_values)
+                       "TPU cores to shard over (with --use_tpu only).",
+                       flag_values=flag_values)
 
 
 def define_tpu_address_flags(flag_values):
   """Defines tpu_name, tpu_zone, gcp_project and master."""
   flags.DEFINE_string(
       "tpu_name", None,
-      "The Cloud TPU to use for training: the name used when creating it, or "
-      "a grpc://ip.address.of.tpu:8470 url.", flag_values=flag_values)
+      "Cloud TPU to use: its name, or its grpc://IP:8470 address.",
+      flag_values=flag_values)
   flags.DEFINE_string(
       "tpu_zone", None,
-      "[Optional] GCE zone of the Cloud TPU. If not given, it is detected "
-      "from metadata.", flag_values=flag_values)
+      "GCE zone of the Cloud TPU; found from metadata when not given.",
+      flag_values=flag_values)
   flags.DEFINE_string(
       "gcp_project", None,
-      "[Optional] Project name of the Cloud TPU project. If not given, it is "
-      "detected from metadata.", flag_values=flag_values)
-  flags.DEFINE_string("master", None, "[Optional] TensorFlow master URL.",
+      "Cloud project of the TPU; found from metadata when not given.",
+      flag_values=flag_values)
+  flags.DEFINE_string("master", None, "TensorFlow master address (optional).",
                       flag_values=flag_values)
 
 
@@ -194,8 +263,26 @@ def load_bert_config(bert_config_file):
     if not isinstance(value, (float, int)) or not 0.0 <= value < 1.0:
       raise ValueError("%s: `%s` must be in [0, 1), got %r." %
                        (bert_config_file, key, value))
-  modeling.get_activation(config.hidden_act)
+  _check_activation_and_range(config, bert_config_file)
   return config
+
+
+def _check_activation_and_range(config, bert_config_file):
+  """hidden_act must name a known function and initializer_range be a
+  positive number; otherwise graph building fails far from the file."""
+  act = getattr(config, "hidden_act", None)
+  try:
+    if not isinstance(act, six.string_types):
+      raise ValueError("expected a string, got %r" % (act,))
+    modeling.get_activation(act)
+  except ValueError as error:
+    raise ValueError("%s: `hidden_act` is invalid (%s). Use one of gelu, "
+                     "relu, tanh, linear." % (bert_config_file, error))
+  value = getattr(config, "initializer_range", None)
+  if (isinstance(value, bool) or not isinstance(value, (float, int)) or
+      not value > 0):
+    raise ValueError("%s: `initializer_range` must be a positive number, "
+                     "got %r." % (bert_config_file, value))
 
 
 def check_max_seq_length(max_seq_length, bert_config):
@@ -298,7 +385,14 @@ class AtomicTFRecordWriter(object):
     if self._closed:
       return
     self._writer.close()
-    tf.io.gfile.rename(self._temp_path, self.path, overwrite=True)
+    try:
+      tf.io.gfile.rename(self._temp_path, self.path, overwrite=True)
+    except BaseException:
+      # E.g. the final path is a directory: leave no temporary file behind.
+      self._closed = True
+      if tf.io.gfile.exists(self._temp_path):
+        tf.io.gfile.remove(self._temp_path)
+      raise
     self._closed = True
 
   def abort(self):
@@ -871,3 +965,39 @@ def bert_model_kwargs(options, is_training):
   options = options or TrainingOptions()
   return dict(compute_dtype=options.compute_dtype,
               recompute_layers=bool(options.recompute_layers and is_training))
+
+
+# --------------------------------------------------------------------------
+# Output directories and vocabularies: one-line errors naming the flag.
+
+
+def make_output_dir(path, flag_name="output_dir"):
+  """Creates directory `path` and its parents.
+
+  Raises:
+    ValueError: naming the flag, when `path` is a file or cannot be created
+      (e.g. a parent is a regular file, or permission is denied).
+  """
+  if not path:
+    raise ValueError("--%s is required." % flag_name)
+  if tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path):
+    raise ValueError("--%s=%s is a file, not a directory: choose a directory "
+                     "path." % (flag_name, path))
+  try:
+    tf.io.gfile.makedirs(path)
+  except (tf.errors.OpError, OSError) as error:
+    message = getattr(error, "message", None) or str(error)
+    raise ValueError("--%s=%s cannot be created (%s). Choose a writable "
+                     "directory." % (flag_name, path,
+                                     message.strip().splitlines()[0]))
+
+
+def require_vocab_tokens(vocab, vocab_file,
+                         tokens=("[CLS]", "[SEP]", "[UNK]")):
+  """Every input needs [CLS] and [SEP], and unknown words become [UNK]: a
+  vocab without them fails deep inside feature conversion otherwise."""
+  missing = [token for token in tokens if token not in vocab]
+  if missing:
+    raise ValueError("--vocab_file=%s lacks %s: pass the vocab.txt that came "
+                     "with the BERT checkpoint." %
+                     (vocab_file, ", ".join(missing)))

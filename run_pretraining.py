@@ -28,6 +28,9 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import contextlib
+import re
+
 from absl import flags
 import tensorflow as tf
 
@@ -39,46 +42,32 @@ tf1 = tf.compat.v1
 
 FLAGS = flags.FlagValues()
 
-flags.DEFINE_string(
-    "bert_config_file", None,
-    "The config json file corresponding to the pre-trained BERT model. "
-    "This specifies the model architecture.", flag_values=FLAGS)
+run_common.define_common_flags(FLAGS, ["bert_config_file"])
 flags.DEFINE_string(
     "input_file", None,
-    "Input TF example files (can be a glob or comma separated).",
-    flag_values=FLAGS)
-flags.DEFINE_string(
-    "output_dir", None,
-    "The output directory where the model checkpoints will be written.",
-    flag_values=FLAGS)
-flags.DEFINE_string(
-    "init_checkpoint", None,
-    "Initial checkpoint (usually from a pre-trained BERT model).",
-    flag_values=FLAGS)
-flags.DEFINE_integer(
-    "max_seq_length", 128,
-    "The maximum total input sequence length after WordPiece tokenization. "
-    "Must match the data file.", flag_values=FLAGS)
+    "Pretraining TFRecords from create_pretraining_data.py: comma-separated "
+    "files or globs. Evaluation reads the same files.", flag_values=FLAGS)
+run_common.define_common_flags(
+    FLAGS, ["output_dir", "init_checkpoint", "max_seq_length"],
+    helps={"max_seq_length": "Sequence length S; must equal the one the "
+                             "TFRecords were written with."})
 flags.DEFINE_integer(
     "max_predictions_per_seq", 20,
-    "Maximum number of masked LM predictions per sequence. Must match the "
-    "data file.", flag_values=FLAGS)
-flags.DEFINE_bool("do_train", False, "Whether to run training.",
-                  flag_values=FLAGS)
-flags.DEFINE_bool("do_eval", False, "Whether to run eval on the dev set.",
-                  flag_values=FLAGS)
-flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.",
+    "Masked positions per sequence; must equal the one the TFRecords were "
+    "written with.", flag_values=FLAGS)
+run_common.define_common_flags(
+    FLAGS, ["do_train", "do_eval", "train_batch_size", "eval_batch_size",
+            "learning_rate"],
+    helps={"do_eval": "Evaluate the masked-LM and next-sentence heads "
+                      "(on the --input_file records)."})
+flags.DEFINE_integer("num_train_steps", 100000,
+                     "Optimizer steps to train for (the decay reaches 0 "
+                     "there).", flag_values=FLAGS)
+flags.DEFINE_integer("num_warmup_steps", 10000,
+                     "Steps of linear learning-rate warmup.",
                      flag_values=FLAGS)
-flags.DEFINE_integer("eval_batch_size", 8, "Total batch size for eval.",
-                     flag_values=FLAGS)
-flags.DEFINE_float("learning_rate", 5e-5,
-                   "The initial learning rate for Adam.", flag_values=FLAGS)
-flags.DEFINE_integer("num_train_steps", 100000, "Number of training steps.",
-                     flag_values=FLAGS)
-flags.DEFINE_integer("num_warmup_steps", 10000, "Number of warmup steps.",
-                     flag_values=FLAGS)
-flags.DEFINE_integer("max_eval_steps", 100, "Maximum number of eval steps.",
-                     flag_values=FLAGS)
+flags.DEFINE_integer("max_eval_steps", 100,
+                     "Evaluation batches to run at most.", flag_values=FLAGS)
 run_common.define_runtime_flags(FLAGS)
 run_common.define_training_flags(FLAGS)
 
@@ -463,15 +452,18 @@ def check_records(input_files, max_seq_length, max_predictions_per_seq,
     ValueError: naming the file, the value found and the fix.
   """
   for input_file in input_files[:_FILES_TO_CHECK]:
-    for record in tf.data.TFRecordDataset(input_file).take(1):
-      values = _example_values(record.numpy(), input_file)
-      _check_lengths(values, input_file, max_seq_length,
-                     max_predictions_per_seq)
+    with _explain_data_errors([input_file]):
+      for record in tf.data.TFRecordDataset(input_file).take(1):
+        values = _example_values(record.numpy(), input_file)
+        _check_lengths(values, input_file, max_seq_length,
+                       max_predictions_per_seq)
   scanned = 0
-  for record in tf.data.TFRecordDataset(input_files).take(_RECORDS_TO_CHECK):
-    _check_ids(_example_values(record.numpy(), input_files[0]), input_files,
-               bert_config)
-    scanned += 1
+  with _explain_data_errors(input_files):
+    for record in tf.data.TFRecordDataset(input_files).take(
+        _RECORDS_TO_CHECK):
+      _check_ids(_example_values(record.numpy(), input_files[0]),
+                 input_files, bert_config)
+      scanned += 1
   if not scanned:
     raise ValueError("--input_file: %s holds no records." %
                      _describe(input_files))
@@ -528,6 +520,40 @@ def _describe(input_files):
   return "%s (and %d more files)" % (input_files[0], len(input_files) - 1)
 
 
+@contextlib.contextmanager
+def _explain_data_errors(input_files):
+  """Turns the input pipeline's errors about bad records into one-line
+  ValueErrors naming the files: corrupt or truncated TFRecords, and the
+  in-graph id checks of records beyond those scanned up front (SPEC D3)."""
+  try:
+    yield
+  except tf.errors.DataLossError as error:
+    raise ValueError(
+        "--input_file: %s is not a complete TFRecord file (%s). Write it "
+        "again with create_pretraining_data.py." %
+        (_describe(input_files), _tf_error_text(error)))
+  except tf.errors.InvalidArgumentError as error:
+    match = re.search(r"((?:input_ids|masked_lm_ids|segment_ids) >= "
+                      r"\w+ of the BERT config)", str(error))
+    if match is None:
+      raise
+    raise ValueError(
+        "--input_file: %s holds a record with %s. Make the data with the "
+        "vocab that belongs to the model, or fix --bert_config_file." %
+        (_describe(input_files), match.group(1)))
+
+
+def _tf_error_text(error):
+  """The useful part of a TF op error: the message without graph traces."""
+  text = getattr(error, "message", None) or str(error)
+  for pattern in (r"truncated record at \d+", r"corrupted record at \d+",
+                  r"Data loss: [^\n\[]*"):
+    match = re.search(pattern, text)
+    if match:
+      return match.group(0).strip()
+  return text.strip().splitlines()[-1][:200]
+
+
 # --------------------------------------------------------------------------
 # Main.
 
@@ -542,8 +568,7 @@ def build_estimator(bert_config, options):
       use_tpu=FLAGS.use_tpu,
       use_one_hot_embeddings=FLAGS.use_tpu,
       options=options)
-  # If TPU is not available, this falls back to normal Estimator on CPU
-  # or GPU.
+  # With use_tpu=False, TPUEstimator runs as a plain Estimator on CPU/GPU.
   return run_common.make_estimator(
       model_fn, run_common.run_config_from_flags(FLAGS, FLAGS.output_dir),
       use_tpu=FLAGS.use_tpu, train_batch_size=FLAGS.train_batch_size,
@@ -578,27 +603,29 @@ def main(_):
     tf1.logging.info("  %s", input_file)
   check_records(input_files, FLAGS.max_seq_length,
                 FLAGS.max_predictions_per_seq, bert_config)
-  tf.io.gfile.makedirs(FLAGS.output_dir)
+  run_common.make_output_dir(FLAGS.output_dir)
   estimator = build_estimator(bert_config, options)
 
   if FLAGS.do_train:
     tf1.logging.info("***** Running training *****")
     tf1.logging.info("  Batch size = %d", FLAGS.train_batch_size)
     log_resume_point(FLAGS.output_dir, FLAGS.num_train_steps)
-    run_common.train_estimator(
-        estimator,
-        input_fn_builder(input_files, FLAGS.max_seq_length,
-                         FLAGS.max_predictions_per_seq, is_training=True),
-        FLAGS.num_train_steps)
+    with _explain_data_errors(input_files):
+      run_common.train_estimator(
+          estimator,
+          input_fn_builder(input_files, FLAGS.max_seq_length,
+                           FLAGS.max_predictions_per_seq, is_training=True),
+          FLAGS.num_train_steps)
 
   if FLAGS.do_eval:
     tf1.logging.info("***** Running evaluation *****")
     tf1.logging.info("  Batch size = %d", FLAGS.eval_batch_size)
-    result = estimator.evaluate(
-        input_fn=input_fn_builder(input_files, FLAGS.max_seq_length,
-                                  FLAGS.max_predictions_per_seq,
-                                  is_training=False),
-        steps=FLAGS.max_eval_steps)
+    with _explain_data_errors(input_files):
+      result = estimator.evaluate(
+          input_fn=input_fn_builder(input_files, FLAGS.max_seq_length,
+                                    FLAGS.max_predictions_per_seq,
+                                    is_training=False),
+          steps=FLAGS.max_eval_steps)
     run_common.write_eval_results(FLAGS.output_dir, result)
 
 

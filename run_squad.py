@@ -61,108 +61,53 @@ tf1 = tf.compat.v1
 
 FLAGS = flags.FlagValues()
 
-## Required parameters
+run_common.define_common_flags(
+    FLAGS, ["bert_config_file", "vocab_file", "output_dir"])
 flags.DEFINE_string(
-    "bert_config_file", None,
-    "The config json file corresponding to the pre-trained BERT model. "
-    "This specifies the model architecture.", flag_values=FLAGS)
-
-flags.DEFINE_string("vocab_file", None,
-                    "The vocabulary file that the BERT model was trained on.",
-                    flag_values=FLAGS)
-
-flags.DEFINE_string(
-    "output_dir", None,
-    "The output directory where the model checkpoints and predictions will "
-    "be written.", flag_values=FLAGS)
-
-## Other parameters
-flags.DEFINE_string("train_file", None,
-                    "SQuAD json for training. E.g., train-v1.1.json",
-                    flag_values=FLAGS)
-
+    "train_file", None,
+    "SQuAD-format JSON to train on, e.g. train-v1.1.json.", flag_values=FLAGS)
 flags.DEFINE_string(
     "predict_file", None,
-    "SQuAD json for predictions. E.g., dev-v1.1.json or test-v1.1.json. "
-    "When it holds gold answers, the predictions are also scored.",
+    "SQuAD-format JSON to answer, e.g. dev-v1.1.json. When it holds gold "
+    "answers, the predictions are also scored (eval_results.json).",
     flag_values=FLAGS)
-
-flags.DEFINE_string(
-    "init_checkpoint", None,
-    "Initial checkpoint (usually from a pre-trained BERT model).",
-    flag_values=FLAGS)
-
-flags.DEFINE_bool(
-    "do_lower_case", True,
-    "Whether to lower case the input text. Should be True for uncased "
-    "models and False for cased models.", flag_values=FLAGS)
-
-flags.DEFINE_integer(
-    "max_seq_length", 384,
-    "The maximum total input sequence length after WordPiece tokenization. "
-    "Sequences longer than this will be truncated, and sequences shorter "
-    "than this will be padded.", flag_values=FLAGS)
-
+run_common.define_common_flags(
+    FLAGS, ["init_checkpoint", "do_lower_case", "max_seq_length"],
+    defaults={"max_seq_length": 384})
 flags.DEFINE_integer(
     "doc_stride", 128,
-    "When splitting up a long document into chunks, how much stride to "
-    "take between chunks.", flag_values=FLAGS)
-
+    "Contexts longer than one window are cut into overlapping windows that "
+    "start this many tokens apart.", flag_values=FLAGS)
 flags.DEFINE_integer(
     "max_query_length", 64,
-    "The maximum number of tokens for the question. Questions longer than "
-    "this will be truncated to this length.", flag_values=FLAGS)
-
-flags.DEFINE_bool("do_train", False, "Whether to run training.",
-                  flag_values=FLAGS)
-
-flags.DEFINE_bool("do_predict", False,
-                  "Whether to run eval on the dev set.", flag_values=FLAGS)
-
-flags.DEFINE_integer("train_batch_size", 32, "Total batch size for training.",
-                     flag_values=FLAGS)
-
-flags.DEFINE_integer("predict_batch_size", 8,
-                     "Total batch size for predictions.", flag_values=FLAGS)
-
-flags.DEFINE_float("learning_rate", 5e-5,
-                   "The initial learning rate for Adam.", flag_values=FLAGS)
-
-flags.DEFINE_float("num_train_epochs", 3.0,
-                   "Total number of training epochs to perform.",
-                   flag_values=FLAGS)
-
-flags.DEFINE_float(
-    "warmup_proportion", 0.1,
-    "Proportion of training to perform linear learning rate warmup for. "
-    "E.g., 0.1 = 10% of training.", flag_values=FLAGS)
-
+    "Questions are cut to this many WordPiece tokens.", flag_values=FLAGS)
+run_common.define_common_flags(
+    FLAGS, ["do_train", "do_predict", "train_batch_size",
+            "predict_batch_size", "learning_rate", "num_train_epochs",
+            "warmup_proportion"],
+    helps={"do_train": "Train on --train_file.",
+           "do_predict": "Answer the questions of --predict_file (and score "
+                         "them when it has answers)."})
 flags.DEFINE_integer(
     "n_best_size", 20,
-    "The total number of n-best predictions to generate in the "
-    "nbest_predictions.json output file.", flag_values=FLAGS)
-
+    "Candidate answers kept per question in nbest_predictions.json.",
+    flag_values=FLAGS)
 flags.DEFINE_integer(
     "max_answer_length", 30,
-    "The maximum length of an answer that can be generated. This is needed "
-    "because the start and end predictions are not conditioned on one "
-    "another.", flag_values=FLAGS)
-
+    "Longest answer, in WordPiece tokens. Start and end are predicted "
+    "independently, so spans are filtered by length.", flag_values=FLAGS)
 flags.DEFINE_bool(
     "verbose_logging", False,
-    "If true, all of the warnings related to data processing will be "
-    "printed. A number of warnings are expected for a normal SQuAD "
-    "evaluation.", flag_values=FLAGS)
-
+    "Log every answer that cannot be mapped back to the original text "
+    "(some are normal on SQuAD).", flag_values=FLAGS)
 flags.DEFINE_bool(
     "version_2_with_negative", False,
-    "If true, the SQuAD examples contain some that do not have an answer.",
+    "SQuAD 2.0: some questions have no answer in their context.",
     flag_values=FLAGS)
-
 flags.DEFINE_float(
     "null_score_diff_threshold", 0.0,
-    "If null_score - best_non_null is greater than the threshold predict "
-    "null.", flag_values=FLAGS)
+    "SQuAD 2.0: answer nothing when the no-answer score exceeds the best "
+    "span's score by more than this.", flag_values=FLAGS)
 
 run_common.define_runtime_flags(FLAGS)
 run_common.define_training_flags(FLAGS)
@@ -1740,8 +1685,9 @@ def main(_):
   tokenizer = tokenization.FullTokenizer(
       vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
   run_common.check_vocab_fits(tokenizer.vocab, FLAGS.vocab_file, bert_config)
+  run_common.require_vocab_tokens(tokenizer.vocab, FLAGS.vocab_file)
   run_common.check_init_checkpoint(FLAGS.init_checkpoint)
-  tf.io.gfile.makedirs(FLAGS.output_dir)
+  run_common.make_output_dir(FLAGS.output_dir)
 
   train_examples = num_train_steps = num_warmup_steps = None
   if FLAGS.do_train:
@@ -1757,8 +1703,7 @@ def main(_):
       use_tpu=FLAGS.use_tpu,
       use_one_hot_embeddings=FLAGS.use_tpu,
       options=options)
-  # If TPU is not available, this will fall back to normal Estimator on CPU
-  # or GPU.
+  # With use_tpu=False, TPUEstimator runs as a plain Estimator on CPU/GPU.
   estimator = run_common.make_estimator(
       model_fn, run_common.run_config_from_flags(FLAGS, FLAGS.output_dir),
       FLAGS.use_tpu, train_batch_size=FLAGS.train_batch_size,
