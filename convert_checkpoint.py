@@ -918,7 +918,8 @@ def define_flags():
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError("Unexpected arguments: %s" % " ".join(argv[1:]))
+    sys.exit("convert_checkpoint.py: error: unexpected arguments: %s (flags "
+             "are written --name=value)." % " ".join(argv[1:]))
   try:
     direction = resolve_direction(FLAGS.input_dir, FLAGS.output_dir,
                                   FLAGS.direction)
@@ -933,6 +934,18 @@ def main(argv):
                FLAGS.output_dir)
 
 
+def _parse_flags_or_exit(argv):
+  """Flag errors as one `convert_checkpoint.py: error: ...` line (the other
+  scripts' format) instead of absl's multi-line usage dump."""
+  app.define_help_flags()  # --help and friends, as app.run defines them.
+  try:
+    FLAGS(argv)
+  except flags.Error as error:
+    sys.exit("convert_checkpoint.py: error: %s (run with --help to list the "
+             "flags)" % " ".join(str(error).split()))
+
+
 if __name__ == "__main__":
   define_flags()
+  _parse_flags_or_exit(sys.argv)
   app.run(main)

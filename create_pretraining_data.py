@@ -129,7 +129,7 @@ create_float_feature = run_common.create_float_feature
 
 
 class TrainingInstance(object):
-  """A single training instance (sentence pair)."""
+  """One pretraining example: segments A and B, their masks and labels."""
 
   __slots__ = ("tokens", "segment_ids", "is_random_next",
                "masked_lm_positions", "masked_lm_labels")

@@ -191,7 +191,7 @@ def read_examples(input_file):
 
 
 def _truncate_seq_pair(tokens_a, tokens_b, max_length):
-  """Truncates a sequence pair in place to the maximum length.
+  """Shortens two token lists in place until they fit `max_length` together.
 
   Pops one token at a time from the end of the longer list (tokens_b on
   ties): a shorter text usually carries more information per token than a
@@ -207,10 +207,10 @@ def _truncate_seq_pair(tokens_a, tokens_b, max_length):
 def _pack_tokens(tokens_a, tokens_b, seq_length):
   """[CLS] A [SEP] (B [SEP]): returns (tokens, input_type_ids), unpadded."""
   if tokens_b:
-    # Account for [CLS], [SEP], [SEP] with "- 3".
+    # Three positions go to [CLS] and the two [SEP]s.
     _truncate_seq_pair(tokens_a, tokens_b, seq_length - 3)
   elif len(tokens_a) > seq_length - 2:
-    # Account for [CLS] and [SEP] with "- 2".
+    # Two positions go to [CLS] and [SEP].
     tokens_a = tokens_a[0:(seq_length - 2)]
   tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
   input_type_ids = [0] * len(tokens)
@@ -269,7 +269,7 @@ def convert_examples_to_features(examples, seq_length, tokenizer):
 
 
 def input_fn_builder(features, seq_length):
-  """Creates an `input_fn` closure to be passed to TPUEstimator.
+  """Builds the streaming input_fn for TPUEstimator.
 
   Args:
     features: an iterable of InputFeatures, read lazily by a generator (a
@@ -341,7 +341,7 @@ def model_fn_builder(bert_config, init_checkpoint, layer_indexes, use_tpu,
   """
 
   def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
-    """The `model_fn` for TPUEstimator."""
+    """The PREDICT graph: the requested encoder layers per token."""
     if mode != tf.estimator.ModeKeys.PREDICT:
       raise ValueError("Only PREDICT modes are supported: %s" % (mode))
     model = modeling.BertModel(

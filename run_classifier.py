@@ -164,7 +164,7 @@ class DataProcessor(object):
 
   @classmethod
   def _read_tsv(cls, input_file, quotechar=None):
-    """Reads a tab separated value file into a list of rows (lists of str).
+    """The rows of a TSV file as lists of str.
 
     No quoting by default: GLUE text holds unbalanced quotes. The file is
     read as bytes and decoded as UTF-8 with bad bytes dropped (SPEC D7), and

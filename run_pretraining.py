@@ -360,7 +360,7 @@ def feature_spec(max_seq_length, max_predictions_per_seq):
 
 def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq,
                      is_training, num_cpu_threads=4):
-  """Creates an `input_fn` closure to be passed to TPUEstimator.
+  """Builds the pretraining TFRecord input_fn for TPUEstimator.
 
   Training reads the files in a shuffled order, `cycle_length` at a time,
   interleaved sloppily, and shuffles records in a buffer of 100; evaluation

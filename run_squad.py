@@ -145,7 +145,7 @@ def _flag_value(value, name):
 
 
 class SquadExample(object):
-  """A single training/test example for simple sequence classification.
+  """One SQuAD question with its tokenized context (and answer, in training).
 
   For examples without an answer, the start and end position are -1.
   """
@@ -187,7 +187,7 @@ class SquadExample(object):
 
 
 class InputFeatures(object):
-  """A single set of features of data: one document window of an example.
+  """Model inputs for one window of one question's context.
 
   `token_to_orig_map` and `token_is_max_context` are keyed by the position
   of a document token inside `tokens`; positions are in [0, S).
@@ -562,7 +562,7 @@ def _check_windowing(max_seq_length, doc_stride, max_query_length):
 def convert_examples_to_features(examples, tokenizer, max_seq_length,
                                  doc_stride, max_query_length, is_training,
                                  output_fn):
-  """Loads a data file into a list of `InputBatch`s.
+  """Turns SquadExamples into fixed-length windowed features.
 
   Calls `output_fn(InputFeatures)` once per document window. `unique_id`
   counts up from 1000000000 over all features. Each feature holds S ids:
@@ -606,8 +606,7 @@ def _make_feature(example, example_index, unique_id, query_tokens,
                                         tok_to_orig_index, doc_spans,
                                         doc_span_index)
   input_ids = tokenizer.convert_tokens_to_ids(tokens)
-  # The mask has 1 for real tokens and 0 for padding tokens. Only real
-  # tokens are attended to.
+  # 1 marks real tokens: padding is never attended to.
   input_mask = [1] * len(input_ids)
   num_padding = max_seq_length - len(input_ids)
   input_ids = input_ids + [0] * num_padding
@@ -639,7 +638,7 @@ def _make_feature(example, example_index, unique_id, query_tokens,
 
 def _improve_answer_span(doc_tokens, input_start, input_end, tokenizer,
                          orig_answer_text):
-  """Returns tokenized answer spans that better match the annotated answer.
+  """Narrows a word-level answer span to the WordPieces of the answer text.
 
   The annotation is word-level, so an answer "1895" inside the word
   "(1895-1943)." first spans all pieces of that word. This narrows the span
@@ -657,7 +656,7 @@ def _improve_answer_span(doc_tokens, input_start, input_end, tokenizer,
 
 
 def _check_is_max_context(doc_spans, cur_span_index, position):
-  """Check if this is the 'max context' doc span for the token.
+  """Whether window `cur_span_index` gives the token the most context.
 
   A token at `position` (a document piece index) can be in several
   windows. Its score in a window is min(left context, right context) +
@@ -721,7 +720,7 @@ class FeatureWriter(object):
 
 def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
                  use_one_hot_embeddings, options=None):
-  """Creates a classification model.
+  """BERT plus the span head: a start and an end logit per position.
 
   Args:
     bert_config: modeling.BertConfig.
@@ -772,7 +771,7 @@ def _position_loss(logits, positions, seq_length):
 def model_fn_builder(bert_config, init_checkpoint, learning_rate,
                      num_train_steps, num_warmup_steps, use_tpu,
                      use_one_hot_embeddings, options=None):
-  """Returns `model_fn` closure for TPUEstimator (TRAIN and PREDICT).
+  """Builds the TPUEstimator model_fn of the span model (TRAIN, PREDICT).
 
   PREDICT yields `start_logits` and `end_logits` [B, S], plus `unique_ids`
   [B] when the features carry them (the serving signature does not).
@@ -780,7 +779,7 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
 
   # pylint: disable=unused-argument
   def model_fn(features, labels, mode, params):
-    """The `model_fn` for TPUEstimator (labels travel in `features`)."""
+    """One mode's graph; the positions to learn travel in `features`."""
     run_common.log_features(features)
     if mode not in (tf.estimator.ModeKeys.TRAIN,
                     tf.estimator.ModeKeys.PREDICT):
@@ -823,7 +822,7 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
 
 
 def input_fn_builder(input_file, seq_length, is_training, drop_remainder):
-  """Creates an `input_fn` closure to be passed to TPUEstimator.
+  """Builds the TFRecord input_fn for TPUEstimator.
 
   Training repeats and shuffles (buffer 100) the records; prediction reads
   them once in order. Batches hold int32 `unique_ids` [B], `input_ids`,
@@ -1071,7 +1070,7 @@ def write_predictions(all_examples, all_features, all_results, n_best_size,
                       output_nbest_file, output_null_log_odds_file,
                       version_2_with_negative=None,
                       null_score_diff_threshold=None, verbose_logging=None):
-  """Write final predictions to the json file and log-odds of null if needed.
+  """Writes predictions.json, nbest_predictions.json and (2.0) null_odds.json.
 
   Args:
     all_examples: SquadExamples, in output order.
@@ -1139,7 +1138,7 @@ def _map_through(position, tok_s_to_ns_map, orig_ns_to_s_map):
 
 
 def get_final_text(pred_text, orig_text, do_lower_case, verbose_logging=None):
-  """Project the tokenized prediction back to the original text.
+  """Maps a normalized predicted answer back onto the original text.
 
   `pred_text` is normalized ("steve smith") while the answer should keep
   the original's case, accents and punctuation ("Steve Smith's" holds
@@ -1197,7 +1196,7 @@ def _get_best_indexes(logits, n_best_size):
 
 
 def _compute_softmax(scores):
-  """Compute softmax probability over raw logits (max-shifted, in order)."""
+  """Softmax of a list of floats (shifted by the max), in input order."""
   if not scores:
     return []
   max_score = None
