@@ -113,6 +113,9 @@ def _as_pairs(inputs):
 
 
 def _checkpoint_shapes(init_checkpoint):
+  if not init_checkpoint:
+    raise ValueError("init_checkpoint is required: pass a checkpoint prefix "
+                     "such as .../bert_model.ckpt.")
   run_common.check_init_checkpoint(init_checkpoint)
   return dict(tf.train.list_variables(init_checkpoint))
 
@@ -205,6 +208,7 @@ class BertPredictor(object):
         vocab_file=vocab_file, do_lower_case=do_lower_case)
     run_common.check_vocab_fits(self.tokenizer.vocab, vocab_file,
                                 self.bert_config)
+    run_common.require_vocab_tokens(self.tokenizer.vocab, vocab_file)
     shapes = _checkpoint_shapes(init_checkpoint)
     self.head = head
     self.num_labels = None

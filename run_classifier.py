@@ -45,6 +45,7 @@ import csv
 import io
 import math
 import os
+import re
 
 from absl import flags
 import numpy as np
@@ -171,6 +172,9 @@ class DataProcessor(object):
     lines end at "\\n" only, as in the original's text-mode reader.
     """
     text = run_common.read_text(input_file)
+    # csv takes a lone carriage return for a line end and then fails ("new-
+    # line character seen in unquoted field"); in text it is whitespace.
+    text = re.sub(r"\r(?!\n)", " ", text)
     # A field may be as long as the file: very long texts are valid input,
     # not csv's default 128 KiB limit.
     if csv.field_size_limit() < len(text):
@@ -1273,6 +1277,8 @@ def main(_):
     num_train_steps, num_warmup_steps = training_steps(
         len(examples["train"]), FLAGS)
   run_common.make_output_dir(FLAGS.output_dir)
+  if FLAGS.export_dir:  # Fail now, not after training.
+    run_common.make_output_dir(FLAGS.export_dir, "export_dir")
 
   estimator = build_estimator(FLAGS, bert_config, processor, num_train_steps,
                               num_warmup_steps)

@@ -1687,6 +1687,8 @@ def main(_):
   run_common.require_vocab_tokens(tokenizer.vocab, FLAGS.vocab_file)
   run_common.check_init_checkpoint(FLAGS.init_checkpoint)
   run_common.make_output_dir(FLAGS.output_dir)
+  if FLAGS.export_dir:  # Fail now, not after training.
+    run_common.make_output_dir(FLAGS.export_dir, "export_dir")
 
   train_examples = num_train_steps = num_warmup_steps = None
   if FLAGS.do_train:
