@@ -15,11 +15,13 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import bench_util  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def child(args):
@@ -67,12 +69,7 @@ def measure(args, recompute):
              "--steps=%d" % args.steps, "--dtype=%s" % args.dtype]
   if recompute:
     command.append("--recompute")
-  done = subprocess.run(command, capture_output=True, text=True,
-                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-  lines = [l for l in done.stdout.splitlines() if l.startswith("RESULT ")]
-  if done.returncode != 0 or not lines:
-    sys.exit("benchmark child failed:\n" + done.stderr[-3000:])
-  return json.loads(lines[-1][len("RESULT "):])
+  return bench_util.run_child(command)
 
 
 def main():

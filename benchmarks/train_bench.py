@@ -20,12 +20,14 @@ thread pools.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import bench_util  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # (layers, hidden, heads) of the released BERT miniatures and Base.
 MODELS = {
@@ -156,12 +158,7 @@ def run_child(args, model):
              "--precision=%s" % args.precision]
   if args.use_xla:
     command.append("--use_xla")
-  done = subprocess.run(command, capture_output=True, text=True,
-                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-  lines = [l for l in done.stdout.splitlines() if l.startswith("RESULT ")]
-  if done.returncode != 0 or not lines:
-    sys.exit("benchmark child failed:\n" + done.stderr[-3000:])
-  return json.loads(lines[-1][len("RESULT "):])
+  return bench_util.run_child(command)
 
 
 def main():
