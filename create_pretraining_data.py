@@ -1410,13 +1410,8 @@ def load_tokenizer(vocab_file, do_lower_case):
   run_common.require_file(vocab_file, "vocab_file")
   tokenizer = tokenization.FullTokenizer(
       vocab_file=vocab_file, do_lower_case=do_lower_case)
-  missing = [token for token in _SPECIAL_TOKENS
-             if token not in tokenizer.vocab]
-  if missing:
-    raise ValueError(
-        "--vocab_file=%s lacks %s. A BERT vocab needs [CLS], [SEP], [MASK] "
-        "and [UNK]; use the vocab.txt of a released model or add them." %
-        (vocab_file, ", ".join(missing)))
+  run_common.require_vocab_tokens(tokenizer.vocab, vocab_file,
+                                  tokens=_SPECIAL_TOKENS)
   return tokenizer
 
 

@@ -987,21 +987,12 @@ def validate_flags(flag_values):
       do_lower_case=flag_values.do_lower_case)
   run_common.check_vocab_fits(tokenizer.vocab, flag_values.vocab_file,
                               bert_config)
-  _check_special_tokens(tokenizer.vocab, flag_values.vocab_file)
+  run_common.require_vocab_tokens(tokenizer.vocab, flag_values.vocab_file)
   run_common.check_init_checkpoint(flag_values.init_checkpoint)
   _check_numbers(flag_values)
   if flag_values.export_dir and not flag_values.do_train:
     _export_checkpoint(flag_values, len(processor.get_labels()))
   return bert_config, processor, tokenizer
-
-
-def _check_special_tokens(vocab, vocab_file):
-  """Every input needs [CLS] and [SEP]; unknown words become [UNK]."""
-  missing = [t for t in ("[CLS]", "[SEP]", "[UNK]") if t not in vocab]
-  if missing:
-    raise ValueError("--vocab_file=%s lacks %s: pass the vocab.txt that came "
-                     "with the BERT checkpoint." %
-                     (vocab_file, ", ".join(missing)))
 
 
 def _check_data_files(processor, flag_values):

@@ -567,10 +567,9 @@ def make_estimator(model_fn, run_config, use_tpu, train_batch_size=None,
   if train_batch_size is not None:
     train_batch_size = micro_batch_size(options, train_batch_size)
   strategy = _distribution_strategy(options)
-  session_config = _session_config(options)
   if strategy is None:
-    if options.use_xla or options.num_gpus > 1:
-      run_config = run_config.replace(session_config=session_config)
+    if options.use_xla:
+      run_config = run_config.replace(session_config=_session_config(options))
     return tf1.estimator.tpu.TPUEstimator(
         use_tpu=use_tpu,
         model_fn=model_fn,
@@ -586,7 +585,7 @@ def make_estimator(model_fn, run_config, use_tpu, train_batch_size=None,
       tf_random_seed=run_config.tf_random_seed,
       save_checkpoints_steps=run_config.save_checkpoints_steps,
       keep_checkpoint_max=run_config.keep_checkpoint_max,
-      session_config=session_config,
+      session_config=_session_config(options),
       train_distribute=strategy)
   batch_sizes = {tf1.estimator.ModeKeys.TRAIN: train_batch_size,
                  tf1.estimator.ModeKeys.EVAL: eval_batch_size,
