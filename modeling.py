@@ -222,6 +222,9 @@ class BertModel(object):
         encoder_input = self.embedding_output
         if compute_dtype != tf.float32:
           encoder_input = tf.cast(encoder_input, compute_dtype)
+        # Recomputed layers draw stateless masks in their own replay; the
+        # first-token path (get_pooled_output) is not offered for them.
+        self._last_layer = None if recompute_layers else _LastLayerRecord()
         all_layers = transformer_model(
             input_tensor=encoder_input,
             attention_mask=attention_mask,
@@ -234,26 +237,58 @@ class BertModel(object):
             attention_probs_dropout_prob=config.attention_probs_dropout_prob,
             initializer_range=config.initializer_range,
             do_return_all_layers=True,
-            recompute_layers=recompute_layers)
+            recompute_layers=recompute_layers,
+            last_layer_record=self._last_layer)
         self.all_encoder_layers = [tf.cast(layer, tf.float32)
                                    if layer.dtype != tf.float32 else layer
                                    for layer in all_layers]
 
       self.sequence_output = self.all_encoder_layers[-1]  # [B, S, H]
-      with tf1.variable_scope("pooler"):
+      with tf1.variable_scope("pooler") as pooler_scope:
         # The pooler reads the hidden state of the first token ([CLS]); it is
         # trained by the next-sentence objective during pretraining.
         first_token_tensor = tf.squeeze(
             self.sequence_output[:, 0:1, :], axis=1)  # [B, H]
-        self.pooled_output = dense_layer(
-            first_token_tensor,
-            config.hidden_size,
-            activation=tf.tanh,
-            kernel_initializer=create_initializer(config.initializer_range))
+        self.pooled_output = _pooler(first_token_tensor, config)
+    self._pooler_scope = pooler_scope
+    self._config = config
+    self._first_token_pooled_output = None
 
-  def get_pooled_output(self):
-    """Returns float32 [B, H]: tanh(dense(first token of the last layer))."""
-    return self.pooled_output
+  def get_pooled_output(self, first_token_only=False):
+    """Returns float32 [B, H]: tanh(dense(first token of the last layer)).
+
+    Args:
+      first_token_only: compute the same values through a copy of the last
+        layer that processes only the first token: its keys and values still
+        come from every position, but its query, attention output and
+        feed-forward matmuls shrink from B*S rows to B. Use it when nothing
+        but the pooled output feeds the loss (sentence classification): the
+        unused full-width last layer is then never run, which saves about
+        (1 - 1/6)/L of the encoder's work, forward and backward. The copy
+        shares the variables and replays the full layer's dropout masks, so
+        results agree with the default path to float rounding. With
+        `recompute_layers` the default path is returned.
+    """
+    if not first_token_only or self._last_layer is None:
+      return self.pooled_output
+    if self._first_token_pooled_output is None:
+      self._first_token_pooled_output = self._build_first_token_path()
+    return self._first_token_pooled_output
+
+  def _build_first_token_path(self):
+    record = self._last_layer
+    if not record.masks_found:
+      tf1.logging.warning("Dropout masks of the last layer were not found; "
+                          "using the full last layer for the pooled output.")
+      return self.pooled_output
+    with tf1.variable_scope(record.scope, reuse=True):
+      first_token = _transformer_layer(
+          record.layer_input, dropout_fn=record.replay(),
+          first_token_only=True, **record.layer_args)  # [B, H]
+    if first_token.dtype != tf.float32:
+      first_token = tf.cast(first_token, tf.float32)
+    with tf1.variable_scope(self._pooler_scope, reuse=True):
+      return _pooler(first_token, self._config)
 
   def get_sequence_output(self):
     """Returns float32 [B, S, H]: the last encoder layer."""
@@ -271,6 +306,15 @@ class BertModel(object):
   def get_embedding_table(self):
     """Returns the [V, H] `word_embeddings` variable."""
     return self.embedding_table
+
+
+def _pooler(first_token_tensor, config):
+  """The pooler's dense layer with tanh, under the current scope."""
+  return dense_layer(
+      first_token_tensor,
+      config.hidden_size,
+      activation=tf.tanh,
+      kernel_initializer=create_initializer(config.initializer_range))
 
 
 def gelu(x):
@@ -721,16 +765,25 @@ def _transformer_layer(layer_input, attention_mask, batch_size, seq_length,
                        hidden_size, num_attention_heads, intermediate_size,
                        intermediate_act_fn, hidden_dropout_prob,
                        attention_probs_dropout_prob, initializer_range,
-                       dropout_fn=dropout):
+                       dropout_fn=dropout, first_token_only=False):
   """One post-LN Transformer block on [B*S, H]; returns [B*S, H].
 
   a = LN(dropout(Dense_H(attn(x))) + x); y = LN(dropout(Dense_H(act(
   Dense_I(a)))) + a). Must be called inside the layer's variable scope.
+  With `first_token_only`, only position 0 of each sequence is computed
+  (attending to every position) and the result is [B, H].
   """
+  query_input, query_length = layer_input, seq_length
+  if first_token_only:
+    query_input = tf.reshape(
+        layer_input, [batch_size, seq_length, hidden_size])[:, 0, :]
+    query_length = 1
+    if attention_mask is not None:
+      attention_mask = attention_mask[:, 0:1, :]  # [B, 1, S]
   with tf1.variable_scope("attention"):
     with tf1.variable_scope("self"):
       attention_output = attention_layer(
-          from_tensor=layer_input,
+          from_tensor=query_input,
           to_tensor=layer_input,
           attention_mask=attention_mask,
           num_attention_heads=num_attention_heads,
@@ -739,15 +792,15 @@ def _transformer_layer(layer_input, attention_mask, batch_size, seq_length,
           initializer_range=initializer_range,
           do_return_2d_tensor=True,
           batch_size=batch_size,
-          from_seq_length=seq_length,
+          from_seq_length=query_length,
           to_seq_length=seq_length,
-          dropout_fn=dropout_fn)  # [B*S, H]
+          dropout_fn=dropout_fn)  # [B*F, H]
     with tf1.variable_scope("output"):
       attention_output = dense_layer(
           attention_output, hidden_size,
           kernel_initializer=create_initializer(initializer_range))
       attention_output = dropout_fn(attention_output, hidden_dropout_prob)
-      attention_output = layer_norm(attention_output + layer_input)
+      attention_output = layer_norm(attention_output + query_input)
 
   with tf1.variable_scope("intermediate"):
     intermediate_output = dense_layer(
@@ -760,6 +813,52 @@ def _transformer_layer(layer_input, attention_mask, batch_size, seq_length,
         kernel_initializer=create_initializer(initializer_range))
     layer_output = dropout_fn(layer_output, hidden_dropout_prob)
     return layer_norm(layer_output + attention_output)  # [B*S, H]
+
+
+class _LastLayerRecord(object):
+  """What BertModel needs to rebuild its last layer for the first token:
+  the layer's scope, input and arguments, and the keep masks its dropouts
+  drew (this object is the layer's dropout_fn while it is built)."""
+
+  def __init__(self):
+    self.scope = None
+    self.layer_input = None
+    self.layer_args = None
+    self.keep_masks = []
+    self.masks_found = True
+
+  def __call__(self, input_tensor, dropout_prob):
+    output = dropout(input_tensor, dropout_prob)
+    if output is not input_tensor:
+      # tf.nn.dropout ends in where_v2(keep_mask, x * scale, 0).
+      if output.op.type == "SelectV2" and output.op.inputs[0].dtype == tf.bool:
+        self.keep_masks.append(output.op.inputs[0])
+      else:
+        self.masks_found = False
+    return output
+
+  def replay(self):
+    """A dropout_fn applying the recorded masks' first-token rows, in the
+    order the layer drew them."""
+    masks = iter(self.keep_masks)
+    batch_size = self.layer_args["batch_size"]
+    seq_length = self.layer_args["seq_length"]
+
+    def first_token_dropout(input_tensor, dropout_prob):
+      if dropout_prob is None or dropout_prob == 0.0:
+        return input_tensor
+      mask = next(masks)
+      if mask.shape.ndims == 4:  # attention probabilities [B, N, S, S]
+        mask = mask[:, :, 0:1, :]
+      else:  # [B*S, W] rows
+        mask = tf.reshape(mask, [batch_size, seq_length, -1])[:, 0, :]
+      # The same arithmetic as tf.nn.dropout, so the values are identical.
+      scale = tf.convert_to_tensor(1 / (1 - dropout_prob),
+                                   dtype=input_tensor.dtype)
+      return tf.where(mask, input_tensor * scale,
+                      tf.zeros([], input_tensor.dtype))
+
+    return first_token_dropout
 
 
 class _StatelessDropout(object):
@@ -852,7 +951,8 @@ def transformer_model(input_tensor,
                       attention_probs_dropout_prob=0.1,
                       initializer_range=0.02,
                       do_return_all_layers=False,
-                      recompute_layers=False):
+                      recompute_layers=False,
+                      last_layer_record=None):
   """The Transformer encoder stack of "Attention Is All You Need".
 
   Args:
@@ -869,6 +969,8 @@ def transformer_model(input_tensor,
     do_return_all_layers: return every layer's output, not just the last.
     recompute_layers: recompute each layer in the backward pass instead of
       keeping its activations (see `BertModel`).
+    last_layer_record: internal (BertModel's first-token path): a
+      `_LastLayerRecord` that the last layer is built through.
 
   Returns:
     [B, S, H] in the input's dtype, or a list of L such tensors.
@@ -907,6 +1009,13 @@ def transformer_model(input_tensor,
     with tf1.variable_scope("layer_%d" % layer_idx):
       if recompute_layers:
         prev_output = _recomputed_transformer_layer(prev_output, layer_args)
+      elif (last_layer_record is not None and
+            layer_idx == num_hidden_layers - 1):
+        last_layer_record.scope = tf1.get_variable_scope()
+        last_layer_record.layer_input = prev_output
+        last_layer_record.layer_args = layer_args
+        prev_output = _transformer_layer(
+            prev_output, dropout_fn=last_layer_record, **layer_args)
       else:
         prev_output = _transformer_layer(prev_output, **layer_args)
       all_layer_outputs.append(prev_output)

@@ -517,3 +517,80 @@ def test_reduced_precision_keeps_float32_variables_and_outputs(dtype,
                if op.type in ("MatMul", "BatchMatMulV2")
                and "encoder" in op.name]
     assert matmuls and all(op.outputs[0].dtype == dtype for op in matmuls)
+
+
+def _pooled_loss_and_gradients(first_token_only, compute_dtype=tf.float32):
+  """Seeded training-mode model with dropout 0.3; loss = sum(pooled^2).
+
+  Returns (values [loss, grads...], variable count before and after the
+  pooled output is requested, pooled outputs of both paths in one run).
+  """
+  rng = np.random.RandomState(5)
+  config = tiny_config(num_hidden_layers=3, hidden_dropout_prob=0.3,
+                       attention_probs_dropout_prob=0.3)
+  with tf.Graph().as_default(), tf1.Session() as sess:
+    tf1.set_random_seed(11)
+    model = modeling.BertModel(
+        config, True, tf.constant(random_ids(rng, [4, 7], 99)),
+        tf.constant(np.array([[1] * 7, [1] * 5 + [0] * 2, [1] * 2 + [0] * 5,
+                              [1] * 7], np.int32)),
+        compute_dtype=compute_dtype)
+    count = len(tf1.global_variables())
+    pooled = model.get_pooled_output(first_token_only=first_token_only)
+    counts = (count, len(tf1.global_variables()))
+    loss = tf.reduce_sum(tf.square(pooled))
+    grads = [tf.convert_to_tensor(g)
+             for g in tf.gradients(loss, tf1.trainable_variables())]
+    sess.run(tf1.global_variables_initializer())
+    values = sess.run([loss] + grads)
+    both = sess.run([model.get_pooled_output(),
+                     model.get_pooled_output(first_token_only=True)])
+  return values, counts, both
+
+
+def test_first_token_path_matches_the_full_last_layer():
+  """Same variables, the same dropout masks (both paths in one run agree),
+  and the same loss and gradients from a fresh seeded graph."""
+  full, _, _ = _pooled_loss_and_gradients(False)
+  fast, (before, after), (pooled_full, pooled_fast) = (
+      _pooled_loss_and_gradients(True))
+  assert before == after
+  np.testing.assert_allclose(pooled_fast, pooled_full, atol=1e-6)
+  assert np.abs(pooled_full).max() > 0.1  # not a degenerate comparison
+  assert fast[0] == pytest.approx(full[0], rel=1e-5)
+  assert len(fast) == len(full)
+  for got, want in zip(fast[1:], full[1:]):
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-4)
+
+
+def test_first_token_path_in_bfloat16():
+  _, _, (pooled_full, pooled_fast) = _pooled_loss_and_gradients(
+      True, compute_dtype=tf.bfloat16)
+  assert pooled_fast.dtype == np.float32
+  np.testing.assert_allclose(pooled_fast, pooled_full, atol=2e-2)
+
+
+def test_first_token_path_skips_the_full_last_layer():
+  """The loss on the first-token path does not reach the full-width
+  feed-forward of the last layer, and recomputed models fall back to the
+  default path."""
+  with tf.Graph().as_default():
+    model = build_tester()
+    pooled = model.get_pooled_output(first_token_only=True)
+    assert pooled is not model.get_pooled_output()
+    last = "bert/encoder/layer_4/output/dense/MatMul"
+    reached = set()
+    stack = [pooled.op]
+    while stack:
+      op = stack.pop()
+      if op.name not in reached:
+        reached.add(op.name)
+        stack.extend(t.op for t in op.inputs)
+    assert last not in reached
+    assert "bert/encoder/layer_3/output/dense/MatMul" in reached
+  with tf.Graph().as_default():
+    model = modeling.BertModel(tiny_config(num_hidden_layers=2), True,
+                               tf.zeros([2, 3], tf.int32),
+                               recompute_layers=True)
+    assert (model.get_pooled_output(first_token_only=True) is
+            model.get_pooled_output())
