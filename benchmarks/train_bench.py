@@ -12,6 +12,14 @@ TensorFlow reaches on this machine, measured in the same run.
 
   python benchmarks/train_bench.py                       # all four sizes
   python benchmarks/train_bench.py --models=tiny,mini --precision=bf16
+  python benchmarks/train_bench.py --compare --rounds=3   # A/B vs original
+
+--compare alternates runs of the original's graph (the last layer computed
+for every position, as upstream's run_classifier does) and of ours, and
+reports the median of each and their ratio: on a shared machine whose
+speed drifts by +-20% over minutes, interleaved runs give a fair ratio.
+Model FLOPs are the nominal full-model count in both cases, so our
+first-token last layer shows up as a higher MFU.
 
 Each model runs in its own subprocess so that runs do not share memory or
 thread pools.
@@ -20,6 +28,7 @@ thread pools.
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -112,6 +121,10 @@ def child(args):
   import run_classifier
   import run_common
 
+  if args.graph == "original":
+    # Upstream's graph: the pooled output read from the full last layer.
+    modeling.BertModel.get_pooled_output = (
+        lambda self, first_token_only=False: self.pooled_output)
   layers, hidden, heads = MODELS[args.model]
   config = modeling.BertConfig(
       vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers,
@@ -150,12 +163,12 @@ def child(args):
       "matmul_gflops": matmul_gflops()}))
 
 
-def run_child(args, model):
+def run_child(args, model, graph="ours"):
   command = [sys.executable, os.path.abspath(__file__), "--child",
              "--model=%s" % model, "--seq_length=%d" % args.seq_length,
              "--batch_size=%d" % args.batch_size, "--steps=%d" % args.steps,
              "--warmup_steps=%d" % args.warmup_steps,
-             "--precision=%s" % args.precision]
+             "--precision=%s" % args.precision, "--graph=%s" % graph]
   if args.use_xla:
     command.append("--use_xla")
   return bench_util.run_child(command)
@@ -174,23 +187,59 @@ def main():
   parser.add_argument("--precision", default="fp32",
                       choices=["fp32", "bf16", "fp16"])
   parser.add_argument("--use_xla", action="store_true")
+  parser.add_argument("--graph", default="ours", choices=["ours", "original"],
+                      help="original: the pooled output from the full last "
+                      "layer, as upstream")
+  parser.add_argument("--compare", action="store_true",
+                      help="interleave runs of the original graph and ours")
+  parser.add_argument("--rounds", type=int, default=2,
+                      help="with --compare: runs of each graph per model")
   args = parser.parse_args()
   if args.child:
     child(args)
     return
-  print("run_classifier training, seq %d, batch %d, %s%s; median of %d "
-        "steps after %d warm-up steps" % (
-            args.seq_length, args.batch_size, args.precision,
-            ", XLA" if args.use_xla else "", args.steps, args.warmup_steps))
+  if args.compare:
+    compare(args)
+    return
+  print_header(args)
   print("%-6s %12s %12s %14s %14s %8s" % ("model", "examples/s", "step (s)",
                                           "model GFLOP/s", "matmul GFLOP/s",
                                           "MFU"))
   for model in args.models.split(","):
-    result = run_child(args, model)
+    result = run_child(args, model, args.graph)
     print("%-6s %12.2f %12.3f %14.1f %14.1f %7.1f%%" % (
         model, result["examples_per_s"], result["median_step_s"],
         result["achieved_gflops"], result["matmul_gflops"],
         100.0 * result["achieved_gflops"] / result["matmul_gflops"]))
+
+
+def print_header(args):
+  print("run_classifier training, seq %d, batch %d, %s%s; median of %d "
+        "steps after %d warm-up steps" % (
+            args.seq_length, args.batch_size, args.precision,
+            ", XLA" if args.use_xla else "", args.steps, args.warmup_steps))
+
+
+def compare(args):
+  """Original graph vs ours, interleaved; medians over rounds and ratio."""
+  print_header(args)
+  print("%d interleaved runs of each graph per model" % args.rounds)
+  print("%-6s %16s %16s %8s %12s %10s" % (
+      "model", "original ex/s", "ours ex/s", "ratio", "matmul GF/s",
+      "our MFU"))
+  for model in args.models.split(","):
+    runs = {"original": [], "ours": []}
+    for _ in range(args.rounds):
+      for graph in ("original", "ours"):
+        runs[graph].append(run_child(args, model, graph))
+    median = lambda results, key: statistics.median(r[key] for r in results)
+    original = median(runs["original"], "examples_per_s")
+    ours = median(runs["ours"], "examples_per_s")
+    matmul = median(runs["original"] + runs["ours"], "matmul_gflops")
+    print("%-6s %16.2f %16.2f %7.2fx %12.1f %9.1f%%" % (
+        model, original, ours, ours / original, matmul,
+        100.0 * median(runs["ours"], "achieved_gflops") / matmul))
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
