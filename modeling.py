@@ -222,9 +222,13 @@ class BertModel(object):
         encoder_input = self.embedding_output
         if compute_dtype != tf.float32:
           encoder_input = tf.cast(encoder_input, compute_dtype)
-        # Recomputed layers draw stateless masks in their own replay; the
-        # first-token path (get_pooled_output) is not offered for them.
-        self._last_layer = None if recompute_layers else _LastLayerRecord()
+        # Each layer is built through a record of its scope, input and
+        # dropout masks, from which get_pooled_output(skip_unused=True)
+        # rebuilds it on fewer rows. Recomputed layers draw stateless masks
+        # in their own replay, so the pruned path is not offered for them.
+        self._layer_records = None if recompute_layers else []
+        self._input_mask = input_mask
+        self._encoder_input = encoder_input
         all_layers = transformer_model(
             input_tensor=encoder_input,
             attention_mask=attention_mask,
@@ -238,7 +242,7 @@ class BertModel(object):
             initializer_range=config.initializer_range,
             do_return_all_layers=True,
             recompute_layers=recompute_layers,
-            last_layer_record=self._last_layer)
+            layer_records=self._layer_records)
         self.all_encoder_layers = [tf.cast(layer, tf.float32)
                                    if layer.dtype != tf.float32 else layer
                                    for layer in all_layers]
@@ -252,43 +256,64 @@ class BertModel(object):
         self.pooled_output = _pooler(first_token_tensor, config)
     self._pooler_scope = pooler_scope
     self._config = config
-    self._first_token_pooled_output = None
+    self._pruned_pooled_output = None
 
-  def get_pooled_output(self, first_token_only=False):
+  def get_pooled_output(self, skip_unused=False):
     """Returns float32 [B, H]: tanh(dense(first token of the last layer)).
 
     Args:
-      first_token_only: compute the same values through a copy of the last
-        layer that processes only the first token: its keys and values still
-        come from every position, but its query, attention output and
-        feed-forward matmuls shrink from B*S rows to B. Use it when nothing
-        but the pooled output feeds the loss (sentence classification): the
-        unused full-width last layer is then never run, which saves about
-        (1 - 1/6)/L of the encoder's work, forward and backward. The copy
-        shares the variables and replays the full layer's dropout masks, so
-        results agree with the default path to float rounding. With
+      skip_unused: compute the same values through a pruned copy of the
+        encoder that runs only what the pooled output depends on: in every
+        layer the real tokens (input_mask 1; masked keys get exactly zero
+        attention weight, so padding never reaches them), and in the last
+        layer the first token alone (its keys and values still cover every
+        real token). The copy shares the variables and replays the full
+        layers' dropout masks, so values and gradients agree with the
+        default path to float rounding, while the padding rows and the
+        last layer's other positions are never computed. Use it when
+        nothing but the pooled output feeds the loss (sentence
+        classification). The first position of every sequence, and every
+        position of a sequence with no real token, is always computed. With
         `recompute_layers` the default path is returned.
     """
-    if not first_token_only or self._last_layer is None:
+    if not skip_unused or self._layer_records is None:
       return self.pooled_output
-    if self._first_token_pooled_output is None:
-      self._first_token_pooled_output = self._build_first_token_path()
-    return self._first_token_pooled_output
+    if self._pruned_pooled_output is None:
+      self._pruned_pooled_output = self._build_pruned_path()
+    return self._pruned_pooled_output
 
-  def _build_first_token_path(self):
-    record = self._last_layer
-    if not record.masks_found:
-      tf1.logging.warning("Dropout masks of the last layer were not found; "
-                          "using the full last layer for the pooled output.")
+  def _build_pruned_path(self):
+    """The pooled output through layers run on the needed rows only."""
+    records = self._layer_records
+    if not all(record.masks_found for record in records):
+      tf1.logging.warning("Dropout masks of the encoder were not found; "
+                          "using the full encoder for the pooled output.")
       return self.pooled_output
-    with tf1.variable_scope(record.scope, reuse=True):
-      first_token = _transformer_layer(
-          record.layer_input, dropout_fn=record.replay(),
-          first_token_only=True, **record.layer_args)  # [B, H]
-    if first_token.dtype != tf.float32:
-      first_token = tf.cast(first_token, tf.float32)
+    args = records[0].layer_args
+    batch_size, seq_length = args["batch_size"], args["seq_length"]
+    real = tf.cast(self._input_mask, tf.bool)  # [B, S]
+    no_real_token = tf.logical_not(
+        tf.reduce_any(real, axis=1, keepdims=True))  # [B, 1]
+    first = tf.equal(tf.range(seq_length), 0)[tf.newaxis, :]  # [1, S]
+    keep = tf.logical_or(tf.logical_or(real, no_real_token), first)
+    kept_rows = tf.cast(
+        tf.reshape(tf.where(tf.reshape(keep, [-1])), [-1]), tf.int32)  # [T]
+    first_of_each = tf.cast(tf.reshape(tf.where(tf.equal(
+        kept_rows % seq_length, 0)), [-1]), tf.int32)  # [B], in batch order
+    hidden = tf.gather(
+        tf.reshape(self._encoder_input, [batch_size * seq_length, -1]),
+        kept_rows)  # [T, H]
+    for index, record in enumerate(records):
+      last = index == len(records) - 1
+      rows = _TokenRows(kept_rows, first_of_each if last else None)
+      with tf1.variable_scope(record.scope, reuse=True):
+        hidden = _transformer_layer(
+            hidden, dropout_fn=record.replay(rows.output_rows), rows=rows,
+            **record.layer_args)
+    if hidden.dtype != tf.float32:
+      hidden = tf.cast(hidden, tf.float32)  # [B, H]
     with tf1.variable_scope(self._pooler_scope, reuse=True):
-      return _pooler(first_token, self._config)
+      return _pooler(hidden, self._config)
 
   def get_sequence_output(self):
     """Returns float32 [B, S, H]: the last encoder layer."""
@@ -722,6 +747,20 @@ def attention_layer(from_tensor,
       to_tensor_2d, all_heads_width, activation=value_act, name="value",
       kernel_initializer=create_initializer(initializer_range))
 
+  return _attention_core(
+      query_layer, key_layer, value_layer, attention_mask, batch_size,
+      from_seq_length, to_seq_length, num_attention_heads, size_per_head,
+      attention_probs_dropout_prob, dropout_fn, do_return_2d_tensor)
+
+
+def _attention_core(query_layer, key_layer, value_layer, attention_mask,
+                    batch_size, from_seq_length, to_seq_length,
+                    num_attention_heads, size_per_head,
+                    attention_probs_dropout_prob, dropout_fn,
+                    do_return_2d_tensor):
+  """Scaled dot-product attention of projected [B*F, N*d] queries and
+  [B*T, N*d] keys and values (see `attention_layer`)."""
+  all_heads_width = num_attention_heads * size_per_head
   query_layer = _split_heads(query_layer, batch_size, num_attention_heads,
                              from_seq_length, size_per_head)  # [B, N, F, d]
   key_layer = _split_heads(key_layer, batch_size, num_attention_heads,
@@ -761,40 +800,83 @@ def attention_layer(from_tensor,
       context_layer, [batch_size, from_seq_length, all_heads_width])
 
 
+class _TokenRows(object):
+  """Which of the B*S positions a pruned layer reads and computes.
+
+  input_rows: int32 [T], the positions (b * S + s) of the layer input's rows.
+  output_select: None (every input row is computed) or int32 [U] indices
+    into the input rows that are computed.
+  """
+
+  def __init__(self, input_rows, output_select=None):
+    self.input_rows = input_rows
+    self.output_select = output_select
+    self.output_rows = (input_rows if output_select is None else
+                        tf.gather(input_rows, output_select))
+
+
+def _row_attention(query_input, layer_input, rows, attention_mask, batch_size,
+                   seq_length, num_attention_heads, size_per_head,
+                   attention_probs_dropout_prob, dropout_fn):
+  """`attention_layer` on listed rows: the projections run on the rows only;
+  scores, softmax and dropout run in the usual [B, N, S, S] layout, where
+  the rows left out are zeros that the mask (or no query) ignores."""
+  width = num_attention_heads * size_per_head
+  num_positions = batch_size * seq_length
+  projections = []
+  for name, inputs in (("query", query_input), ("key", layer_input),
+                       ("value", layer_input)):
+    projections.append(dense_layer(inputs, width, name=name))
+
+  def scatter(values, positions):
+    return tf.scatter_nd(tf.expand_dims(positions, 1), values,
+                         [num_positions, width])
+
+  context = _attention_core(
+      scatter(projections[0], rows.output_rows),
+      scatter(projections[1], rows.input_rows),
+      scatter(projections[2], rows.input_rows), attention_mask, batch_size,
+      seq_length, seq_length, num_attention_heads, size_per_head,
+      attention_probs_dropout_prob, dropout_fn, True)  # [B*S, W]
+  return tf.gather(context, rows.output_rows)
+
+
 def _transformer_layer(layer_input, attention_mask, batch_size, seq_length,
                        hidden_size, num_attention_heads, intermediate_size,
                        intermediate_act_fn, hidden_dropout_prob,
                        attention_probs_dropout_prob, initializer_range,
-                       dropout_fn=dropout, first_token_only=False):
+                       dropout_fn=dropout, rows=None):
   """One post-LN Transformer block on [B*S, H]; returns [B*S, H].
 
   a = LN(dropout(Dense_H(attn(x))) + x); y = LN(dropout(Dense_H(act(
   Dense_I(a)))) + a). Must be called inside the layer's variable scope.
-  With `first_token_only`, only position 0 of each sequence is computed
-  (attending to every position) and the result is [B, H].
+  With `rows` (a `_TokenRows`), `layer_input` holds only the listed rows of
+  the B*S positions and the result only the rows it selects as outputs.
   """
-  query_input, query_length = layer_input, seq_length
-  if first_token_only:
-    query_input = tf.reshape(
-        layer_input, [batch_size, seq_length, hidden_size])[:, 0, :]
-    query_length = 1
-    if attention_mask is not None:
-      attention_mask = attention_mask[:, 0:1, :]  # [B, 1, S]
+  query_input = layer_input
+  if rows is not None and rows.output_select is not None:
+    query_input = tf.gather(layer_input, rows.output_select)
   with tf1.variable_scope("attention"):
     with tf1.variable_scope("self"):
-      attention_output = attention_layer(
-          from_tensor=query_input,
-          to_tensor=layer_input,
-          attention_mask=attention_mask,
-          num_attention_heads=num_attention_heads,
-          size_per_head=hidden_size // num_attention_heads,
-          attention_probs_dropout_prob=attention_probs_dropout_prob,
-          initializer_range=initializer_range,
-          do_return_2d_tensor=True,
-          batch_size=batch_size,
-          from_seq_length=query_length,
-          to_seq_length=seq_length,
-          dropout_fn=dropout_fn)  # [B*F, H]
+      if rows is None:
+        attention_output = attention_layer(
+            from_tensor=layer_input,
+            to_tensor=layer_input,
+            attention_mask=attention_mask,
+            num_attention_heads=num_attention_heads,
+            size_per_head=hidden_size // num_attention_heads,
+            attention_probs_dropout_prob=attention_probs_dropout_prob,
+            initializer_range=initializer_range,
+            do_return_2d_tensor=True,
+            batch_size=batch_size,
+            from_seq_length=seq_length,
+            to_seq_length=seq_length,
+            dropout_fn=dropout_fn)  # [B*S, H]
+      else:
+        attention_output = _row_attention(
+            query_input, layer_input, rows, attention_mask, batch_size,
+            seq_length, num_attention_heads, hidden_size // num_attention_heads,
+            attention_probs_dropout_prob, dropout_fn)
     with tf1.variable_scope("output"):
       attention_output = dense_layer(
           attention_output, hidden_size,
@@ -815,15 +897,14 @@ def _transformer_layer(layer_input, attention_mask, batch_size, seq_length,
     return layer_norm(layer_output + attention_output)  # [B*S, H]
 
 
-class _LastLayerRecord(object):
-  """What BertModel needs to rebuild its last layer for the first token:
-  the layer's scope, input and arguments, and the keep masks its dropouts
-  drew (this object is the layer's dropout_fn while it is built)."""
+class _LayerRecord(object):
+  """What BertModel needs to rebuild a layer on fewer rows: its scope,
+  arguments and the keep masks its dropouts drew (this object is the layer's
+  dropout_fn while it is built)."""
 
-  def __init__(self):
-    self.scope = None
-    self.layer_input = None
-    self.layer_args = None
+  def __init__(self, scope, layer_args):
+    self.scope = scope
+    self.layer_args = layer_args
     self.keep_masks = []
     self.masks_found = True
 
@@ -837,28 +918,24 @@ class _LastLayerRecord(object):
         self.masks_found = False
     return output
 
-  def replay(self):
-    """A dropout_fn applying the recorded masks' first-token rows, in the
-    order the layer drew them."""
+  def replay(self, output_rows):
+    """A dropout_fn applying the recorded masks, in the order the layer drew
+    them: attention probabilities whole, [B*S, W] masks at `output_rows`."""
     masks = iter(self.keep_masks)
-    batch_size = self.layer_args["batch_size"]
-    seq_length = self.layer_args["seq_length"]
 
-    def first_token_dropout(input_tensor, dropout_prob):
+    def replayed_dropout(input_tensor, dropout_prob):
       if dropout_prob is None or dropout_prob == 0.0:
         return input_tensor
       mask = next(masks)
-      if mask.shape.ndims == 4:  # attention probabilities [B, N, S, S]
-        mask = mask[:, :, 0:1, :]
-      else:  # [B*S, W] rows
-        mask = tf.reshape(mask, [batch_size, seq_length, -1])[:, 0, :]
+      if mask.shape.ndims != 4:
+        mask = tf.gather(mask, output_rows)
       # The same arithmetic as tf.nn.dropout, so the values are identical.
       scale = tf.convert_to_tensor(1 / (1 - dropout_prob),
                                    dtype=input_tensor.dtype)
       return tf.where(mask, input_tensor * scale,
                       tf.zeros([], input_tensor.dtype))
 
-    return first_token_dropout
+    return replayed_dropout
 
 
 class _StatelessDropout(object):
@@ -952,7 +1029,7 @@ def transformer_model(input_tensor,
                       initializer_range=0.02,
                       do_return_all_layers=False,
                       recompute_layers=False,
-                      last_layer_record=None):
+                      layer_records=None):
   """The Transformer encoder stack of "Attention Is All You Need".
 
   Args:
@@ -969,8 +1046,8 @@ def transformer_model(input_tensor,
     do_return_all_layers: return every layer's output, not just the last.
     recompute_layers: recompute each layer in the backward pass instead of
       keeping its activations (see `BertModel`).
-    last_layer_record: internal (BertModel's first-token path): a
-      `_LastLayerRecord` that the last layer is built through.
+    layer_records: internal (BertModel's pruned path): a list that gets
+      one `_LayerRecord` per layer, through which the layer is built.
 
   Returns:
     [B, S, H] in the input's dtype, or a list of L such tensors.
@@ -1009,13 +1086,11 @@ def transformer_model(input_tensor,
     with tf1.variable_scope("layer_%d" % layer_idx):
       if recompute_layers:
         prev_output = _recomputed_transformer_layer(prev_output, layer_args)
-      elif (last_layer_record is not None and
-            layer_idx == num_hidden_layers - 1):
-        last_layer_record.scope = tf1.get_variable_scope()
-        last_layer_record.layer_input = prev_output
-        last_layer_record.layer_args = layer_args
-        prev_output = _transformer_layer(
-            prev_output, dropout_fn=last_layer_record, **layer_args)
+      elif layer_records is not None:
+        record = _LayerRecord(tf1.get_variable_scope(), layer_args)
+        layer_records.append(record)
+        prev_output = _transformer_layer(prev_output, dropout_fn=record,
+                                         **layer_args)
       else:
         prev_output = _transformer_layer(prev_output, **layer_args)
       all_layer_outputs.append(prev_output)

@@ -735,10 +735,11 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
       **run_common.bert_model_kwargs(options, is_training))
 
   # Sentence-level tasks read the pooler: tanh(dense(h_[CLS])). In training
-  # only the pooled output feeds the loss, so the last layer is run for the
-  # first token alone (same values and masks; see get_pooled_output). Eval
-  # and predict keep the full path, whose outputs are pinned bit for bit.
-  output_layer = model.get_pooled_output(first_token_only=is_training)
+  # only the pooled output feeds the loss, so padding rows and the last
+  # layer's non-first positions are skipped (same values and masks; see
+  # get_pooled_output). Eval and predict keep the full path, whose outputs
+  # are pinned bit for bit.
+  output_layer = model.get_pooled_output(skip_unused=is_training)
   hidden_size = output_layer.shape[-1]
 
   # Root-level names: fine-tuned checkpoints are loaded by these names.

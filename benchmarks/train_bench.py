@@ -124,7 +124,7 @@ def child(args):
   if args.graph == "original":
     # Upstream's graph: the pooled output read from the full last layer.
     modeling.BertModel.get_pooled_output = (
-        lambda self, first_token_only=False: self.pooled_output)
+        lambda self, skip_unused=False: self.pooled_output)
   layers, hidden, heads = MODELS[args.model]
   config = modeling.BertConfig(
       vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers,

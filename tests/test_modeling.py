@@ -519,7 +519,13 @@ def test_reduced_precision_keeps_float32_variables_and_outputs(dtype,
     assert matmuls and all(op.outputs[0].dtype == dtype for op in matmuls)
 
 
-def _pooled_loss_and_gradients(first_token_only, compute_dtype=tf.float32):
+# Rows: full, padded, mostly padded, full, padding before a real token with
+# the first position masked, and no real token at all.
+_PRUNING_MASK = np.array([[1] * 7, [1] * 5 + [0] * 2, [1] * 2 + [0] * 5,
+                          [1] * 7, [0, 1, 1, 0, 1, 0, 0], [0] * 7], np.int32)
+
+
+def _pooled_loss_and_gradients(skip_unused, compute_dtype=tf.float32):
   """Seeded training-mode model with dropout 0.3; loss = sum(pooled^2).
 
   Returns (values [loss, grads...], variable count before and after the
@@ -531,12 +537,10 @@ def _pooled_loss_and_gradients(first_token_only, compute_dtype=tf.float32):
   with tf.Graph().as_default(), tf1.Session() as sess:
     tf1.set_random_seed(11)
     model = modeling.BertModel(
-        config, True, tf.constant(random_ids(rng, [4, 7], 99)),
-        tf.constant(np.array([[1] * 7, [1] * 5 + [0] * 2, [1] * 2 + [0] * 5,
-                              [1] * 7], np.int32)),
-        compute_dtype=compute_dtype)
+        config, True, tf.constant(random_ids(rng, [6, 7], 99)),
+        tf.constant(_PRUNING_MASK), compute_dtype=compute_dtype)
     count = len(tf1.global_variables())
-    pooled = model.get_pooled_output(first_token_only=first_token_only)
+    pooled = model.get_pooled_output(skip_unused=skip_unused)
     counts = (count, len(tf1.global_variables()))
     loss = tf.reduce_sum(tf.square(pooled))
     grads = [tf.convert_to_tensor(g)
@@ -544,13 +548,14 @@ def _pooled_loss_and_gradients(first_token_only, compute_dtype=tf.float32):
     sess.run(tf1.global_variables_initializer())
     values = sess.run([loss] + grads)
     both = sess.run([model.get_pooled_output(),
-                     model.get_pooled_output(first_token_only=True)])
+                     model.get_pooled_output(skip_unused=True)])
   return values, counts, both
 
 
-def test_first_token_path_matches_the_full_last_layer():
+def test_pruned_path_matches_the_full_encoder():
   """Same variables, the same dropout masks (both paths in one run agree),
-  and the same loss and gradients from a fresh seeded graph."""
+  and the same loss and gradients from a fresh seeded graph, with padding,
+  a masked first position and a sequence without real tokens."""
   full, _, _ = _pooled_loss_and_gradients(False)
   fast, (before, after), (pooled_full, pooled_fast) = (
       _pooled_loss_and_gradients(True))
@@ -563,22 +568,21 @@ def test_first_token_path_matches_the_full_last_layer():
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-4)
 
 
-def test_first_token_path_in_bfloat16():
+def test_pruned_path_in_bfloat16():
   _, _, (pooled_full, pooled_fast) = _pooled_loss_and_gradients(
       True, compute_dtype=tf.bfloat16)
   assert pooled_fast.dtype == np.float32
   np.testing.assert_allclose(pooled_fast, pooled_full, atol=2e-2)
 
 
-def test_first_token_path_skips_the_full_last_layer():
-  """The loss on the first-token path does not reach the full-width
-  feed-forward of the last layer, and recomputed models fall back to the
-  default path."""
+def test_pruned_path_does_not_run_the_full_encoder():
+  """The pruned pooled output reaches none of the full-width layer ops (only
+  the embeddings and the dropout masks are shared), and recomputed models
+  fall back to the default path."""
   with tf.Graph().as_default():
     model = build_tester()
-    pooled = model.get_pooled_output(first_token_only=True)
+    pooled = model.get_pooled_output(skip_unused=True)
     assert pooled is not model.get_pooled_output()
-    last = "bert/encoder/layer_4/output/dense/MatMul"
     reached = set()
     stack = [pooled.op]
     while stack:
@@ -586,11 +590,16 @@ def test_first_token_path_skips_the_full_last_layer():
       if op.name not in reached:
         reached.add(op.name)
         stack.extend(t.op for t in op.inputs)
-    assert last not in reached
-    assert "bert/encoder/layer_3/output/dense/MatMul" in reached
+    full_path = re.compile(r"^bert/encoder/layer_\d+/.*/MatMul$")
+    all_full_matmuls = [op.name for op in tf1.get_default_graph()
+                        .get_operations() if full_path.match(op.name)]
+    # q, k, v, attention output, two feed-forward and the scores matmul
+    assert len(all_full_matmuls) == 5 * 7
+    assert not [name for name in reached if full_path.match(name)]
+    assert any(name.startswith("bert/embeddings/") for name in reached)
   with tf.Graph().as_default():
     model = modeling.BertModel(tiny_config(num_hidden_layers=2), True,
                                tf.zeros([2, 3], tf.int32),
                                recompute_layers=True)
-    assert (model.get_pooled_output(first_token_only=True) is
+    assert (model.get_pooled_output(skip_unused=True) is
             model.get_pooled_output())
