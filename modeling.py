@@ -222,7 +222,7 @@ class BertModel(object):
         encoder_input = self.embedding_output
         if compute_dtype != tf.float32:
           encoder_input = tf.cast(encoder_input, compute_dtype)
-        # Each layer is built through a record of its scope, input and
+        # Each layer is built through a record of its scope, arguments and
         # dropout masks, from which get_pooled_output(skip_unused=True)
         # rebuilds it on fewer rows. Recomputed layers draw stateless masks
         # in their own replay, so the pruned path is not offered for them.
