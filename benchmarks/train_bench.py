@@ -18,12 +18,12 @@ Example lengths are uniform in [seq_length // 2, seq_length] (about 25%
 padding; --min_length=128 removes it). Our classifier skips padding rows in
 training, so its gains grow with the padding of real data.
 
---compare alternates runs of the original's graph (the last layer computed
-for every position, as upstream's run_classifier does) and of ours, and
+--compare alternates runs of the original's graph (the whole encoder run
+on every position, as upstream's run_classifier does) and of ours, and
 reports the median of each and their ratio: on a shared machine whose
 speed drifts by +-20% over minutes, interleaved runs give a fair ratio.
-Model FLOPs are the nominal full-model count in both cases, so our
-first-token last layer shows up as a higher MFU.
+Model FLOPs are the nominal full-model count in both cases, so the padding
+and last-layer positions we skip show up as a higher MFU.
 
 Each model runs in its own subprocess so that runs do not share memory or
 thread pools.
@@ -131,7 +131,7 @@ def child(args):
   import run_common
 
   if args.graph == "original":
-    # Upstream's graph: the pooled output read from the full last layer.
+    # Upstream's graph: the pooled output read from the full encoder.
     modeling.BertModel.get_pooled_output = (
         lambda self, skip_unused=False: self.pooled_output)
   layers, hidden, heads = MODELS[args.model]
@@ -202,8 +202,8 @@ def main():
                       choices=["fp32", "bf16", "fp16"])
   parser.add_argument("--use_xla", action="store_true")
   parser.add_argument("--graph", default="ours", choices=["ours", "original"],
-                      help="original: the pooled output from the full last "
-                      "layer, as upstream")
+                      help="original: the pooled output from the full "
+                      "encoder, as upstream")
   parser.add_argument("--compare", action="store_true",
                       help="interleave runs of the original graph and ours")
   parser.add_argument("--rounds", type=int, default=2,
