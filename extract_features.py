@@ -342,7 +342,7 @@ def model_fn_builder(bert_config, init_checkpoint, layer_indexes, use_tpu,
 
   def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
     """The PREDICT graph: the requested encoder layers per token."""
-    if mode != tf.estimator.ModeKeys.PREDICT:
+    if mode != run_common.ModeKeys.PREDICT:
       raise ValueError("Only PREDICT modes are supported: %s" % (mode))
     model = modeling.BertModel(
         config=bert_config,
@@ -359,7 +359,7 @@ def model_fn_builder(bert_config, init_checkpoint, layer_indexes, use_tpu,
     for (j, layer_index) in enumerate(layer_indexes):
       predictions["layer_output_%d" % j] = _pool(
           all_layers[layer_index], features["input_mask"], pooling)
-    return tf1.estimator.tpu.TPUEstimatorSpec(
+    return run_common.ModelSpec(
         mode=mode, predictions=predictions, scaffold_fn=scaffold_fn)
 
   return model_fn

@@ -156,15 +156,30 @@ def _in_cross_device_replica():
           context.num_replicas_in_sync > 1)
 
 
+def _mean_over_replicas(grads, tvars):
+  """Each gradient averaged over the replicas, as this replica's tensor.
+
+  A merge_call to batch_reduce_to, as TF1 optimizers reduce, rather than
+  ReplicaContext.all_reduce: in graph mode the latter's gradient wrapper
+  looks replica variables up by a name no collection holds
+  ("Unsuccessful at finding variable .../replica_1").
+  """
+  pairs = [(tf.convert_to_tensor(g) if g is not None else tf.zeros_like(v), v)
+           for g, v in zip(grads, tvars)]
+
+  def reduce(strategy, pairs):
+    return strategy.extended.batch_reduce_to(tf.distribute.ReduceOp.MEAN,
+                                             pairs)
+
+  return list(tf.distribute.get_replica_context().merge_call(
+      reduce, args=(pairs,)))
+
+
 def _apply_step(optimizer, grads, tvars, global_step, loss_scale=None):
   """Averages over replicas, unscales, clips, applies, and increments the
   global step. Returns the grouped op."""
   if _in_cross_device_replica():
-    context = tf.distribute.get_replica_context()
-    grads = context.all_reduce(
-        tf.distribute.ReduceOp.MEAN,
-        [tf.convert_to_tensor(g) if g is not None else tf.zeros_like(v)
-         for g, v in zip(grads, tvars)])
+    grads = _mean_over_replicas(grads, tvars)
   if loss_scale is not None:
     grads = [None if g is None else g / loss_scale.value for g in grads]
   # Pretraining used clipping at global norm 1.0; fine-tuning keeps it.

@@ -928,21 +928,21 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
     else:
       is_real_example = tf.ones(tf.shape(input_ids)[:1], dtype=tf.float32)
 
-    is_training = (mode == tf.estimator.ModeKeys.TRAIN)
+    is_training = (mode == run_common.ModeKeys.TRAIN)
     (total_loss, per_example_loss, logits, probabilities) = create_model(
         bert_config, is_training, input_ids, input_mask, segment_ids,
         label_ids, num_labels, use_one_hot_embeddings, options=options)
     scaffold_fn = run_common.initialize_from_checkpoint(init_checkpoint,
                                                         use_tpu)
 
-    if mode == tf.estimator.ModeKeys.TRAIN:
+    if mode == run_common.ModeKeys.TRAIN:
       train_op = run_common.create_train_op(
           total_loss, learning_rate, num_train_steps, num_warmup_steps,
           use_tpu, options)
-      return tf1.estimator.tpu.TPUEstimatorSpec(
+      return run_common.ModelSpec(
           mode=mode, loss=total_loss, train_op=train_op,
           scaffold_fn=scaffold_fn)
-    if mode == tf.estimator.ModeKeys.EVAL:
+    if mode == run_common.ModeKeys.EVAL:
       if num_labels == 1:
         predictions = probabilities  # the score
       else:
@@ -950,11 +950,11 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
       eval_metrics = (metric_fn_builder(num_labels, task_metrics),
                       [per_example_loss, label_ids, predictions,
                        is_real_example])
-      return tf1.estimator.tpu.TPUEstimatorSpec(
+      return run_common.ModelSpec(
           mode=mode, loss=total_loss, eval_metrics=eval_metrics,
           scaffold_fn=scaffold_fn)
     output_name = "predictions" if num_labels == 1 else "probabilities"
-    return tf1.estimator.tpu.TPUEstimatorSpec(
+    return run_common.ModelSpec(
         mode=mode, predictions={output_name: probabilities},
         scaffold_fn=scaffold_fn)
 

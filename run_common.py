@@ -36,6 +36,8 @@ import json
 import os
 import re
 import sys
+import tempfile
+import time
 import traceback
 import uuid
 
@@ -481,48 +483,227 @@ def read_first_example(input_file):
 
 
 # --------------------------------------------------------------------------
-# Estimator.
+# The TensorFlow stack. TensorFlow 2.15 runs the scripts through
+# TPUEstimator (CPU/GPU, and Cloud TPU with --use_tpu); from 2.16 on, where
+# tf.estimator no longer exists, GraphRunner drives the same model_fn and
+# input_fn with the tf.compat.v1 session machinery Estimator was built on.
+# This section is the only place that knows which one runs: the scripts use
+# ModeKeys, ModelSpec, make_run_config, make_estimator, train_estimator and
+# export_for_serving on both.
+
+
+class ModeKeys(object):
+  """The three modes of a model_fn. The values are Estimator's own, so a
+  model_fn compares equal on both stacks."""
+  TRAIN = "train"
+  EVAL = "eval"
+  PREDICT = "infer"
+
+
+class ModelSpec(collections.namedtuple(
+    "ModelSpec", ["mode", "loss", "train_op", "eval_metrics", "predictions",
+                  "scaffold_fn"])):
+  """What a script's model_fn returns, on both stacks.
+
+  The fields mean what they mean in TPUEstimatorSpec: `loss` a scalar,
+  `train_op` the update (TRAIN), `eval_metrics` a pair (metric_fn, tensors)
+  whose metric_fn returns {name: (value, update_op)} (EVAL), `predictions`
+  a dict of [B, ...] tensors (PREDICT), and `scaffold_fn` a function that
+  returns a Scaffold, which TPU warm starts need (else None).
+  """
+  __slots__ = ()
+
+  def __new__(cls, mode, loss=None, train_op=None, eval_metrics=None,
+              predictions=None, scaffold_fn=None):
+    return super(ModelSpec, cls).__new__(cls, mode, loss, train_op,
+                                         eval_metrics, predictions,
+                                         scaffold_fn)
+
+
+def estimator_module():
+  """tf.compat.v1.estimator, or None where the graph runner is used.
+
+  None on TensorFlow 2.16 and later (Estimator was removed) and when the
+  environment sets BERT_USE_ESTIMATOR=0, which selects the graph runner on
+  TensorFlow 2.15 too (to compare the two on one release).
+  """
+  if os.environ.get("BERT_USE_ESTIMATOR", "").strip() == "0":
+    return None
+  try:
+    # A lazy module: this imports tensorflow_estimator where it exists.
+    return tf1.estimator
+  except (AttributeError, ImportError):
+    return None
+
+
+def check_tpu_supported(use_tpu):
+  """--use_tpu needs TPUEstimator; never fall back to a silent CPU run."""
+  if use_tpu and estimator_module() is None:
+    raise ValueError(
+        "--use_tpu=true needs TPUEstimator, which only TensorFlow 2.15 has "
+        "(this is TensorFlow %s). Use Python 3.9-3.11 and: pip install "
+        "'tensorflow==2.15.*' 'tensorflow-estimator==2.15.*' (README, "
+        "'Supported stacks')." % tf.__version__)
+
+
+class RunConfig(collections.namedtuple("RunConfig", [
+    "model_dir", "tf_random_seed", "save_checkpoints_steps",
+    "keep_checkpoint_max", "save_summary_steps", "log_step_count_steps",
+    "use_tpu", "tpu_name", "tpu_zone", "gcp_project", "master",
+    "num_tpu_cores", "iterations_per_loop"])):
+  """Where and how often a run saves, and the TPU it runs on (if any)."""
+  __slots__ = ()
 
 
 def make_run_config(output_dir, use_tpu=False, tpu_name=None, tpu_zone=None,
                     gcp_project=None, master=None, num_tpu_cores=8,
                     iterations_per_loop=1000, save_checkpoints_steps=1000,
-                    keep_checkpoint_max=5, tf_random_seed=None):
-  """Builds the TPUEstimator RunConfig (CPU/GPU when use_tpu is False).
+                    keep_checkpoint_max=5, tf_random_seed=None,
+                    save_summary_steps=100, log_step_count_steps=100):
+  """The run configuration of make_estimator, with Estimator's defaults.
 
   Args:
-    output_dir: model_dir (None lets Estimator use a temporary directory).
+    output_dir: model_dir (None: a temporary directory, as Estimator).
     use_tpu, tpu_name, tpu_zone, gcp_project, master, num_tpu_cores: TPU
       address and shape; a cluster resolver is used only with a tpu_name.
-    iterations_per_loop: steps per estimator loop on TPU.
-    save_checkpoints_steps: checkpoint interval.
+    iterations_per_loop: steps per host call on TPU.
+    save_checkpoints_steps: checkpoint interval in steps.
     keep_checkpoint_max: checkpoints kept in output_dir.
     tf_random_seed: optional graph-level seed, for reproducible runs.
+    save_summary_steps: TensorBoard summary interval in steps.
+    log_step_count_steps: interval of the global_step/sec summary.
   """
+  check_tpu_supported(use_tpu)
+  return RunConfig(
+      model_dir=output_dir, tf_random_seed=tf_random_seed,
+      save_checkpoints_steps=save_checkpoints_steps,
+      keep_checkpoint_max=keep_checkpoint_max,
+      save_summary_steps=save_summary_steps,
+      log_step_count_steps=log_step_count_steps, use_tpu=use_tpu,
+      tpu_name=tpu_name, tpu_zone=tpu_zone, gcp_project=gcp_project,
+      master=master, num_tpu_cores=num_tpu_cores,
+      iterations_per_loop=iterations_per_loop)
+
+
+def run_config_from_flags(flag_values, output_dir, tf_random_seed=None):
+  """`make_run_config` with the run-config and TPU flags of a script (and
+  --tf_random_seed and --save_summary_steps where the script defines
+  them)."""
+  if tf_random_seed is None and "tf_random_seed" in flag_values:
+    tf_random_seed = flag_values.tf_random_seed
+  extra = {}
+  if "save_summary_steps" in flag_values:
+    # global_step/sec goes to TensorBoard at the same interval.
+    extra["save_summary_steps"] = flag_values.save_summary_steps
+    extra["log_step_count_steps"] = flag_values.save_summary_steps
+  return make_run_config(
+      output_dir=output_dir,
+      use_tpu=flag_values.use_tpu,
+      tpu_name=flag_values.tpu_name,
+      tpu_zone=flag_values.tpu_zone,
+      gcp_project=flag_values.gcp_project,
+      master=flag_values.master,
+      num_tpu_cores=flag_values.num_tpu_cores,
+      iterations_per_loop=flag_values.iterations_per_loop,
+      save_checkpoints_steps=flag_values.save_checkpoints_steps,
+      tf_random_seed=tf_random_seed, **extra)
+
+
+def make_estimator(model_fn, run_config, use_tpu, train_batch_size=None,
+                   eval_batch_size=None, predict_batch_size=None,
+                   options=None):
+  """The object that trains, evaluates, predicts and exports `model_fn`.
+
+  On TensorFlow 2.15 a TPUEstimator (a plain Estimator on CPU/GPU), or an
+  Estimator with a distribution strategy when several replicas are asked
+  for; from 2.16 on a GraphRunner. All of them take input_fn(params) with
+  params["batch_size"] set per mode, accept the ModelSpec the model_fn
+  returns, and offer train/evaluate/predict/export_saved_model.
+
+  Args:
+    model_fn: model_fn(features, labels, mode, params) -> ModelSpec.
+    run_config: a RunConfig from make_run_config.
+    use_tpu: run on a Cloud TPU (TensorFlow 2.15 only).
+    train_batch_size, eval_batch_size, predict_batch_size: global batch
+      sizes per mode; training feeds micro_batch_size() per replica.
+    options: TrainingOptions (replicas, accumulation, XLA).
+  """
+  options = options or TrainingOptions()
+  check_tpu_supported(use_tpu)
+  if train_batch_size is not None:
+    train_batch_size = micro_batch_size(options, train_batch_size)
+  batch_sizes = {ModeKeys.TRAIN: train_batch_size,
+                 ModeKeys.EVAL: eval_batch_size,
+                 ModeKeys.PREDICT: predict_batch_size}
+  if estimator_module() is None:
+    return GraphRunner(model_fn, run_config, batch_sizes,
+                       session_config=_session_config(options),
+                       replicas=_local_replica_devices(options))
+  strategy = _distribution_strategy(options)
+  if strategy is None:
+    return _tpu_estimator(model_fn, run_config, use_tpu, batch_sizes,
+                          options)
+  config = tf1.estimator.RunConfig(
+      model_dir=run_config.model_dir,
+      tf_random_seed=run_config.tf_random_seed,
+      save_checkpoints_steps=run_config.save_checkpoints_steps,
+      keep_checkpoint_max=run_config.keep_checkpoint_max,
+      save_summary_steps=run_config.save_summary_steps,
+      log_step_count_steps=run_config.log_step_count_steps,
+      session_config=_session_config(options),
+      train_distribute=strategy)
+  return _ReplicatedEstimator(model_fn, config, batch_sizes)
+
+
+def _tpu_estimator(model_fn, run_config, use_tpu, batch_sizes, options):
+  """TPUEstimator for one device or a Cloud TPU (TensorFlow 2.15)."""
   cluster_resolver = None
-  if use_tpu and tpu_name:
+  if use_tpu and run_config.tpu_name:
     cluster_resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
-        tpu_name, zone=tpu_zone, project=gcp_project)
-  per_host = tf1.estimator.tpu.InputPipelineConfig.PER_HOST_V2
+        run_config.tpu_name, zone=run_config.tpu_zone,
+        project=run_config.gcp_project)
+  tpu = tf1.estimator.tpu
   with _tf_config_hidden_for_multi_worker(use_tpu):
-    return tf1.estimator.tpu.RunConfig(
+    config = tpu.RunConfig(
         cluster=cluster_resolver,
-        master=master,
-        model_dir=output_dir,
-        save_checkpoints_steps=save_checkpoints_steps,
-        keep_checkpoint_max=keep_checkpoint_max,
-        tf_random_seed=tf_random_seed,
-        tpu_config=tf1.estimator.tpu.TPUConfig(
-            iterations_per_loop=iterations_per_loop,
-            num_shards=num_tpu_cores,
-            per_host_input_for_training=per_host))
+        master=run_config.master,
+        model_dir=run_config.model_dir,
+        save_checkpoints_steps=run_config.save_checkpoints_steps,
+        keep_checkpoint_max=run_config.keep_checkpoint_max,
+        save_summary_steps=run_config.save_summary_steps,
+        log_step_count_steps=run_config.log_step_count_steps,
+        tf_random_seed=run_config.tf_random_seed,
+        session_config=_session_config(options) if options.use_xla else None,
+        tpu_config=tpu.TPUConfig(
+            iterations_per_loop=run_config.iterations_per_loop,
+            num_shards=run_config.num_tpu_cores,
+            per_host_input_for_training=(
+                tpu.InputPipelineConfig.PER_HOST_V2)))
+
+  def tpu_model_fn(features, labels, mode, params):
+    spec = model_fn(features, labels, mode, params)
+    return tpu.TPUEstimatorSpec(
+        mode=spec.mode, loss=spec.loss, train_op=spec.train_op,
+        eval_metrics=spec.eval_metrics, predictions=spec.predictions,
+        scaffold_fn=spec.scaffold_fn)
+
+  return tpu.TPUEstimator(
+      use_tpu=use_tpu,
+      model_fn=tpu_model_fn,
+      config=config,
+      train_batch_size=batch_sizes[ModeKeys.TRAIN],
+      eval_batch_size=batch_sizes[ModeKeys.EVAL],
+      predict_batch_size=batch_sizes[ModeKeys.PREDICT],
+      # Off TPU, a TPU metagraph in exported SavedModels is useless and
+      # needs TPU ops to load.
+      export_to_tpu=use_tpu)
 
 
 @contextlib.contextmanager
 def _tf_config_hidden_for_multi_worker(use_tpu):
   """The TPU RunConfig insists on a "chief" in TF_CONFIG, but a multi-worker
   (MultiWorkerMirroredStrategy) cluster is a list of peer workers. The
-  strategy Estimator built by make_estimator reads TF_CONFIG itself."""
+  strategy Estimator reads TF_CONFIG itself."""
   saved = os.environ.get("TF_CONFIG")
   hide = saved is not None and not use_tpu and _multi_worker_count() > 1
   if hide:
@@ -534,70 +715,23 @@ def _tf_config_hidden_for_multi_worker(use_tpu):
       os.environ["TF_CONFIG"] = saved
 
 
-def run_config_from_flags(flag_values, output_dir, tf_random_seed=None):
-  """`make_run_config` with the group-R flags of a script (and
-  --tf_random_seed where the script defines it)."""
-  if tf_random_seed is None and "tf_random_seed" in flag_values:
-    tf_random_seed = flag_values.tf_random_seed
-  return make_run_config(
-      output_dir=output_dir,
-      use_tpu=flag_values.use_tpu,
-      tpu_name=flag_values.tpu_name,
-      tpu_zone=flag_values.tpu_zone,
-      gcp_project=flag_values.gcp_project,
-      master=flag_values.master,
-      num_tpu_cores=flag_values.num_tpu_cores,
-      iterations_per_loop=flag_values.iterations_per_loop,
-      save_checkpoints_steps=flag_values.save_checkpoints_steps,
-      tf_random_seed=tf_random_seed)
-
-
-def make_estimator(model_fn, run_config, use_tpu, train_batch_size=None,
-                   eval_batch_size=None, predict_batch_size=None,
-                   options=None):
-  """A TPUEstimator (on CPU/GPU it behaves as a normal Estimator).
-
-  With `options` (TrainingOptions), the training input_fn gets the
-  micro-batch size, XLA is configured, and with several replicas (num_gpus
-  or a multi-worker TF_CONFIG) a distribution-strategy Estimator is
-  returned instead; it still passes params["batch_size"] per mode and
-  accepts the TPUEstimatorSpecs the scripts' model_fns return.
-  """
-  options = options or TrainingOptions()
-  if train_batch_size is not None:
-    train_batch_size = micro_batch_size(options, train_batch_size)
-  strategy = _distribution_strategy(options)
-  if strategy is None:
-    if options.use_xla:
-      run_config = run_config.replace(session_config=_session_config(options))
-    return tf1.estimator.tpu.TPUEstimator(
-        use_tpu=use_tpu,
-        model_fn=model_fn,
-        config=run_config,
-        train_batch_size=train_batch_size,
-        eval_batch_size=eval_batch_size,
-        predict_batch_size=predict_batch_size,
-        # Off TPU, a TPU metagraph in exported SavedModels is useless and
-        # needs TPU ops to load.
-        export_to_tpu=use_tpu)
-  config = tf1.estimator.RunConfig(
-      model_dir=run_config.model_dir,
-      tf_random_seed=run_config.tf_random_seed,
-      save_checkpoints_steps=run_config.save_checkpoints_steps,
-      keep_checkpoint_max=run_config.keep_checkpoint_max,
-      session_config=_session_config(options),
-      train_distribute=strategy)
-  batch_sizes = {tf1.estimator.ModeKeys.TRAIN: train_batch_size,
-                 tf1.estimator.ModeKeys.EVAL: eval_batch_size,
-                 tf1.estimator.ModeKeys.PREDICT: predict_batch_size}
-  return _ReplicatedEstimator(model_fn, config, batch_sizes)
+def _metric_ops(eval_metrics):
+  """{name: (value, update_op)} from a (metric_fn, tensors) pair, whose
+  tensors are a list (positional arguments) or a dict (keywords)."""
+  if eval_metrics is None:
+    return {}
+  metric_fn, tensors = eval_metrics
+  if isinstance(tensors, dict):
+    return dict(metric_fn(**tensors))
+  return dict(metric_fn(*tensors))
 
 
 class _ReplicatedEstimator(object):
-  """A distribution-strategy Estimator that feeds input_fns and model_fns
-  the way TPUEstimator does: params["batch_size"] per mode, and
-  TPUEstimatorSpec results accepted. (Estimator forbids subclasses from
-  overriding its members, hence a wrapper.) Other attributes pass through.
+  """A distribution-strategy Estimator (TensorFlow 2.15) that feeds
+  input_fns and model_fns the way TPUEstimator does: params["batch_size"]
+  per mode, and ModelSpec results accepted. (Estimator forbids subclasses
+  from overriding its members, hence a wrapper.) Other attributes pass
+  through.
   """
 
   def __init__(self, model_fn, config, batch_sizes):
@@ -606,9 +740,11 @@ class _ReplicatedEstimator(object):
     def estimator_model_fn(features, labels, mode, params):
       params = dict(params or {}, batch_size=batch_sizes[mode])
       spec = model_fn(features, labels, mode, params)
-      if hasattr(spec, "as_estimator_spec"):
-        spec = spec.as_estimator_spec()
-      return spec
+      return tf1.estimator.EstimatorSpec(
+          mode=spec.mode, loss=spec.loss, train_op=spec.train_op,
+          eval_metric_ops=_metric_ops(spec.eval_metrics) or None,
+          predictions=spec.predictions,
+          scaffold=spec.scaffold_fn() if spec.scaffold_fn else None)
 
     self._estimator = tf1.estimator.Estimator(
         model_fn=estimator_model_fn, config=config)
@@ -617,41 +753,46 @@ class _ReplicatedEstimator(object):
     batch_size = self._batch_sizes[mode]
 
     def with_batch_size(params=None, input_context=None):
-      dataset = input_fn(dict(params or {}, batch_size=batch_size))
-      if input_context is not None and input_context.num_input_pipelines > 1:
-        # One pipeline per worker: each takes every n-th batch, so the
-        # workers' batches together form consecutive global batches.
-        dataset = dataset.shard(input_context.num_input_pipelines,
-                                input_context.input_pipeline_id)
-      return dataset
+      return _shard_for_worker(input_fn(dict(params or {},
+                                             batch_size=batch_size)),
+                               input_context)
 
     return with_batch_size
 
   def train(self, input_fn, *args, **kwargs):
-    return self._estimator.train(
-        self._feed(input_fn, tf1.estimator.ModeKeys.TRAIN), *args, **kwargs)
+    return self._estimator.train(self._feed(input_fn, ModeKeys.TRAIN), *args,
+                                 **kwargs)
 
   def evaluate(self, input_fn, *args, **kwargs):
-    return self._estimator.evaluate(
-        self._feed(input_fn, tf1.estimator.ModeKeys.EVAL), *args, **kwargs)
+    return self._estimator.evaluate(self._feed(input_fn, ModeKeys.EVAL),
+                                    *args, **kwargs)
 
   def predict(self, input_fn, *args, **kwargs):
-    return self._estimator.predict(
-        self._feed(input_fn, tf1.estimator.ModeKeys.PREDICT), *args,
-        **kwargs)
+    return self._estimator.predict(self._feed(input_fn, ModeKeys.PREDICT),
+                                   *args, **kwargs)
 
   def __getattr__(self, name):
     return getattr(self._estimator, name)
 
 
+def _shard_for_worker(dataset, input_context):
+  """With one input pipeline per worker, each takes every n-th batch, so the
+  workers' batches together form consecutive global batches."""
+  if input_context is not None and input_context.num_input_pipelines > 1:
+    dataset = dataset.shard(input_context.num_input_pipelines,
+                            input_context.input_pipeline_id)
+  return dataset
+
+
 def train_estimator(estimator, input_fn, max_steps, hooks=None):
-  """estimator.train, with multi-worker support and a clear NaN error."""
+  """Trains to global step `max_steps` on either stack, with multi-worker
+  support and a one-line error when the loss stops being finite."""
   try:
-    if _multi_worker_count() > 1 and isinstance(estimator,
-                                                _ReplicatedEstimator):
+    if (isinstance(estimator, _ReplicatedEstimator) and
+        _multi_worker_count() > 1):
       # Estimator runs multi-worker strategies only through
       # train_and_evaluate; without an "evaluator" task it only trains.
-      train_input_fn = estimator._feed(input_fn, tf1.estimator.ModeKeys.TRAIN)
+      train_input_fn = estimator._feed(input_fn, ModeKeys.TRAIN)
       tf1.estimator.train_and_evaluate(
           estimator._estimator,
           tf1.estimator.TrainSpec(input_fn=train_input_fn,
@@ -670,6 +811,423 @@ def train_estimator(estimator, input_fn, max_steps, hooks=None):
         "Lower --learning_rate, check the input data, or use "
         "--precision=fp32." % (match.group(2), match.group(1),
                                estimator.model_dir))
+
+
+# --------------------------------------------------------------------------
+# The graph runner: Estimator's train/evaluate/predict/export on the
+# tf.compat.v1 session machinery, for TensorFlow releases without Estimator.
+
+
+class _RunAtSessionStart(tf1.train.SessionRunHook):
+  """Runs `op` once when the session is created (dataset iterators)."""
+
+  def __init__(self, op):
+    self._op = op
+
+  def after_create_session(self, session, coord):
+    del coord
+    session.run(self._op)
+
+
+class _StopAfterRuns(tf1.train.SessionRunHook):
+  """Stops after `num_runs` session runs (evaluation with --steps)."""
+
+  def __init__(self, num_runs):
+    self._num_runs = num_runs
+    self._done = 0
+
+  def after_run(self, run_context, run_values):
+    del run_values
+    self._done += 1
+    if self._done >= self._num_runs:
+      run_context.request_stop()
+
+
+def _tagged_scalar_summary(tag, value):
+  """A scalar summary with a fixed tag, added to the SUMMARIES collection
+  (tf1.summary.scalar makes tags unique like op names: `loss_1`). Under a
+  distribution strategy only the first replica writes it, as tf.summary
+  does, so that the tag appears once."""
+  context = tf.distribute.get_replica_context()
+  if context is not None and tf.distribute.has_strategy():
+    replica_id = tf.get_static_value(context.replica_id_in_sync_group)
+    if replica_id:
+      return None
+  summary = tf.raw_ops.ScalarSummary(tags=tag, values=value)
+  tf1.add_to_collection(tf1.GraphKeys.SUMMARIES, summary)
+  return summary
+
+
+class GraphRunner(object):
+  """Trains, evaluates, predicts and exports a model_fn like TPUEstimator
+  did on CPU/GPU, with tf.compat.v1 graphs and sessions.
+
+  It is built on the public machinery Estimator itself ran on:
+  MonitoredTrainingSession with a Scaffold and Saver, the checkpoint,
+  summary and step-counter session hooks, and initializable tf.data
+  iterators. Each call builds a fresh graph, as Estimator did, so training
+  resumes from the newest checkpoint in model_dir, evaluation and
+  prediction read that checkpoint (or, without one, the initial values,
+  which the model_fn's warm start may have set), and checkpoints, event
+  files and SavedModels are the same files Estimator wrote.
+
+  Args:
+    model_fn: model_fn(features, labels, mode, params) -> ModelSpec.
+    config: a RunConfig.
+    batch_sizes: {mode: batch size per replica}, fed as params.
+    session_config: optional tf.compat.v1.ConfigProto.
+    replicas: None, or the local devices of a MirroredStrategy (training
+      only; several worker processes are read from TF_CONFIG).
+  """
+
+  def __init__(self, model_fn, config, batch_sizes, session_config=None,
+               replicas=None):
+    self._model_fn = model_fn
+    self._config = config
+    self._batch_sizes = batch_sizes
+    self._session_config = session_config or _default_session_config()
+    self._replicas = replicas
+    self.model_dir = config.model_dir or tempfile.mkdtemp(prefix="bert_")
+
+  @property
+  def config(self):
+    return self._config
+
+  def latest_checkpoint(self):
+    return tf.train.latest_checkpoint(self.model_dir)
+
+  # -- graph building shared by the modes.
+
+  def _start_graph(self):
+    """The graph-level seed and the global step, as Estimator starts.
+
+    With a graph-level seed, each random op without a seed of its own gets
+    the graph's next op seed (0, 1, 2... in creation order). Building the
+    input pipeline and then the model_fn in Estimator's order therefore
+    gives every shuffle, initializer and dropout op the seed it had under
+    Estimator, and a seeded run reproduces an Estimator run.
+    """
+    tf1.set_random_seed(self._config.tf_random_seed)
+    return tf1.train.create_global_step()
+
+  def _params(self, mode):
+    return {"batch_size": self._batch_sizes[mode]}
+
+  def _input(self, input_fn, mode):
+    """(features, labels, hook that initializes the iterator)."""
+    with tf.device("/device:CPU:0"):
+      dataset = input_fn(self._params(mode))
+    iterator = tf1.data.make_initializable_iterator(dataset)
+    features, labels = _features_and_labels(iterator.get_next())
+    return features, labels, _RunAtSessionStart(iterator.initializer)
+
+  def _call_model_fn(self, features, labels, mode):
+    spec = self._model_fn(features, labels, mode, self._params(mode))
+    if not isinstance(spec, ModelSpec):
+      raise TypeError("model_fn must return run_common.ModelSpec, got %r" %
+                      (type(spec),))
+    return spec
+
+  def _session_creator(self, checkpoint, what):
+    if not checkpoint:
+      tf1.logging.warning(
+          "No checkpoint in %s: %s the initial values (those of "
+          "--init_checkpoint where it was given).", self.model_dir, what)
+    return tf1.train.ChiefSessionCreator(
+        scaffold=tf1.train.Scaffold(), checkpoint_filename_with_path=checkpoint,
+        config=self._session_config)
+
+  # -- the four entry points.
+
+  def train(self, input_fn, max_steps, hooks=None):
+    """Trains until the global step reaches `max_steps`, saving
+    checkpoints and summaries in model_dir; resumes from the newest
+    checkpoint there."""
+    latest = self.latest_checkpoint()
+    if latest and _checkpoint_step(latest) >= max_steps:
+      tf1.logging.info("Skipping training: %s is already at step >= %d.",
+                       latest, max_steps)
+      return self
+    cluster = _cluster_from_tf_config()
+    if cluster is not None or self._replicas:
+      return self._train_replicated(input_fn, max_steps, hooks, cluster,
+                                    latest)
+    with tf.Graph().as_default():
+      global_step = self._start_graph()
+      features, labels, input_hook = self._input(input_fn, ModeKeys.TRAIN)
+      spec = self._call_model_fn(features, labels, ModeKeys.TRAIN)
+      self._run_training(spec.loss, spec.train_op, global_step, max_steps,
+                         [input_hook] + list(hooks or []), latest)
+    return self
+
+  def _run_training(self, loss, train_op, global_step, max_steps, hooks,
+                    start_checkpoint, master="", is_chief=True):
+    """The training loop: a MonitoredSession with Estimator's hooks
+    (checkpoints, summaries and global_step/sec in model_dir).
+
+    Every worker restores `start_checkpoint`, the newest checkpoint when
+    train() was called, not whatever is newest when its session starts: the
+    chief saves a step-0 checkpoint as soon as its session exists, and a
+    worker that restored it would skip the variable initialization the
+    chief is still waiting to share with it.
+    """
+    # Estimator's `loss` scalar, tagged `loss` even where the model has an
+    # op of that name (the classifier's `loss` scope).
+    _tagged_scalar_summary("loss", loss)
+    config = self._config
+    scaffold = tf1.train.Scaffold(saver=tf1.train.Saver(
+        sharded=True, max_to_keep=config.keep_checkpoint_max,
+        save_relative_paths=True))
+    # Every worker runs the same hooks: with different fetches, the workers'
+    # graph-mode collectives can wait on each other forever. Other workers
+    # write their checkpoints and summaries to a directory that is dropped.
+    output_dir = self.model_dir if is_chief else tempfile.mkdtemp(
+        prefix="bert_worker_")
+    hooks = list(hooks) + [
+        tf1.train.StopAtStepHook(last_step=max_steps),
+        tf1.train.LoggingTensorHook(
+            {"loss": loss, "step": global_step},
+            every_n_iter=config.log_step_count_steps or 100),
+        tf1.train.CheckpointSaverHook(
+            output_dir, save_steps=config.save_checkpoints_steps,
+            scaffold=scaffold),
+        tf1.train.StepCounterHook(
+            every_n_steps=config.log_step_count_steps, output_dir=output_dir),
+        tf1.train.SummarySaverHook(
+            save_steps=config.save_summary_steps, output_dir=output_dir,
+            scaffold=scaffold),
+    ]
+    creator = tf1.train.ChiefSessionCreator(
+        scaffold=scaffold, master=master, config=self._session_config,
+        checkpoint_filename_with_path=start_checkpoint)
+    try:
+      with tf1.train.MonitoredSession(session_creator=creator,
+                                      hooks=hooks) as session:
+        while not session.should_stop():
+          session.run([train_op, loss])
+    finally:
+      if not is_chief:
+        tf.io.gfile.rmtree(output_dir)
+
+  def _train_replicated(self, input_fn, max_steps, hooks, cluster,
+                        start_checkpoint):
+    """Training over several replicas: local devices (MirroredStrategy) or
+    worker processes (MultiWorkerMirroredStrategy, from TF_CONFIG)."""
+    graph = tf.Graph()
+    with graph.as_default():
+      # Made in graph mode: made eagerly, the multi-worker strategy would
+      # start a server of its own on this worker's port.
+      master, is_chief = "", True
+      if cluster is None:
+        strategy = tf.distribute.MirroredStrategy(self._replicas)
+      else:
+        strategy, master, is_chief = _join_cluster(cluster,
+                                                   self._session_config)
+    with graph.as_default(), strategy.scope():
+      global_step = self._start_graph()
+
+      def replica_input_fn(input_context):
+        return _shard_for_worker(input_fn(self._params(ModeKeys.TRAIN)),
+                                 input_context)
+
+      iterator = strategy.make_input_fn_iterator(replica_input_fn)
+
+      def replica_step(inputs):
+        features, labels = _features_and_labels(inputs)
+        spec = self._call_model_fn(features, labels, ModeKeys.TRAIN)
+        return spec.loss, spec.train_op
+
+      loss, train_op = strategy.experimental_run(replica_step, iterator)
+      loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
+      self._run_training(
+          loss, strategy.group(train_op), global_step, max_steps,
+          [_RunAtSessionStart(iterator.initialize())] + list(hooks or []),
+          start_checkpoint, master=master, is_chief=is_chief)
+    if not is_chief:
+      self._wait_for_chief_checkpoint(max_steps)
+    return self
+
+  def _wait_for_chief_checkpoint(self, max_steps, timeout_seconds=600):
+    """A non-chief worker returns once the chief has saved the final
+    checkpoint, so that what follows training reads the same weights on
+    every worker."""
+    deadline = time.time() + timeout_seconds
+    while time.time() < deadline:
+      latest = self.latest_checkpoint()
+      if latest and _checkpoint_step(latest) >= max_steps:
+        return
+      time.sleep(0.2)
+    raise ValueError("The chief worker saved no checkpoint of step %d in %s "
+                     "within %d s." % (max_steps, self.model_dir,
+                                       timeout_seconds))
+
+  def evaluate(self, input_fn, steps=None, name=None, checkpoint_path=None):
+    """Evaluates the newest checkpoint over the whole input (or `steps`
+    batches). Returns {metric: value}, plus `loss` (the mean batch loss)
+    and `global_step`, as Estimator; writes them as summaries under
+    model_dir/eval (eval_<name> with a name)."""
+    checkpoint = checkpoint_path or self.latest_checkpoint()
+    with tf.Graph().as_default():
+      global_step = self._start_graph()
+      features, labels, input_hook = self._input(input_fn, ModeKeys.EVAL)
+      spec = self._call_model_fn(features, labels, ModeKeys.EVAL)
+      metrics = _metric_ops(spec.eval_metrics)
+      metrics["loss"] = tf1.metrics.mean(spec.loss)
+      values = {key: value for key, (value, _) in metrics.items()}
+      values["global_step"] = global_step
+      final_values = tf1.train.FinalOpsHook(values)
+      hooks = [input_hook, final_values]
+      if steps is not None:
+        hooks.append(_StopAfterRuns(steps))
+      update = tf.group(*[update for (_, update) in metrics.values()])
+      with tf1.train.MonitoredSession(
+          session_creator=self._session_creator(checkpoint, "evaluating"),
+          hooks=hooks) as session:
+        while not session.should_stop():
+          session.run(update)
+    results = final_values.final_ops_values
+    _write_eval_summaries(
+        os.path.join(self.model_dir, "eval_" + name if name else "eval"),
+        results)
+    return results
+
+  def predict(self, input_fn, yield_single_examples=True,
+              checkpoint_path=None):
+    """Yields the model_fn's predictions for the whole input, read from
+    the newest checkpoint: one dict per example ([...] arrays), or per
+    batch ([B, ...]) with yield_single_examples=False."""
+    checkpoint = checkpoint_path or self.latest_checkpoint()
+    with tf.Graph().as_default():
+      self._start_graph()
+      features, labels, input_hook = self._input(input_fn,
+                                                 ModeKeys.PREDICT)
+      spec = self._call_model_fn(features, labels, ModeKeys.PREDICT)
+      with tf1.train.MonitoredSession(
+          session_creator=self._session_creator(checkpoint, "predicting"),
+          hooks=[input_hook]) as session:
+        while not session.should_stop():
+          batch = session.run(spec.predictions)
+          if not yield_single_examples:
+            yield batch
+            continue
+          for row in range(_batch_length(batch)):
+            yield {key: value[row] for key, value in batch.items()}
+
+  def export_saved_model(self, export_dir_base, serving_input_receiver_fn,
+                         checkpoint_path=None):
+    """Writes a SavedModel of the PREDICT graph with the weights of
+    `checkpoint_path` (default: the newest checkpoint) into a new
+    sub-directory named by the Unix time, as Estimator; returns its path.
+
+    Its `serving_default` signature maps the receiver tensors to the
+    model_fn's predictions.
+    """
+    checkpoint = checkpoint_path or self.latest_checkpoint()
+    if not checkpoint:
+      raise ValueError("No checkpoint to export in %s." % self.model_dir)
+    with tf.Graph().as_default():
+      receiver = serving_input_receiver_fn()
+      tf1.train.create_global_step()
+      spec = self._call_model_fn(receiver.features, None, ModeKeys.PREDICT)
+      signature = tf1.saved_model.predict_signature_def(
+          receiver.receiver_tensors, spec.predictions)
+      temp_dir, final_dir = _new_export_dirs(export_dir_base)
+      with tf1.Session(config=self._session_config) as session:
+        tf1.train.Saver(sharded=True).restore(session, checkpoint)
+        builder = tf1.saved_model.Builder(temp_dir)
+        builder.add_meta_graph_and_variables(
+            session, [tf1.saved_model.tag_constants.SERVING],
+            signature_def_map={"serving_default": signature},
+            strip_default_attrs=True)
+        builder.save()
+    tf.io.gfile.rename(temp_dir, final_dir)
+    return final_dir
+
+
+def _features_and_labels(batch):
+  """An input_fn's dataset yields features, or a (features, labels) pair."""
+  if isinstance(batch, tuple) and len(batch) == 2:
+    return batch
+  return batch, None
+
+
+def _batch_length(batch):
+  lengths = set(int(value.shape[0]) for value in batch.values())
+  if len(lengths) != 1:
+    raise ValueError("Predictions of different batch lengths: %s" %
+                     {key: value.shape for key, value in batch.items()})
+  return lengths.pop()
+
+
+def _checkpoint_step(checkpoint):
+  return int(tf.train.load_variable(checkpoint, "global_step"))
+
+
+def _write_eval_summaries(eval_dir, results):
+  """The evaluation's scalars at its global step, as Estimator wrote them."""
+  summary = tf1.Summary()
+  for key, value in sorted(results.items()):
+    if key != "global_step" and np.ndim(value) == 0:
+      summary.value.add(tag=key, simple_value=float(value))
+  with tf.Graph().as_default():  # FileWriter refuses to run eagerly.
+    writer = tf1.summary.FileWriter(eval_dir)
+    writer.add_summary(summary, int(results["global_step"]))
+    writer.close()
+
+
+def _new_export_dirs(export_dir_base):
+  """(temporary, final) directories: the final one is named by the Unix
+  time, bumped until it is new; the temporary one is renamed to it once
+  the SavedModel is complete."""
+  stamp = int(time.time())
+  while tf.io.gfile.exists(os.path.join(export_dir_base, str(stamp))):
+    stamp += 1
+  return (os.path.join(export_dir_base, "temp-%d" % stamp),
+          os.path.join(export_dir_base, str(stamp)))
+
+
+def _default_session_config():
+  """Estimator's default: soft placement, one pass of graph rewrites."""
+  config = tf1.ConfigProto(allow_soft_placement=True)
+  config.graph_options.rewrite_options.meta_optimizer_iterations = 1  # ONE
+  return config
+
+
+# The server of this worker process, started once (it binds the port).
+_WORKER_SERVER = {}
+
+
+def _cluster_from_tf_config():
+  """(ClusterSpec, task type, task index) when TF_CONFIG names several
+  workers, else None."""
+  if _multi_worker_count() <= 1:
+    return None
+  config = json.loads(os.environ["TF_CONFIG"])
+  task = config.get("task", {})
+  return (tf.train.ClusterSpec(config["cluster"]), task.get("type", "worker"),
+          int(task.get("index", 0)))
+
+
+def _join_cluster(cluster, session_config):
+  """Starts this worker's server (once per process) and returns
+  (MultiWorkerMirroredStrategy, session target, is_chief)."""
+  cluster_spec, task_type, task_index = cluster
+  strategy = tf1.distribute.experimental.MultiWorkerMirroredStrategy()
+  strategy.configure(session_config, cluster_spec, task_type, task_index)
+  session_config.CopyFrom(strategy.update_config_proto(session_config))
+  key = (task_type, task_index)
+  if key not in _WORKER_SERVER:
+    _WORKER_SERVER[key] = tf.distribute.Server(
+        cluster_spec, job_name=task_type, task_index=task_index,
+        config=session_config, start=True)
+  is_chief = task_type == "chief" or (
+      task_type == "worker" and task_index == 0 and
+      "chief" not in cluster_spec.jobs)
+  return strategy, _WORKER_SERVER[key].target, is_chief
+
+
+# --------------------------------------------------------------------------
+# Checkpoints and results.
 
 
 def _check_checkpoint_shapes(assignment_map, init_checkpoint, tvars):
@@ -746,16 +1304,23 @@ def write_eval_results(output_dir, result, file_name="eval_results.txt"):
 # Export for serving (upstream #146, #94, #114).
 
 
-def serving_input_receiver_fn_builder(seq_length):
+ServingInputs = collections.namedtuple("ServingInputs",
+                                       ["features", "receiver_tensors"])
+
+
+def serving_input_receiver_fn_builder(seq_length, for_estimator=True):
   """A receiver taking int32 [batch, seq_length] input_ids, input_mask and
-  segment_ids, the three tensors every BERT head needs."""
+  segment_ids, the three tensors every BERT head needs: Estimator's
+  ServingInputReceiver, or ServingInputs for the graph runner."""
 
   def serving_input_receiver_fn():
     features = {
         name: tf1.placeholder(tf.int32, [None, seq_length], name=name)
         for name in ("input_ids", "input_mask", "segment_ids")
     }
-    return tf1.estimator.export.ServingInputReceiver(features, features)
+    if for_estimator:
+      return tf1.estimator.export.ServingInputReceiver(features, features)
+    return ServingInputs(features, features)
 
   return serving_input_receiver_fn
 
@@ -771,7 +1336,8 @@ def export_for_serving(estimator, export_dir, seq_length,
   tf.io.gfile.makedirs(export_dir)
   path = estimator.export_saved_model(
       export_dir,
-      serving_input_receiver_fn_builder(seq_length),
+      serving_input_receiver_fn_builder(
+          seq_length, for_estimator=not isinstance(estimator, GraphRunner)),
       checkpoint_path=checkpoint_path)
   if isinstance(path, bytes):
     path = path.decode("utf-8")
@@ -809,6 +1375,11 @@ def define_training_flags(flag_values):
       "optimizer", "adamw", ["adamw", "lamb"],
       "adamw: the original AdamWeightDecay. lamb: layer-wise adaptive "
       "moments for large-batch pretraining.", flag_values=flag_values)
+  flags.DEFINE_integer(
+      "save_summary_steps", 100,
+      "Write TensorBoard scalars (loss, learning rate...) to output_dir "
+      "every this many steps (Estimator's default interval).",
+      flag_values=flag_values)
   flags.DEFINE_integer(
       "tf_random_seed", None,
       "Graph-level random seed (initializers, dropout, shuffling) for "
@@ -917,15 +1488,20 @@ def create_train_op(loss, learning_rate, num_train_steps, num_warmup_steps,
   """
   options = options or TrainingOptions()
   with tf.control_dependencies([finite_loss_check(loss)]):
-    return optimization.create_optimizer(
+    train_op = optimization.create_optimizer(
         loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu,
         optimizer_name=options.optimizer,
         gradient_accumulation_steps=options.gradient_accumulation_steps,
         dynamic_loss_scale=options.precision == "fp16")
+  if not use_tpu:  # On TPU, summaries would need a host_call.
+    _tagged_scalar_summary("learning_rate", optimization.learning_rate_schedule(
+        tf1.train.get_or_create_global_step(), learning_rate, num_train_steps,
+        num_warmup_steps))
+  return train_op
 
 
 def _session_config(options):
-  config = tf1.ConfigProto(allow_soft_placement=True)
+  config = _default_session_config()
   if options.use_xla:
     config.graph_options.optimizer_options.global_jit_level = (
         tf1.OptimizerOptions.ON_1)
@@ -937,20 +1513,28 @@ def _session_config(options):
   return config
 
 
+def _local_replica_devices(options):
+  """The devices of --num_gpus > 1 replicas (CPU devices on a machine
+  without GPUs), or None for one device."""
+  if options.num_gpus <= 1:
+    return None
+  gpus = tf.config.list_physical_devices("GPU")
+  if gpus:
+    if len(gpus) < options.num_gpus:
+      raise ValueError("--num_gpus=%d but this machine has %d GPUs." %
+                       (options.num_gpus, len(gpus)))
+    return ["/gpu:%d" % i for i in range(options.num_gpus)]
+  tf1.logging.warning("No GPU found: running %d replicas on CPU devices.",
+                      options.num_gpus)
+  return ["/cpu:%d" % i for i in range(options.num_gpus)]
+
+
 def _distribution_strategy(options):
+  """The strategy of an Estimator with several replicas, else None."""
   if _multi_worker_count() > 1:
     return tf.distribute.experimental.MultiWorkerMirroredStrategy()
-  if options.num_gpus > 1:
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-      if len(gpus) < options.num_gpus:
-        raise ValueError("--num_gpus=%d but this machine has %d GPUs." %
-                         (options.num_gpus, len(gpus)))
-      devices = ["/gpu:%d" % i for i in range(options.num_gpus)]
-    else:
-      tf1.logging.warning("No GPU found: running %d replicas on CPU devices.",
-                          options.num_gpus)
-      devices = ["/cpu:%d" % i for i in range(options.num_gpus)]
+  devices = _local_replica_devices(options)
+  if devices:
     return tf.distribute.MirroredStrategy(devices)
   return None
 

@@ -35,7 +35,6 @@ from absl import flags
 import tensorflow as tf
 
 import modeling
-import optimization
 import run_common
 
 tf1 = tf.compat.v1
@@ -95,9 +94,9 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
   def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
     """MLM + NSP losses; the train op or the eval metrics."""
     run_common.log_features(features)
-    if mode not in (tf.estimator.ModeKeys.TRAIN, tf.estimator.ModeKeys.EVAL):
+    if mode not in (run_common.ModeKeys.TRAIN, run_common.ModeKeys.EVAL):
       raise ValueError("Only TRAIN and EVAL modes are supported: %s" % mode)
-    is_training = (mode == tf.estimator.ModeKeys.TRAIN)
+    is_training = (mode == run_common.ModeKeys.TRAIN)
     input_ids = features["input_ids"]
     if not use_tpu:  # TPUs have no Assert op.
       input_ids = _assert_ids_in_range(features, bert_config)
@@ -128,10 +127,8 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
           total_loss, learning_rate, num_train_steps, num_warmup_steps,
           use_tpu, options)
       if not use_tpu:  # On TPU, summaries would need a host_call.
-        _add_training_summaries(learning_rate, num_train_steps,
-                                num_warmup_steps, masked_lm_loss,
-                                next_sentence_loss)
-      return tf1.estimator.tpu.TPUEstimatorSpec(
+        _add_training_summaries(masked_lm_loss, next_sentence_loss)
+      return run_common.ModelSpec(
           mode=mode, loss=total_loss, train_op=train_op,
           scaffold_fn=scaffold_fn)
 
@@ -140,7 +137,7 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
         features["masked_lm_weights"], next_sentence_example_loss,
         next_sentence_log_probs, features["next_sentence_labels"]
     ])
-    return tf1.estimator.tpu.TPUEstimatorSpec(
+    return run_common.ModelSpec(
         mode=mode, loss=total_loss, eval_metrics=eval_metrics,
         scaffold_fn=scaffold_fn)
 
@@ -172,12 +169,9 @@ def _assert_ids_in_range(features, bert_config):
     return tf.identity(features["input_ids"])
 
 
-def _add_training_summaries(learning_rate, num_train_steps, num_warmup_steps,
-                            masked_lm_loss, next_sentence_loss):
-  """TensorBoard scalars beside the Estimator's own `loss`."""
-  global_step = tf1.train.get_or_create_global_step()
-  tf1.summary.scalar("learning_rate", optimization.learning_rate_schedule(
-      global_step, learning_rate, num_train_steps, num_warmup_steps))
+def _add_training_summaries(masked_lm_loss, next_sentence_loss):
+  """The two losses as TensorBoard scalars, beside the total `loss` and the
+  `learning_rate` that every training script writes."""
   tf1.summary.scalar("masked_lm_loss", masked_lm_loss)
   tf1.summary.scalar("next_sentence_loss", next_sentence_loss)
 

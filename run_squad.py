@@ -781,12 +781,12 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
   def model_fn(features, labels, mode, params):
     """One mode's graph; the positions to learn travel in `features`."""
     run_common.log_features(features)
-    if mode not in (tf.estimator.ModeKeys.TRAIN,
-                    tf.estimator.ModeKeys.PREDICT):
+    if mode not in (run_common.ModeKeys.TRAIN,
+                    run_common.ModeKeys.PREDICT):
       raise ValueError("Only TRAIN and PREDICT modes are supported: %s" %
                        (mode))
     input_ids = features["input_ids"]
-    is_training = (mode == tf.estimator.ModeKeys.TRAIN)
+    is_training = (mode == run_common.ModeKeys.TRAIN)
     (start_logits, end_logits) = create_model(
         bert_config=bert_config,
         is_training=is_training,
@@ -808,14 +808,14 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
       train_op = run_common.create_train_op(
           total_loss, learning_rate, num_train_steps, num_warmup_steps,
           use_tpu, options)
-      return tf1.estimator.tpu.TPUEstimatorSpec(
+      return run_common.ModelSpec(
           mode=mode, loss=total_loss, train_op=train_op,
           scaffold_fn=scaffold_fn)
 
     predictions = {"start_logits": start_logits, "end_logits": end_logits}
     if "unique_ids" in features:
       predictions["unique_ids"] = features["unique_ids"]
-    return tf1.estimator.tpu.TPUEstimatorSpec(
+    return run_common.ModelSpec(
         mode=mode, predictions=predictions, scaffold_fn=scaffold_fn)
 
   return model_fn

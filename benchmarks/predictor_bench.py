@@ -109,7 +109,7 @@ def classifier_model_fn_builder(bert_config, num_labels, init_checkpoint):
           tf.matmul(pooled, output_weights, transpose_b=True), output_bias)
       probabilities = tf.nn.softmax(logits, axis=-1)  # [B, num_labels]
     run_common.initialize_from_checkpoint(init_checkpoint, use_tpu=False)
-    return tf1.estimator.tpu.TPUEstimatorSpec(
+    return run_common.ModelSpec(
         mode=mode, predictions={"probabilities": probabilities})
 
   return model_fn

@@ -231,7 +231,9 @@ def test_fast_path_equals_library_path(seed, tmp_path, tokenizer, lee_words):
   expected = library_records(str(path), tokenizer, options, library_rng)
   actual = fast_records(str(path), tokenizer, options, fast_rng,
                         str(tmp_path), buffer_bytes=rng.choice([1, 1 << 20]))
-  assert actual == expected
+  # Parsed, not byte for byte: protobuf releases order map fields
+  # differently when they serialize.
+  assert [record_json(r) for r in actual] == [record_json(r) for r in expected]
   # Both consumed exactly the same random stream.
   assert fast_rng.random() == library_rng.random()
 
@@ -311,7 +313,6 @@ def test_example_encoder_matches_protobuf():
       actual = encoder.encode(input_ids, num_a_side, positions, labels,
                               is_random_next)
       assert record_json(actual) == record_json(expected)
-      assert actual == expected
 
 
 # --------------------------------------------------------------------------

@@ -830,9 +830,16 @@ def test_training_reproduces_the_golden_squad_checkpoint(tmp_path,
   names = sorted(golden.get_variable_to_shape_map())
   assert "cls/squad/output_weights" in names
   assert "cls/squad/output_bias" in names
+  # The golden run was made on TensorFlow 2.15, whose kernels this run
+  # reproduces to the bit. Newer releases round a few float kernels
+  # differently (one step differs by <= 4e-7); 47 Adam steps at learning
+  # rate 1e-3 grow that to about 2e-5. Their random ops get the same seeds
+  # (test_stacks.py), so the looser bound still catches any change of
+  # dropout mask or initializer, which moves weights by ~1e-3.
+  atol = 1e-5 if tf.__version__.startswith("2.15.") else 1e-4
   for name in names:
     np.testing.assert_allclose(trained.get_tensor(name),
-                               golden.get_tensor(name), atol=1e-5,
+                               golden.get_tensor(name), atol=atol,
                                err_msg=name)
 
 

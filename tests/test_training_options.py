@@ -1,6 +1,8 @@
-"""Training options through the real Estimator path (run_common):
-replicas on two CPU devices, two worker processes, accumulation, XLA and
-the NaN guard, each equivalent to plain single-device training."""
+"""Training options through run_common's real training path: replicas on
+two CPU devices, two worker processes, accumulation, XLA and the NaN guard,
+each equivalent to plain single-device training. Where TensorFlow has
+Estimator (2.15), each runs through Estimator and through the graph runner;
+on newer releases through the graph runner alone."""
 
 import json
 import os
@@ -15,10 +17,19 @@ import run_common
 from conftest import ROOT
 
 TOY = os.path.join(ROOT, "tests", "training_toy.py")
+STACKS = ["default"] + (["graph_runner"] if run_common.estimator_module()
+                        else [])
 
 
-def run_toy(output_dir, *args, env=None, check=True):
+@pytest.fixture(scope="module", params=STACKS)
+def stack_env(request):
+  """The environment that selects the stack (see run_common)."""
+  return {"BERT_USE_ESTIMATOR": "0"} if request.param == "graph_runner" else {}
+
+
+def run_toy(output_dir, stack_env, *args, env=None, check=True):
   full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  full_env.update(stack_env)
   full_env.update(env or {})
   done = subprocess.run([sys.executable, TOY, str(output_dir)] + list(args),
                         capture_output=True, text=True, timeout=600,
@@ -35,8 +46,8 @@ def parse_result(done):
 
 
 @pytest.fixture(scope="module")
-def single_device(tmp_path_factory):
-  return parse_result(run_toy(tmp_path_factory.mktemp("single")))
+def single_device(tmp_path_factory, stack_env):
+  return parse_result(run_toy(tmp_path_factory.mktemp("single"), stack_env))
 
 
 def assert_same_training(result, reference):
@@ -47,20 +58,24 @@ def assert_same_training(result, reference):
 
 
 @pytest.mark.slow
-def test_two_cpu_replicas_match_one_device(tmp_path, single_device):
-  assert_same_training(parse_result(run_toy(tmp_path, "--num_gpus=2")),
-                       single_device)
+def test_two_cpu_replicas_match_one_device(tmp_path, stack_env,
+                                           single_device):
+  assert_same_training(
+      parse_result(run_toy(tmp_path, stack_env, "--num_gpus=2")),
+      single_device)
 
 
 @pytest.mark.slow
-def test_gradient_accumulation_matches_large_batch(tmp_path, single_device):
-  assert_same_training(parse_result(run_toy(tmp_path, "--accumulation=4")),
-                       single_device)
+def test_gradient_accumulation_matches_large_batch(tmp_path, stack_env,
+                                                   single_device):
+  assert_same_training(
+      parse_result(run_toy(tmp_path, stack_env, "--accumulation=4")),
+      single_device)
 
 
 @pytest.mark.slow
-def test_xla_matches(tmp_path, single_device):
-  assert_same_training(parse_result(run_toy(tmp_path, "--use_xla")),
+def test_xla_matches(tmp_path, stack_env, single_device):
+  assert_same_training(parse_result(run_toy(tmp_path, stack_env, "--use_xla")),
                        single_device)
 
 
@@ -71,13 +86,15 @@ def free_port():
 
 
 @pytest.mark.slow
-def test_two_worker_processes_match_one_device(tmp_path, single_device):
+def test_two_worker_processes_match_one_device(tmp_path, stack_env,
+                                               single_device):
   workers = ["127.0.0.1:%d" % free_port(), "127.0.0.1:%d" % free_port()]
   processes = []
   for index in range(2):
     tf_config = json.dumps({"cluster": {"worker": workers},
                             "task": {"type": "worker", "index": index}})
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=tf_config)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=tf_config,
+               **stack_env)
     processes.append(subprocess.Popen(
         [sys.executable, TOY, str(tmp_path)], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env=env))
@@ -99,8 +116,10 @@ def test_two_worker_processes_match_one_device(tmp_path, single_device):
 
 
 @pytest.mark.slow
-def test_nan_loss_stops_with_the_step_and_no_bad_checkpoint(tmp_path):
-  done = run_toy(tmp_path, "--steps=5", "--nan_at_step=3", check=False)
+def test_nan_loss_stops_with_the_step_and_no_bad_checkpoint(tmp_path,
+                                                            stack_env):
+  done = run_toy(tmp_path, stack_env, "--steps=5", "--nan_at_step=3",
+                 check=False)
   assert done.returncode != 0
   assert "the loss became nan at global step 3" in done.stderr
   import tensorflow as tf  # pylint: disable=g-import-not-at-top

@@ -45,8 +45,7 @@ def build_model_fn(options, nan_at_step):
       loss = tf.cond(tf.equal(step, nan_at_step), lambda: loss * np.nan,
                      lambda: loss)
     train_op = run_common.create_train_op(loss, 0.1, 10, 0, False, options)
-    return tf1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss,
-                                              train_op=train_op)
+    return run_common.ModelSpec(mode, loss=loss, train_op=train_op)
   return model_fn
 
 
