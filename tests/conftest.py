@@ -12,3 +12,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 GOLDEN_DIR = os.path.join(ROOT, "tests", "golden")
 FIXTURES_DIR = os.path.join(ROOT, "tests", "fixtures")
+
+
+def pytest_report_header(config):
+  """Names the stack under test: the suite runs on both (see .ci/run)."""
+  del config
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import run_common  # pylint: disable=g-import-not-at-top
+  runner = ("Estimator" if run_common.estimator_module() is not None
+            else "run_common.GraphRunner")
+  return "TensorFlow %s (%s), numpy %s, Python %s" % (
+      tf.__version__, runner, np.__version__, sys.version.split()[0])
