@@ -13,6 +13,8 @@ TensorFlow reaches on this machine, measured in the same run.
   python benchmarks/train_bench.py                       # all four sizes
   python benchmarks/train_bench.py --models=tiny,mini --precision=bf16
   python benchmarks/train_bench.py --compare --rounds=3   # A/B vs original
+  python benchmarks/train_bench.py --interpreters=.venv-py3.11/bin/python,\
+      .venv-py3.13/bin/python --phase=predict             # A/B of two stacks
 
 Example lengths are uniform in [seq_length // 2, seq_length] (about 25%
 padding; --min_length=128 removes it). Our classifier skips padding rows in
@@ -24,6 +26,13 @@ reports the median of each and their ratio: on a shared machine whose
 speed drifts by +-20% over minutes, interleaved runs give a fair ratio.
 Model FLOPs are the nominal full-model count in both cases, so the padding
 and last-layer positions we skip show up as a higher MFU.
+
+--interpreters runs the same measurement with several Python
+interpreters, e.g. the venvs of the two TensorFlow stacks (2.15 with
+Estimator, the newest with run_common's graph runner), alternating them in
+every round, and reports each one's median and the ratio to the first.
+--phase=predict times `--do_predict`'s path instead of training: the
+model_fn's PREDICT graph through estimator.predict over the records.
 
 Each model runs in its own subprocess so that runs do not share memory or
 thread pools.
@@ -63,6 +72,11 @@ def encoder_parameters(layers, hidden):
 def train_flops_per_example(layers, hidden, seq_length):
   return seq_length * (6 * encoder_parameters(layers, hidden) +
                        12 * layers * seq_length * hidden)
+
+
+def predict_flops_per_example(layers, hidden, seq_length):
+  """Forward FLOPs: a third of training's (no backward pass)."""
+  return train_flops_per_example(layers, hidden, seq_length) // 3
 
 
 def matmul_gflops(size=4096, repeats=5):
@@ -142,7 +156,9 @@ def child(args):
   work_dir = tempfile.mkdtemp(prefix="train_bench_")
   record_file = os.path.join(work_dir, "train.tf_record")
   total_steps = args.warmup_steps + args.steps
-  write_records(record_file, max(1024, args.batch_size * 4), args.seq_length,
+  write_records(record_file,
+                max(1024, args.batch_size * (args.warmup_steps + args.steps)),
+                args.seq_length,
                 config.vocab_size, min_length=args.min_length)
 
   options = run_common.TrainingOptions(precision=args.precision,
@@ -155,25 +171,53 @@ def child(args):
   estimator = run_common.make_estimator(
       model_fn, run_common.make_run_config(
           os.path.join(work_dir, "model"), save_checkpoints_steps=10 ** 9),
-      False, train_batch_size=args.batch_size, options=options)
+      False, train_batch_size=args.batch_size,
+      predict_batch_size=args.batch_size, options=options)
   input_fn = run_classifier.file_based_input_fn_builder(
       input_file=record_file, seq_length=args.seq_length, is_training=True,
       drop_remainder=True)
-  timer = _step_timer_hook()
   tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
-  estimator.train(input_fn=input_fn, max_steps=total_steps, hooks=[timer])
-  step_times = sorted(timer.times[args.warmup_steps:])
-  median = step_times[len(step_times) // 2]
-  examples_per_s = args.batch_size / median
-  flops = train_flops_per_example(layers, hidden, args.seq_length)
+  if args.phase == "predict":
+    examples_per_s, median = _time_predict(estimator, record_file, args)
+    flops = predict_flops_per_example(layers, hidden, args.seq_length)
+  else:
+    timer = _step_timer_hook()
+    estimator.train(input_fn=input_fn, max_steps=total_steps, hooks=[timer])
+    step_times = sorted(timer.times[args.warmup_steps:])
+    median = step_times[len(step_times) // 2]
+    examples_per_s = args.batch_size / median
+    flops = train_flops_per_example(layers, hidden, args.seq_length)
   print("RESULT " + json.dumps({
       "model": args.model, "examples_per_s": examples_per_s,
       "median_step_s": median, "achieved_gflops": examples_per_s * flops / 1e9,
-      "matmul_gflops": matmul_gflops()}))
+      "matmul_gflops": matmul_gflops(), "tensorflow": tf.__version__,
+      "stack": type(estimator).__name__}))
 
 
-def run_child(args, model, graph="ours"):
-  command = [sys.executable, os.path.abspath(__file__), "--child",
+def _time_predict(estimator, record_file, args):
+  """examples/s of estimator.predict over the records, after its first
+  batch (which pays for building the graph and opening the session)."""
+  import run_classifier  # pylint: disable=g-import-not-at-top
+  num_examples = args.batch_size * (args.warmup_steps + args.steps)
+  input_fn = run_classifier.file_based_input_fn_builder(
+      input_file=record_file, seq_length=args.seq_length, is_training=False,
+      drop_remainder=False)
+  start = None
+  counted = 0
+  for index, _ in enumerate(estimator.predict(input_fn=input_fn)):
+    if index == args.batch_size * args.warmup_steps:
+      start = time.time()
+    elif start is not None:
+      counted += 1
+    if index + 1 >= num_examples:
+      break
+  elapsed = time.time() - start
+  return counted / elapsed, elapsed / max(counted, 1) * args.batch_size
+
+
+def run_child(args, model, graph="ours", interpreter=None):
+  command = [interpreter or sys.executable, os.path.abspath(__file__),
+             "--child", "--phase=%s" % args.phase,
              "--model=%s" % model, "--seq_length=%d" % args.seq_length,
              "--batch_size=%d" % args.batch_size, "--steps=%d" % args.steps,
              "--warmup_steps=%d" % args.warmup_steps,
@@ -207,13 +251,21 @@ def main():
   parser.add_argument("--compare", action="store_true",
                       help="interleave runs of the original graph and ours")
   parser.add_argument("--rounds", type=int, default=2,
-                      help="with --compare: runs of each graph per model")
+                      help="with --compare or --interpreters: runs of each "
+                      "per model")
+  parser.add_argument("--phase", default="train", choices=["train", "predict"])
+  parser.add_argument("--interpreters", default=None,
+                      help="comma-separated Python executables to compare, "
+                      "interleaved (e.g. the two stacks' venvs)")
   args = parser.parse_args()
   if args.child:
     child(args)
     return
   if args.compare:
     compare(args)
+    return
+  if args.interpreters:
+    compare_interpreters(args)
     return
   print_header(args)
   print("%-6s %12s %12s %14s %14s %8s" % ("model", "examples/s", "step (s)",
@@ -229,8 +281,9 @@ def main():
 
 def print_header(args):
   min_length = args.min_length or args.seq_length // 2
-  print("run_classifier training, seq %d, batch %d, %s%s; median of %d "
+  print("run_classifier %s, seq %d, batch %d, %s%s; median of %d "
         "steps after %d warm-up steps; example lengths uniform in [%d, %d]" % (
+            "training" if args.phase == "train" else "prediction",
             args.seq_length, args.batch_size, args.precision,
             ", XLA" if args.use_xla else "", args.steps, args.warmup_steps,
             min_length, args.seq_length))
@@ -255,6 +308,28 @@ def compare(args):
     print("%-6s %16.2f %16.2f %7.2fx %12.1f %9.1f%%" % (
         model, original, ours, ours / original, matmul,
         100.0 * median(runs["ours"], "achieved_gflops") / matmul))
+    sys.stdout.flush()
+
+
+def compare_interpreters(args):
+  """The same measurement under several interpreters, interleaved."""
+  interpreters = args.interpreters.split(",")
+  print_header(args)
+  print("%d interleaved runs per interpreter and model" % args.rounds)
+  for model in args.models.split(","):
+    runs = {interpreter: [] for interpreter in interpreters}
+    for _ in range(args.rounds):
+      for interpreter in interpreters:
+        runs[interpreter].append(run_child(args, model, "ours", interpreter))
+    first = None
+    for interpreter in interpreters:
+      results = runs[interpreter]
+      speed = statistics.median(r["examples_per_s"] for r in results)
+      first = first or speed
+      print("%-6s TF %-7s %-18s %10.2f ex/s (runs: %s)  %5.2fx" % (
+          model, results[0]["tensorflow"], results[0]["stack"], speed,
+          ", ".join("%.2f" % r["examples_per_s"] for r in results),
+          speed / first))
     sys.stdout.flush()
 
 
