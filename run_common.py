@@ -48,6 +48,7 @@ import tensorflow as tf
 
 import modeling
 import optimization
+import tokenization
 
 tf1 = tf.compat.v1
 
@@ -300,31 +301,156 @@ def check_max_seq_length(max_seq_length, bert_config):
 
 
 def check_vocab_fits(vocab, vocab_file, bert_config):
-  """SPEC D3: ids >= vocab_size silently give garbage or NaNs on GPU."""
+  """A vocab larger than the config's vocab_size makes ids the embedding
+  table does not have: a GPU gather returns garbage or zeros for them and
+  the loss turns NaN (docs/DEVIATIONS.md, "Token ids beyond vocab_size").
+  A smaller one only wastes rows, but usually means the vocab and the
+  config come from different models: a warning."""
   if len(vocab) > bert_config.vocab_size:
     raise ValueError(
         "--vocab_file=%s has %d entries but the BERT config's vocab_size is "
         "%d: ids above it cannot be embedded. Use the vocab that came with "
         "the checkpoint, or raise vocab_size (and pretrain from scratch)." %
         (vocab_file, len(vocab), bert_config.vocab_size))
+  if len(vocab) < bert_config.vocab_size:
+    tf1.logging.warning(
+        "--vocab_file=%s has %d entries but the BERT config's vocab_size is "
+        "%d: check that both belong to the same model.", vocab_file,
+        len(vocab), bert_config.vocab_size)
 
 
-def check_init_checkpoint(init_checkpoint):
-  """Raises ValueError if a given --init_checkpoint cannot be read."""
+def check_init_checkpoint(init_checkpoint, bert_config=None):
+  """Raises ValueError if a given --init_checkpoint cannot be read or, with
+  `bert_config`, holds an encoder variable of another shape than the model
+  that config builds (caught here, before any file is written, rather than
+  when the training graph is built)."""
   if not init_checkpoint:
     return
   try:
-    tf.train.list_variables(init_checkpoint)
+    have = dict(tf.train.list_variables(init_checkpoint))
   except (tf.errors.OpError, ValueError) as error:
     raise ValueError(
         "--init_checkpoint=%s cannot be read (%s). Pass the checkpoint prefix, "
         "e.g. .../bert_model.ckpt, not the .index or .data file." %
         (init_checkpoint, str(error).splitlines()[0]))
+  if bert_config is None:
+    return
+  for name, want in sorted(bert_variable_shapes(bert_config).items()):
+    if name in have and list(have[name]) != want:
+      raise ValueError(_SHAPE_MISMATCH % (init_checkpoint, name, have[name],
+                                          want))
+
+
+_SHAPE_MISMATCH = (
+    "--init_checkpoint=%s: variable %s has shape %s but the model built from "
+    "the BERT config needs %s. Use the bert_config.json that came with the "
+    "checkpoint.")
+
+
+def bert_variable_shapes(bert_config):
+  """{name: shape} of the variables BertModel creates for `bert_config`,
+  read off a throwaway graph so that they cannot drift from modeling.py."""
+  with tf.Graph().as_default():
+    modeling.BertModel(bert_config, is_training=False,
+                       input_ids=tf1.placeholder(tf.int32, [1, 2]))
+    return {var.op.name: var.shape.as_list()
+            for var in tf1.global_variables()}
 
 
 def check_positive(value, flag_name):
   if value is None or value <= 0:
     raise ValueError("--%s must be positive, got %s." % (flag_name, value))
+
+
+def load_tokenizer(vocab_file, do_lower_case, bert_config=None,
+                   required_tokens=("[CLS]", "[SEP]", "[UNK]")):
+  """The FullTokenizer of --vocab_file, checked against the config and for
+  the special tokens the script needs."""
+  require_file(vocab_file, "vocab_file")
+  tokenizer = tokenization.FullTokenizer(vocab_file=vocab_file,
+                                         do_lower_case=do_lower_case)
+  if bert_config is not None:
+    check_vocab_fits(tokenizer.vocab, vocab_file, bert_config)
+  require_vocab_tokens(tokenizer.vocab, vocab_file, required_tokens)
+  return tokenizer
+
+
+class SharedInputs(collections.namedtuple(
+    "SharedInputs", ["bert_config", "tokenizer", "options"])):
+  """What validate_shared_flags read: the BertConfig (None without
+  --bert_config_file), the FullTokenizer (None without --vocab_file) and
+  the TrainingOptions (None without the training flags)."""
+  __slots__ = ()
+
+
+# Phase flags and the numbers that must be positive when the phase runs.
+_PHASE_NUMBERS = (
+    ("do_train", ("train_batch_size", "num_train_epochs", "learning_rate")),
+    ("do_eval", ("eval_batch_size",)),
+    ("do_predict", ("predict_batch_size",)),
+)
+_ALWAYS_POSITIVE = ("save_checkpoints_steps", "iterations_per_loop",
+                    "save_summary_steps")
+
+
+def validate_shared_flags(flag_values,
+                          required_tokens=("[CLS]", "[SEP]", "[UNK]")):
+  """Checks the flags several scripts share, before any work starts.
+
+  Every script's validate_flags calls this first, then checks its own
+  flags. A check runs only where the script defines the flag, in this
+  order: --use_tpu on this TensorFlow; --do_lower_case against a released
+  checkpoint's name; --bert_config_file; --max_seq_length against it;
+  --vocab_file (size, special tokens `required_tokens`); --init_checkpoint
+  (readable, shapes fitting the config); the batch sizes and other numbers
+  of the phases that run; the training options against each other.
+
+  Returns:
+    SharedInputs.
+
+  Raises:
+    ValueError: naming the flag and the fix.
+  """
+  def value(name, default=None):
+    return getattr(flag_values, name) if name in flag_values else default
+
+  use_tpu = value("use_tpu", False)
+  check_tpu_supported(use_tpu)
+  if value("init_checkpoint") and "do_lower_case" in flag_values:
+    tokenization.validate_case_matches_checkpoint(
+        flag_values.do_lower_case, flag_values.init_checkpoint)
+  bert_config = None
+  if "bert_config_file" in flag_values:
+    bert_config = load_bert_config(flag_values.bert_config_file)
+    if "max_seq_length" in flag_values:
+      check_max_seq_length(flag_values.max_seq_length, bert_config)
+  tokenizer = None
+  if "vocab_file" in flag_values:
+    tokenizer = load_tokenizer(flag_values.vocab_file,
+                               value("do_lower_case", True), bert_config,
+                               required_tokens)
+  check_init_checkpoint(value("init_checkpoint"), bert_config)
+  _check_phase_numbers(flag_values)
+  options = None
+  if "gradient_accumulation_steps" in flag_values:
+    options = training_options_from_flags(flag_values)
+    validate_training_options(options, flag_values.train_batch_size, use_tpu)
+  return SharedInputs(bert_config, tokenizer, options)
+
+
+def _check_phase_numbers(flag_values):
+  for phase, names in _PHASE_NUMBERS:
+    if phase in flag_values and getattr(flag_values, phase):
+      for name in names:
+        if name in flag_values:
+          check_positive(getattr(flag_values, name), name)
+  for name in _ALWAYS_POSITIVE:
+    if name in flag_values:
+      check_positive(getattr(flag_values, name), name)
+  if "warmup_proportion" in flag_values and not (
+      0.0 <= flag_values.warmup_proportion <= 1.0):
+    raise ValueError("--warmup_proportion must be in [0, 1], got %s." %
+                     flag_values.warmup_proportion)
 
 
 # --------------------------------------------------------------------------
@@ -413,6 +539,134 @@ class AtomicTFRecordWriter(object):
       self.close()
     else:
       self.abort()
+
+
+# --------------------------------------------------------------------------
+# Input files and text pairs.
+
+
+def expand_input_files(input_file, what, flag_name="input_file"):
+  """Comma-separated paths or globs -> the files they name, in order.
+
+  Args:
+    input_file: the flag's value.
+    what: what the files should be, for the error ("text files", ...).
+    flag_name: the flag, for messages.
+
+  Raises:
+    ValueError: a pattern names a directory, or nothing matches at all (a
+      pattern that alone matches nothing only gets a warning).
+  """
+  input_files = []
+  for pattern in input_file.split(","):
+    pattern = pattern.strip()
+    if not pattern:
+      continue
+    matched = tf.io.gfile.glob(pattern)
+    if not matched:
+      tf1.logging.warning("--%s: %s matches no file", flag_name, pattern)
+    for path in matched:
+      if tf.io.gfile.isdir(path):
+        raise ValueError(
+            "--%s: %s is a directory. Pass %s, or a glob such as '%s/*'." %
+            (flag_name, path, what, path.rstrip("/")))
+    input_files.extend(matched)
+  if not input_files:
+    raise ValueError("--%s=%s matches no file. Pass %s (comma-separated "
+                     "paths or globs)." % (flag_name, input_file, what))
+  return input_files
+
+
+def truncate_seq_pair(tokens_a, tokens_b, max_length):
+  """Shortens two token lists in place until together they fit max_length.
+
+  Drops the last token of whichever list is longer (tokens_b on ties), so
+  that a short text keeps all of its tokens where possible.
+  """
+  while len(tokens_a) + len(tokens_b) > max_length:
+    if len(tokens_a) > len(tokens_b):
+      tokens_a.pop()
+    else:
+      tokens_b.pop()
+
+
+def pack_text_pair(tokens_a, tokens_b, max_seq_length):
+  """The BERT input of one text or pair: `[CLS] A [SEP]` with segment 0,
+  then `B [SEP]` with segment 1 when B has tokens, truncated to fit
+  max_seq_length (truncate_seq_pair for pairs, A's tail for one text).
+
+  Returns:
+    (tokens, segment_ids), lists of the same length <= max_seq_length.
+  """
+  tokens_a = list(tokens_a)
+  tokens_b = list(tokens_b or [])
+  if tokens_b:
+    truncate_seq_pair(tokens_a, tokens_b, max_seq_length - 3)
+  else:
+    del tokens_a[max_seq_length - 2:]
+  tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
+  segment_ids = [0] * len(tokens)
+  if tokens_b:
+    tokens += tokens_b + ["[SEP]"]
+    segment_ids += [1] * (len(tokens_b) + 1)
+  return tokens, segment_ids
+
+
+def padded_ids(tokenizer, tokens, segment_ids, max_seq_length):
+  """(input_ids, input_mask, segment_ids) zero-padded to max_seq_length;
+  input_mask is 1 on the real tokens."""
+  input_ids = tokenizer.convert_tokens_to_ids(tokens)
+  padding = [0] * (max_seq_length - len(input_ids))
+  return (input_ids + padding, [1] * len(input_ids) + padding,
+          list(segment_ids) + padding)
+
+
+def training_steps(num_examples, train_batch_size, num_train_epochs,
+                   warmup_proportion, source):
+  """(num_train_steps, num_warmup_steps) as the original counts them:
+  int(examples / batch * epochs), and that times warmup_proportion.
+
+  Raises:
+    ValueError: naming `source` (the training data) when that is less than
+      one step.
+  """
+  num_train_steps = int(num_examples / train_batch_size * num_train_epochs)
+  if num_train_steps < 1:
+    raise ValueError(
+        "%s: %d training examples / --train_batch_size=%d x "
+        "--num_train_epochs=%s is less than one step. Use more data, a "
+        "smaller batch or more epochs." %
+        (source, num_examples, train_batch_size, num_train_epochs))
+  return num_train_steps, int(num_train_steps * warmup_proportion)
+
+
+def checkpoint_to_export(output_dir, init_checkpoint, head_variable,
+                         what, head_rows=None):
+  """The weights an --export_dir run exports: the newest checkpoint in
+  output_dir, else init_checkpoint when it is a fine-tuned checkpoint (it
+  holds `head_variable`, with `head_rows` rows if given, and a
+  global_step).
+
+  Raises:
+    ValueError: when neither has trained weights for the task `what`.
+  """
+  if tf.io.gfile.isdir(output_dir):
+    latest = tf.train.latest_checkpoint(output_dir)
+    if latest:
+      return latest
+  have = {}
+  if init_checkpoint and tf.io.gfile.exists(init_checkpoint + ".index"):
+    have = dict(tf.train.list_variables(init_checkpoint))
+  fine_tuned = head_variable in have and "global_step" in have and (
+      head_rows is None or have[head_variable][0] == head_rows)
+  if not fine_tuned:
+    raise ValueError(
+        "--export_dir needs trained weights: --output_dir=%s holds no "
+        "checkpoint and --init_checkpoint=%s is not a fine-tuned %s "
+        "checkpoint (with %s and global_step). Add --do_train, or point "
+        "--output_dir at a fine-tuning run." %
+        (output_dir, init_checkpoint, what, head_variable))
+  return init_checkpoint
 
 
 # --------------------------------------------------------------------------
@@ -1239,11 +1493,8 @@ def _check_checkpoint_shapes(assignment_map, init_checkpoint, tvars):
     want = by_name[var_name].shape.as_list()
     have = list(shapes[ckpt_name])
     if want != have:
-      raise ValueError(
-          "--init_checkpoint=%s: variable %s has shape %s but the model "
-          "built from the BERT config needs %s. Use the bert_config.json "
-          "that came with the checkpoint." %
-          (init_checkpoint, ckpt_name, have, want))
+      raise ValueError(_SHAPE_MISMATCH % (init_checkpoint, ckpt_name, have,
+                                          want))
 
 
 def initialize_from_checkpoint(init_checkpoint, use_tpu):
@@ -1289,12 +1540,20 @@ def log_features(features):
     tf1.logging.info("  name = %s, shape = %s", name, features[name].shape)
 
 
-def write_eval_results(output_dir, result, file_name="eval_results.txt"):
-  """Writes `key = value` lines in sorted key order and logs them."""
+def write_eval_results(output_dir, result, file_name="eval_results.txt",
+                       leading_keys=()):
+  """Writes `key = value` lines and logs them; returns the file's path.
+
+  The keys among `leading_keys` come first, then the rest, each group in
+  sorted order (the classifier puts the original's keys before the task
+  metrics this way).
+  """
+  keys = sorted(key for key in result if key in leading_keys)
+  keys += sorted(key for key in result if key not in leading_keys)
   path = os.path.join(output_dir, file_name)
   with atomic_output(path) as writer:
     tf1.logging.info("***** Eval results *****")
-    for key in sorted(result.keys()):
+    for key in keys:
       tf1.logging.info("  %s = %s", key, str(result[key]))
       writer.write("%s = %s\n" % (key, str(result[key])))
   return path
