@@ -41,7 +41,8 @@ Output (--output_format, --pooling):
     tokens         str [T]
     token_offsets  int64 [n + 1]      line i owns rows offsets[i]:offsets[i+1]
 
-The run streams (SPEC D6): lines are read lazily, fed to the model through a
+The run streams (docs/DEVIATIONS.md, "Inputs streamed, not embedded in the
+graph"): lines are read lazily, fed to the model through a
 generator-backed tf.data pipeline (no graph constants holding the input, so
 no 2 GB graph limit) and every result is written as soon as it arrives, to a
 temporary name renamed at the end. Memory does not grow with the number of
@@ -164,7 +165,8 @@ class InputFeatures(object):
 
 def _read_lines(input_file):
   """Yields the lines of `input_file` split on "\\n" only, decoded as UTF-8
-  with bad bytes dropped (SPEC D7); a last line without "\\n" counts."""
+  with bad bytes dropped (docs/DEVIATIONS.md, "Files read as UTF-8 bytes");
+  a last line without "\\n" counts."""
   with tf.io.gfile.GFile(input_file, "rb") as reader:
     while True:
       line = reader.readline()
@@ -190,34 +192,8 @@ def read_examples(input_file):
                          text_b=match.group(2))
 
 
-def _truncate_seq_pair(tokens_a, tokens_b, max_length):
-  """Shortens two token lists in place until they fit `max_length` together.
-
-  Pops one token at a time from the end of the longer list (tokens_b on
-  ties): a shorter text usually carries more information per token than a
-  longer one loses by a trailing token.
-  """
-  while len(tokens_a) + len(tokens_b) > max_length:
-    if len(tokens_a) > len(tokens_b):
-      tokens_a.pop()
-    else:
-      tokens_b.pop()
-
-
-def _pack_tokens(tokens_a, tokens_b, seq_length):
-  """[CLS] A [SEP] (B [SEP]): returns (tokens, input_type_ids), unpadded."""
-  if tokens_b:
-    # Three positions go to [CLS] and the two [SEP]s.
-    _truncate_seq_pair(tokens_a, tokens_b, seq_length - 3)
-  elif len(tokens_a) > seq_length - 2:
-    # Two positions go to [CLS] and [SEP].
-    tokens_a = tokens_a[0:(seq_length - 2)]
-  tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
-  input_type_ids = [0] * len(tokens)
-  if tokens_b:
-    tokens += tokens_b + ["[SEP]"]
-    input_type_ids += [1] * (len(tokens_b) + 1)
-  return tokens, input_type_ids
+# The original's name for the shared truncation (users import it from here).
+_truncate_seq_pair = run_common.truncate_seq_pair
 
 
 def _log_features(feature):
@@ -235,20 +211,17 @@ def iter_features(examples, seq_length, tokenizer):
   """Packs examples lazily into InputFeatures (see
   `convert_examples_to_features`); yields one feature per example."""
   for (ex_index, example) in enumerate(examples):
-    tokens_a = tokenizer.tokenize(example.text_a)
-    tokens_b = None
-    if example.text_b:
-      tokens_b = tokenizer.tokenize(example.text_b)
-    tokens, input_type_ids = _pack_tokens(tokens_a, tokens_b, seq_length)
-    input_ids = tokenizer.convert_tokens_to_ids(tokens)
-    input_mask = [1] * len(input_ids)
-    padding = [0] * (seq_length - len(input_ids))
+    tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else None
+    tokens, input_type_ids = run_common.pack_text_pair(
+        tokenizer.tokenize(example.text_a), tokens_b, seq_length)
+    input_ids, input_mask, input_type_ids = run_common.padded_ids(
+        tokenizer, tokens, input_type_ids, seq_length)
     feature = InputFeatures(
         unique_id=example.unique_id,
         tokens=tokens,
-        input_ids=input_ids + padding,
-        input_mask=input_mask + padding,
-        input_type_ids=input_type_ids + padding)
+        input_ids=input_ids,
+        input_mask=input_mask,
+        input_type_ids=input_type_ids)
     if ex_index < _NUM_LOGGED_EXAMPLES:
       _log_features(feature)
     yield feature
@@ -273,8 +246,9 @@ def input_fn_builder(features, seq_length):
 
   Args:
     features: an iterable of InputFeatures, read lazily by a generator (a
-      list, or a generator, which then feeds exactly one predict call). SPEC
-      D6: nothing is embedded in the graph as a constant.
+      list, or a generator, which then feeds exactly one predict call).
+      Nothing is embedded in the graph as a constant, so inputs of any size
+      work.
     seq_length: S, the length of every feature's id lists.
 
   Returns:
@@ -319,12 +293,12 @@ def _pool(layer_output, input_mask, pooling):
   return total / tf.reduce_sum(mask, axis=1)  # [B, H] / [B, 1]
 
 
-def _check_all_restored(init_checkpoint):
+def _check_all_in_checkpoint(init_checkpoint, bert_config):
   """Raises ValueError if a model variable is missing from the checkpoint:
   the original silently extracted features from random weights."""
   restored = set(name for name, _ in tf.train.list_variables(init_checkpoint))
-  missing = [var.op.name for var in tf1.trainable_variables()
-             if var.op.name not in restored]
+  missing = sorted(name for name in run_common.bert_variable_shapes(
+      bert_config) if name not in restored)
   if missing:
     raise ValueError(
         "--init_checkpoint=%s lacks %d model variables (e.g. %s): it is not "
@@ -351,7 +325,6 @@ def model_fn_builder(bert_config, init_checkpoint, layer_indexes, use_tpu,
         input_mask=features["input_mask"],
         token_type_ids=features["input_type_ids"],
         use_one_hot_embeddings=use_one_hot_embeddings)
-    _check_all_restored(init_checkpoint)
     scaffold_fn = run_common.initialize_from_checkpoint(init_checkpoint,
                                                         use_tpu)
     all_layers = model.get_all_encoder_layers()
@@ -610,19 +583,17 @@ def parse_layer_indexes(layers, num_hidden_layers):
 
 
 def validate_flags_or_throw(flag_values):
-  """Checks every input before work starts.
+  """Every check, before any work: the shared flags, then this script's.
 
   Returns:
     (bert_config, tokenizer, layer_indexes).
   """
+  shared = run_common.validate_shared_flags(flag_values)
+  _check_all_in_checkpoint(flag_values.init_checkpoint, shared.bert_config)
   run_common.require_file(flag_values.input_file, "input_file")
-  run_common.require_file(flag_values.vocab_file, "vocab_file")
-  bert_config = run_common.load_bert_config(flag_values.bert_config_file)
-  run_common.check_max_seq_length(flag_values.max_seq_length, bert_config)
   run_common.check_positive(flag_values.batch_size, "batch_size")
   layer_indexes = parse_layer_indexes(flag_values.layers,
-                                      bert_config.num_hidden_layers)
-  run_common.check_init_checkpoint(flag_values.init_checkpoint)
+                                      shared.bert_config.num_hidden_layers)
   output_dir = os.path.dirname(flag_values.output_file)
   if output_dir and not tf.io.gfile.isdir(output_dir):
     raise ValueError("--output_file=%s: the directory %s does not exist." %
@@ -630,13 +601,7 @@ def validate_flags_or_throw(flag_values):
   if tf.io.gfile.isdir(flag_values.output_file):
     raise ValueError("--output_file=%s is a directory; pass a file path." %
                      flag_values.output_file)
-  tokenizer = tokenization.FullTokenizer(
-      vocab_file=flag_values.vocab_file,
-      do_lower_case=flag_values.do_lower_case)
-  run_common.check_vocab_fits(tokenizer.vocab, flag_values.vocab_file,
-                              bert_config)
-  run_common.require_vocab_tokens(tokenizer.vocab, flag_values.vocab_file)
-  return bert_config, tokenizer, layer_indexes
+  return shared.bert_config, shared.tokenizer, layer_indexes
 
 
 def _features_recording_tokens(features, pending_tokens):

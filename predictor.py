@@ -21,16 +21,25 @@ graph with placeholders, restores the variables once into one session and
 then only runs that session:
 
     predictor = predictor.BertPredictor(
-        bert_config_file="out/bert_config.json", vocab_file="vocab.txt",
-        init_checkpoint="out/model.ckpt-343", do_lower_case=True,
-        max_seq_length=128)
+        bert_config_file="uncased_L-12_H-768_A-12/bert_config.json",
+        vocab_file="uncased_L-12_H-768_A-12/vocab.txt",
+        init_checkpoint=tf.train.latest_checkpoint("/tmp/mrpc_output"),
+        do_lower_case=True, max_seq_length=128)
     probabilities = predictor.predict([("The cat sat.", "A cat was sitting."),
                                        "A single sentence."])  # [2, labels]
 
+The config and vocab are the pre-trained model's (run_classifier.py writes
+neither); the checkpoint is the fine-tuning run's newest, as above.
+
+Run from outside the repository, put the repository on the import path
+first (`sys.path.insert(0, "/path/to/bert")` or PYTHONPATH): predictor.py
+uses run_classifier.py's head and run_common.py's helpers.
+
 Heads:
   * "classifier": a run_classifier.py checkpoint (root-level `output_weights`
-    [num_labels, H] and `output_bias` [num_labels]). `predict` returns the
-    softmax of pooled·Wᵀ + b, the `probabilities` of run_classifier.py's
+    [num_labels, H] and `output_bias` [num_labels]), read by
+    run_classifier.classifier_head itself. `predict` returns the softmax of
+    pooled·Wᵀ + b, the `probabilities` of run_classifier.py's
     test_results.tsv (for a one-output regression head such as STS-B, the
     score pooled·Wᵀ + b itself).
   * "encoder": any BERT checkpoint (a released one, pretraining, SQuAD);
@@ -38,9 +47,8 @@ Heads:
 `encode` works with both heads and returns the pooled output and the last
 layer.
 
-Inputs are packed exactly like run_classifier.py: `[CLS] a [SEP]` (segment
-0), then `b [SEP]` (segment 1) when b has tokens, truncated to
-max_seq_length by popping from the longer side (b on ties), then padded.
+Inputs are packed by the same function as run_classifier.py's
+(run_common.pack_text_pair).
 """
 
 from __future__ import absolute_import
@@ -52,6 +60,7 @@ import six
 import tensorflow as tf
 
 import modeling
+import run_classifier
 import run_common
 import tokenization
 
@@ -60,38 +69,14 @@ tf1 = tf.compat.v1
 HEADS = ("classifier", "encoder")
 
 
-def _truncate_seq_pair(tokens_a, tokens_b, max_length):
-  """Pops from the end of the longer list (tokens_b on ties) until the
-  pair fits in max_length; in place, as the classifier does."""
-  while len(tokens_a) + len(tokens_b) > max_length:
-    if len(tokens_a) > len(tokens_b):
-      tokens_a.pop()
-    else:
-      tokens_b.pop()
-
-
 def pack_features(tokenizer, text_a, text_b, max_seq_length):
-  """One example -> (input_ids, input_mask, segment_ids), lists of length S.
-
-  Same layout as run_classifier.convert_single_example.
-  """
-  tokens_a = tokenizer.tokenize(text_a)
+  """One example -> (input_ids, input_mask, segment_ids), lists of length S,
+  exactly as run_classifier.convert_single_example packs it."""
   tokens_b = tokenizer.tokenize(text_b) if text_b else None
-  if tokens_b:
-    # [CLS], [SEP], [SEP].
-    _truncate_seq_pair(tokens_a, tokens_b, max_seq_length - 3)
-  else:
-    # [CLS], [SEP].
-    tokens_a = tokens_a[0:(max_seq_length - 2)]
-  tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
-  segment_ids = [0] * len(tokens)
-  if tokens_b:
-    tokens += tokens_b + ["[SEP]"]
-    segment_ids += [1] * (len(tokens_b) + 1)
-  input_ids = tokenizer.convert_tokens_to_ids(tokens)
-  padding = [0] * (max_seq_length - len(input_ids))
-  return (input_ids + padding, [1] * len(input_ids) + padding,
-          segment_ids + padding)
+  tokens, segment_ids = run_common.pack_text_pair(
+      tokenizer.tokenize(text_a), tokens_b, max_seq_length)
+  return run_common.padded_ids(tokenizer, tokens, segment_ids,
+                               max_seq_length)
 
 
 def _as_pairs(inputs):
@@ -132,23 +117,6 @@ def _num_labels_from_checkpoint(shapes, init_checkpoint, num_labels):
     raise ValueError("num_labels=%d but %s has a %d-label classifier head." %
                      (num_labels, init_checkpoint, found))
   return found
-
-
-def _classifier_head(pooled_output, num_labels):
-  """pooled [B, H] -> probabilities [B, num_labels], as run_classifier; a
-  one-output (regression, STS-B) head gives its score [B, 1] instead."""
-  hidden_size = pooled_output.shape[-1]
-  output_weights = tf1.get_variable(
-      "output_weights", [num_labels, hidden_size],
-      initializer=tf1.truncated_normal_initializer(stddev=0.02))
-  output_bias = tf1.get_variable(
-      "output_bias", [num_labels], initializer=tf1.zeros_initializer())
-  with tf1.variable_scope("loss"):
-    logits = tf.matmul(pooled_output, output_weights, transpose_b=True)
-    logits = tf.nn.bias_add(logits, output_bias)  # [B, num_labels]
-    if num_labels == 1:
-      return logits
-    return tf.nn.softmax(logits, axis=-1)
 
 
 def _restore(session, init_checkpoint, shapes):
@@ -203,12 +171,8 @@ class BertPredictor(object):
                                                   init_checkpoint)
     self.bert_config = run_common.load_bert_config(bert_config_file)
     run_common.check_max_seq_length(max_seq_length, self.bert_config)
-    run_common.require_file(vocab_file, "vocab_file")
-    self.tokenizer = tokenization.FullTokenizer(
-        vocab_file=vocab_file, do_lower_case=do_lower_case)
-    run_common.check_vocab_fits(self.tokenizer.vocab, vocab_file,
-                                self.bert_config)
-    run_common.require_vocab_tokens(self.tokenizer.vocab, vocab_file)
+    self.tokenizer = run_common.load_tokenizer(vocab_file, do_lower_case,
+                                               self.bert_config)
     shapes = _checkpoint_shapes(init_checkpoint)
     self.head = head
     self.num_labels = None
@@ -241,8 +205,10 @@ class BertPredictor(object):
     self._sequence_output = model.get_sequence_output()
     self._probabilities = None
     if self.head == "classifier":
-      self._probabilities = _classifier_head(self._pooled_output,
-                                             self.num_labels)
+      _, _, _, self._probabilities = run_classifier.classifier_head(
+          self._pooled_output, None, self.num_labels, is_training=False)
+      if self.num_labels == 1:  # The regression score, [B] -> [B, 1].
+        self._probabilities = self._probabilities[:, None]
 
   def featurize(self, inputs):
     """Texts or pairs -> int32 arrays input_ids, input_mask, segment_ids,

@@ -51,6 +51,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+import glue_metrics
 import modeling
 import run_common
 import tokenization
@@ -168,8 +169,9 @@ class DataProcessor(object):
     """The rows of a TSV file as lists of str.
 
     No quoting by default: GLUE text holds unbalanced quotes. The file is
-    read as bytes and decoded as UTF-8 with bad bytes dropped (SPEC D7), and
-    lines end at "\\n" only, as in the original's text-mode reader.
+    read as bytes and decoded as UTF-8 with bad bytes dropped
+    (docs/DEVIATIONS.md, "Files read as UTF-8 bytes"), and lines end at
+    "\\n" only, as in the original's text-mode reader.
     """
     text = run_common.read_text(input_file)
     # csv takes a lone carriage return for a line end and then fails ("new-
@@ -198,7 +200,7 @@ def _check_columns(path, row_number, row, num_columns):
 
 def _check_label(path, row_number, label, label_list):
   """Labels outside the task's list would fail later with a KeyError."""
-  if label_list == [None]:
+  if _is_regression(label_list):
     try:
       score = float(label)
     except ValueError:
@@ -519,17 +521,8 @@ def _is_regression(label_list):
 # Feature conversion.
 
 
-def _truncate_seq_pair(tokens_a, tokens_b, max_length):
-  """Shortens two token lists in place until together they fit max_length.
-
-  Drops the last token of whichever list is longer (tokens_b on ties), so
-  that a short text keeps all of its tokens where possible.
-  """
-  while len(tokens_a) + len(tokens_b) > max_length:
-    if len(tokens_a) > len(tokens_b):
-      tokens_a.pop()
-    else:
-      tokens_b.pop()
+# The original's name for the shared truncation (users import it from here).
+_truncate_seq_pair = run_common.truncate_seq_pair
 
 
 def _label_id(example, label_list):
@@ -541,16 +534,6 @@ def _label_id(example, label_list):
   except ValueError:
     raise ValueError("Example %s: label %r is not in the label list %s." %
                      (example.guid, example.label, label_list))
-
-
-def _pack_tokens(tokens_a, tokens_b):
-  """[CLS] A [SEP] (segment 0) then B [SEP] (segment 1) if B is given."""
-  tokens = ["[CLS]"] + tokens_a + ["[SEP]"]
-  segment_ids = [0] * len(tokens)
-  if tokens_b:
-    tokens += tokens_b + ["[SEP]"]
-    segment_ids += [1] * (len(tokens_b) + 1)
-  return tokens, segment_ids
 
 
 def convert_single_example(ex_index, example, label_list, max_seq_length,
@@ -569,20 +552,15 @@ def convert_single_example(ex_index, example, label_list, max_seq_length,
         label_id=0.0 if _is_regression(label_list) else 0,
         is_real_example=False)
 
-  tokens_a = tokenizer.tokenize(example.text_a)
   tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else None
-  if tokens_b:
-    # Room for [CLS], [SEP], [SEP].
-    _truncate_seq_pair(tokens_a, tokens_b, max_seq_length - 3)
-  elif len(tokens_a) > max_seq_length - 2:
-    tokens_a = tokens_a[0:(max_seq_length - 2)]  # Room for [CLS], [SEP].
-
-  tokens, segment_ids = _pack_tokens(tokens_a, tokens_b)
-  padding = [0] * (max_seq_length - len(tokens))
+  tokens, segment_ids = run_common.pack_text_pair(
+      tokenizer.tokenize(example.text_a), tokens_b, max_seq_length)
+  input_ids, input_mask, segment_ids = run_common.padded_ids(
+      tokenizer, tokens, segment_ids, max_seq_length)
   feature = InputFeatures(
-      input_ids=tokenizer.convert_tokens_to_ids(tokens) + padding,
-      input_mask=[1] * len(tokens) + padding,
-      segment_ids=segment_ids + padding,
+      input_ids=input_ids,
+      input_mask=input_mask,
+      segment_ids=segment_ids,
       label_id=_label_id(example, label_list),
       is_real_example=True)
   if ex_index < 5:
@@ -601,15 +579,16 @@ def _log_example(example, tokens, feature):
   tf1.logging.info("label: %s (id = %s)", example.label, feature.label_id)
 
 
-def _feature_example(feature):
-  """The tf.train.Example of one InputFeatures (SPEC 9.1 names)."""
+def _feature_example(feature, regression):
+  """The tf.train.Example of one InputFeatures, with the original's feature
+  names; `label_ids` is a float for regression (the STS-B score)."""
   int_features = collections.OrderedDict()
   int_features["input_ids"] = feature.input_ids
   int_features["input_mask"] = feature.input_mask
   int_features["segment_ids"] = feature.segment_ids
   float_features = collections.OrderedDict()
-  if isinstance(feature.label_id, float):
-    float_features["label_ids"] = [feature.label_id]  # STS-B score.
+  if regression:
+    float_features["label_ids"] = [feature.label_id]
   else:
     int_features["label_ids"] = [feature.label_id]
   int_features["is_real_example"] = [int(feature.is_real_example)]
@@ -622,6 +601,7 @@ def file_based_convert_examples_to_features(
 
   The file appears under its name only when complete.
   """
+  regression = _is_regression(label_list)
   with run_common.AtomicTFRecordWriter(output_file) as writer:
     for (ex_index, example) in enumerate(examples):
       if ex_index % 10000 == 0:
@@ -629,7 +609,7 @@ def file_based_convert_examples_to_features(
                          (ex_index, len(examples)))
       feature = convert_single_example(ex_index, example, label_list,
                                        max_seq_length, tokenizer)
-      writer.write(_feature_example(feature).SerializeToString())
+      writer.write(_feature_example(feature, regression).SerializeToString())
 
 
 def _name_to_features(seq_length, regression=False):
@@ -672,8 +652,9 @@ def input_fn_builder(features, seq_length, is_training, drop_remainder,
   """An input_fn(params) over in-memory InputFeatures (notebook use).
 
   Upstream put every feature into the graph as constants, which fails past
-  the 2 GB graph limit (SPEC D6); here a Python generator streams them,
-  same dtypes and order: int32 [B, S] ids, mask and segments, [B]
+  the 2 GB graph limit (docs/DEVIATIONS.md, "Inputs streamed, not embedded
+  in the graph"); here a Python generator streams them, same dtypes and
+  order: int32 [B, S] ids, mask and segments, [B]
   label_ids (float32 with `is_regression`).
   """
   label_dtype = tf.float32 if is_regression else tf.int32
@@ -740,8 +721,29 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
   # get_pooled_output). Eval and predict keep the full path, whose outputs
   # are pinned bit for bit.
   output_layer = model.get_pooled_output(skip_unused=is_training)
-  hidden_size = output_layer.shape[-1]
+  return classifier_head(output_layer, labels, num_labels, is_training)
 
+
+def classifier_head(output_layer, labels, num_labels, is_training):
+  """The task layer on the pooled [CLS] vector: dense to C outputs.
+
+  Also predictor.py's head, so that both read a fine-tuned checkpoint the
+  same way.
+
+  Args:
+    output_layer: float32 [B, H], the pooled output.
+    labels: int32 [B] class ids, float32 [B] scores for regression, or None
+      (no loss).
+    num_labels: C; one output means regression (STS-B: the label list is
+      [None]), trained with the mean squared error.
+    is_training: adds dropout (rate 0.1) before the dense layer.
+
+  Returns:
+    (loss scalar, per_example_loss [B], logits [B, C], probabilities
+    [B, C]); for regression the last is the predicted score [B]. The losses
+    are None without labels.
+  """
+  hidden_size = output_layer.shape[-1]
   # Root-level names: fine-tuned checkpoints are loaded by these names.
   output_weights = tf1.get_variable(
       "output_weights", [num_labels, hidden_size],
@@ -777,78 +779,15 @@ def _regression_loss(logits, labels):
 
 
 # --------------------------------------------------------------------------
-# Metrics beyond accuracy (what papers report per GLUE task).
+# Metrics beyond accuracy (glue_metrics.py), collected over the eval batches.
 
-
-def matthews_corrcoef(labels, predictions):
-  """Binary MCC (CoLA's metric); 0 when a confusion-matrix margin is 0."""
-  labels = np.asarray(labels).astype(np.int64)
-  predictions = np.asarray(predictions).astype(np.int64)
-  tp = float(np.sum((predictions == 1) & (labels == 1)))
-  tn = float(np.sum((predictions == 0) & (labels == 0)))
-  fp = float(np.sum((predictions == 1) & (labels == 0)))
-  fn = float(np.sum((predictions == 0) & (labels == 1)))
-  denominator = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-  if denominator == 0:
-    return 0.0
-  return (tp * tn - fp * fn) / denominator
-
-
-def f1_score(labels, predictions):
-  """F1 of the positive class 1 (MRPC, QQP); 0 without true positives."""
-  labels = np.asarray(labels).astype(np.int64)
-  predictions = np.asarray(predictions).astype(np.int64)
-  tp = float(np.sum((predictions == 1) & (labels == 1)))
-  fp = float(np.sum((predictions == 1) & (labels == 0)))
-  fn = float(np.sum((predictions == 0) & (labels == 1)))
-  if tp == 0:
-    return 0.0
-  return 2 * tp / (2 * tp + fp + fn)
-
-
-def pearson_correlation(labels, predictions):
-  """Pearson's r; NaN when either side is constant."""
-  x = np.asarray(labels, np.float64)
-  y = np.asarray(predictions, np.float64)
-  x = x - x.mean()
-  y = y - y.mean()
-  denominator = np.sqrt(np.sum(x * x) * np.sum(y * y))
-  if denominator == 0:
-    return float("nan")
-  return float(np.sum(x * y) / denominator)
-
-
-def rank_with_ties(values):
-  """1-based ranks; tied values share the average of their ranks.
-
-  [10, 20, 20, 5] -> [2, 3.5, 3.5, 1].
-  """
-  values = np.asarray(values)
-  order = np.argsort(values, kind="mergesort")
-  sorted_values = values[order]
-  is_new_value = np.concatenate(
-      [[True], sorted_values[1:] != sorted_values[:-1]])
-  group_of_position = np.cumsum(is_new_value) - 1
-  group_starts = np.concatenate([np.nonzero(is_new_value)[0], [len(values)]])
-  # Positions start..end-1 hold ranks start+1..end: their mean.
-  group_ranks = (group_starts[:-1] + group_starts[1:] + 1) / 2.0
-  ranks = np.empty(len(values), np.float64)
-  ranks[order] = group_ranks[group_of_position]
-  return ranks
-
-
-def spearman_correlation(labels, predictions):
-  """Spearman's rho: Pearson's r of the tie-averaged ranks."""
-  return pearson_correlation(rank_with_ties(labels),
-                             rank_with_ties(predictions))
-
-
-TASK_METRICS = {
-    "mcc": matthews_corrcoef,
-    "f1": f1_score,
-    "pearson": pearson_correlation,
-    "spearman": spearman_correlation,
-}
+# The metric functions, under the names tests and users know them by here.
+matthews_corrcoef = glue_metrics.matthews_corrcoef
+f1_score = glue_metrics.f1_score
+pearson_correlation = glue_metrics.pearson_correlation
+rank_with_ties = glue_metrics.rank_with_ties
+spearman_correlation = glue_metrics.spearman_correlation
+TASK_METRICS = glue_metrics.METRICS
 
 
 def _collected(values, name):
@@ -912,7 +851,7 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
 
   `task_metrics`: names from TASK_METRICS added to the eval metrics. In
   PREDICT mode, label_ids and is_real_example may be absent (serving).
-  `options`: run_common.TrainingOptions (the training flags of issue #8).
+  `options`: run_common.TrainingOptions (precision, recomputation, ...).
   """
 
   def model_fn(features, labels, mode, params):
@@ -966,88 +905,35 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
 
 
 def validate_flags(flag_values):
-  """Checks every flag before any expensive work.
+  """Every check, before any work: the shared flags, then this script's.
 
   Returns:
     (bert_config, processor, tokenizer).
   """
-  tokenization.validate_case_matches_checkpoint(flag_values.do_lower_case,
-                                                flag_values.init_checkpoint)
+  shared = run_common.validate_shared_flags(flag_values)
   if not (flag_values.do_train or flag_values.do_eval or
           flag_values.do_predict or flag_values.export_dir):
     raise ValueError(
         "At least one of `do_train`, `do_eval` or `do_predict' must be True "
         "(or --export_dir given).")
-  bert_config = run_common.load_bert_config(flag_values.bert_config_file)
-  run_common.check_max_seq_length(flag_values.max_seq_length, bert_config)
-  run_common.validate_training_options(
-      run_common.training_options_from_flags(flag_values),
-      flag_values.train_batch_size, flag_values.use_tpu)
   processor = get_processor(flag_values.task_name)
-  _check_data_files(processor, flag_values)
-  run_common.require_file(flag_values.vocab_file, "vocab_file")
-  tokenizer = tokenization.FullTokenizer(
-      vocab_file=flag_values.vocab_file,
-      do_lower_case=flag_values.do_lower_case)
-  run_common.check_vocab_fits(tokenizer.vocab, flag_values.vocab_file,
-                              bert_config)
-  run_common.require_vocab_tokens(tokenizer.vocab, flag_values.vocab_file)
-  run_common.check_init_checkpoint(flag_values.init_checkpoint)
-  _check_numbers(flag_values)
-  if flag_values.export_dir and not flag_values.do_train:
-    _export_checkpoint(flag_values, len(processor.get_labels()))
-  return bert_config, processor, tokenizer
-
-
-def _check_data_files(processor, flag_values):
   run_common.require_directory(flag_values.data_dir, "data_dir")
   for split, wanted in (("train", flag_values.do_train),
                         ("dev", flag_values.do_eval),
                         ("test", flag_values.do_predict)):
     if wanted:
       processor.data_file(flag_values.data_dir, split)
-
-
-def _check_numbers(flag_values):
-  if flag_values.do_train:
-    run_common.check_positive(flag_values.train_batch_size,
-                              "train_batch_size")
-    run_common.check_positive(flag_values.num_train_epochs,
-                              "num_train_epochs")
-    run_common.check_positive(flag_values.learning_rate, "learning_rate")
-    if not 0.0 <= flag_values.warmup_proportion <= 1.0:
-      raise ValueError("--warmup_proportion must be in [0, 1], got %s." %
-                       flag_values.warmup_proportion)
-  if flag_values.do_eval:
-    run_common.check_positive(flag_values.eval_batch_size, "eval_batch_size")
-  if flag_values.do_predict:
-    run_common.check_positive(flag_values.predict_batch_size,
-                              "predict_batch_size")
-  run_common.check_positive(flag_values.save_checkpoints_steps,
-                            "save_checkpoints_steps")
-  run_common.check_positive(flag_values.iterations_per_loop,
-                            "iterations_per_loop")
+  if flag_values.export_dir and not flag_values.do_train:
+    _export_checkpoint(flag_values, len(processor.get_labels()))
+  return shared.bert_config, processor, shared.tokenizer
 
 
 def _export_checkpoint(flag_values, num_labels):
   """The checkpoint to export without training: the latest one in
   output_dir, else init_checkpoint if it holds a fine-tuned head."""
-  latest = None
-  if tf.io.gfile.isdir(flag_values.output_dir):
-    latest = tf.train.latest_checkpoint(flag_values.output_dir)
-  if latest:
-    return latest
-  checkpoint = flag_values.init_checkpoint
-  have = dict(tf.train.list_variables(checkpoint)) if checkpoint else {}
-  if have.get("output_weights", [None])[0] != num_labels or (
-      "global_step" not in have):
-    raise ValueError(
-        "--export_dir: --output_dir=%s holds no checkpoint and "
-        "--init_checkpoint=%s is not a fine-tuned classifier checkpoint for "
-        "%d labels (with output_weights and global_step). Add --do_train, "
-        "or point --output_dir at a fine-tuning run." %
-        (flag_values.output_dir, checkpoint, num_labels))
-  return checkpoint
+  return run_common.checkpoint_to_export(
+      flag_values.output_dir, flag_values.init_checkpoint, "output_weights",
+      "classifier (%d labels)" % num_labels, head_rows=num_labels)
 
 
 def load_examples(processor, flag_values):
@@ -1070,16 +956,10 @@ def load_examples(processor, flag_values):
 
 def training_steps(num_examples, flag_values):
   """(num_train_steps, num_warmup_steps), computed as the original."""
-  num_train_steps = int(num_examples / flag_values.train_batch_size *
-                        flag_values.num_train_epochs)
-  num_warmup_steps = int(num_train_steps * flag_values.warmup_proportion)
-  if num_train_steps < 1:
-    raise ValueError(
-        "%d training examples / --train_batch_size=%d * --num_train_epochs=%s "
-        "is less than one training step. Lower the batch size or add epochs."
-        % (num_examples, flag_values.train_batch_size,
-           flag_values.num_train_epochs))
-  return num_train_steps, num_warmup_steps
+  return run_common.training_steps(
+      num_examples, flag_values.train_batch_size,
+      flag_values.num_train_epochs, flag_values.warmup_proportion,
+      "--data_dir=%s" % flag_values.data_dir)
 
 
 def build_estimator(flag_values, bert_config, processor, num_train_steps,
@@ -1170,15 +1050,8 @@ ORIGINAL_EVAL_KEYS = ("eval_accuracy", "eval_loss", "global_step", "loss")
 def write_eval_results(output_dir, result):
   """eval_results.txt: `key = value` lines, the original's keys sorted
   first (so the file starts as the original's), then the task metrics."""
-  keys = sorted(key for key in result if key in ORIGINAL_EVAL_KEYS)
-  keys += sorted(key for key in result if key not in ORIGINAL_EVAL_KEYS)
-  path = os.path.join(output_dir, "eval_results.txt")
-  with run_common.atomic_output(path) as writer:
-    tf1.logging.info("***** Eval results *****")
-    for key in keys:
-      tf1.logging.info("  %s = %s", key, str(result[key]))
-      writer.write("%s = %s\n" % (key, str(result[key])))
-  return path
+  return run_common.write_eval_results(output_dir, result,
+                                       leading_keys=ORIGINAL_EVAL_KEYS)
 
 
 def predict(estimator, examples, label_list, tokenizer, flag_values):

@@ -634,8 +634,8 @@ def training_steps(num_examples, train_batch_size, num_train_epochs,
   if num_train_steps < 1:
     raise ValueError(
         "%s: %d training examples / --train_batch_size=%d x "
-        "--num_train_epochs=%s is less than one step. Use more data, a "
-        "smaller batch or more epochs." %
+        "--num_train_epochs=%s is less than one training step. Use more "
+        "data, a smaller batch or more epochs." %
         (source, num_examples, train_batch_size, num_train_epochs))
   return num_train_steps, int(num_train_steps * warmup_proportion)
 

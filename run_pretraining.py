@@ -17,8 +17,10 @@
 The input is what create_pretraining_data.py writes. Training resumes from
 the latest checkpoint in --output_dir (the Estimator's behaviour), so an
 interrupted run continues where it stopped when started again with the
-same flags. Evaluation reads the same input files and writes
-`eval_results.txt` (SPEC 9.2).
+same flags. Evaluation reads the same input files, as the original's did,
+and writes `eval_results.txt`: `key = value` lines, sorted (global_step,
+loss, masked_lm_accuracy, masked_lm_loss, next_sentence_accuracy,
+next_sentence_loss).
 
 Letters in shapes: B batch, S max_seq_length, P max_predictions_per_seq,
 H hidden size, V vocab size.
@@ -71,7 +73,8 @@ run_common.define_runtime_flags(FLAGS)
 run_common.define_training_flags(FLAGS)
 
 # Checked before work: the first record of this many files (shapes) and
-# this many records (ids in range, SPEC D3).
+# this many records (ids in range: docs/DEVIATIONS.md, "Token ids beyond
+# vocab_size").
 _FILES_TO_CHECK = 100
 _RECORDS_TO_CHECK = 1000
 INT_FEATURES = ("input_ids", "input_mask", "segment_ids",
@@ -88,7 +91,7 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
                      use_one_hot_embeddings, options=None):
   """Returns the `model_fn` closure for TPUEstimator (TRAIN and EVAL).
 
-  `options`: run_common.TrainingOptions (the training flags of issue #8).
+  `options`: run_common.TrainingOptions (precision, recomputation, ...).
   """
 
   def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
@@ -148,7 +151,8 @@ def _assert_ids_in_range(features, bert_config):
   """input_ids behind assertions that ids and segment ids fit the config.
 
   Out-of-range ids make a GPU embedding gather return zeros or garbage and
-  the loss NaN (SPEC D3); this fails the step with a clear message instead.
+  the loss NaN (docs/DEVIATIONS.md, "Token ids beyond vocab_size"); this
+  fails the step with a clear message instead.
   """
   checks = [
       tf1.assert_less(
@@ -337,7 +341,8 @@ def gather_indexes(sequence_tensor, positions):
 
 
 def feature_spec(max_seq_length, max_predictions_per_seq):
-  """The parsing spec of the pretraining TFRecords (SPEC 9.1)."""
+  """The parsing spec of the pretraining TFRecords, the features
+  create_pretraining_data.py writes."""
   return {
       "input_ids": tf.io.FixedLenFeature([max_seq_length], tf.int64),
       "input_mask": tf.io.FixedLenFeature([max_seq_length], tf.int64),
@@ -399,37 +404,30 @@ def _decode_record(record, name_to_features):
 
 
 def validate_flags(flag_values):
-  """Fails before any expensive work on flags that cannot work."""
+  """Every check, before any work: the shared flags, then this script's
+  (which include reading the first records of the input).
+
+  Returns:
+    (bert_config, options, input_files).
+  """
+  shared = run_common.validate_shared_flags(flag_values)
   if not flag_values.do_train and not flag_values.do_eval:
     raise ValueError("At least one of `do_train` or `do_eval` must be True.")
-  run_common.check_positive(flag_values.max_seq_length, "max_seq_length")
   run_common.check_positive(flag_values.max_predictions_per_seq,
                             "max_predictions_per_seq")
   if flag_values.do_train:
     run_common.check_positive(flag_values.num_train_steps, "num_train_steps")
-    run_common.check_positive(flag_values.train_batch_size,
-                              "train_batch_size")
     if flag_values.num_warmup_steps < 0:
       raise ValueError("--num_warmup_steps=%d must be >= 0." %
                        flag_values.num_warmup_steps)
   if flag_values.do_eval:
-    run_common.check_positive(flag_values.eval_batch_size, "eval_batch_size")
     run_common.check_positive(flag_values.max_eval_steps, "max_eval_steps")
-  run_common.check_init_checkpoint(flag_values.init_checkpoint)
-
-
-def expand_input_files(input_file):
-  """Comma-separated globs -> files; ValueError if nothing matches."""
-  input_files = []
-  for pattern in input_file.split(","):
-    if pattern.strip():
-      input_files.extend(tf.io.gfile.glob(pattern.strip()))
-  if not input_files:
-    raise ValueError(
-        "--input_file=%s matches no file. Pass the TFRecords written by "
-        "create_pretraining_data.py (comma-separated paths or globs)." %
-        input_file)
-  return input_files
+  input_files = run_common.expand_input_files(
+      flag_values.input_file,
+      "the TFRecords written by create_pretraining_data.py")
+  check_records(input_files, flag_values.max_seq_length,
+                flag_values.max_predictions_per_seq, shared.bert_config)
+  return shared.bert_config, shared.options, input_files
 
 
 def check_records(input_files, max_seq_length, max_predictions_per_seq,
@@ -438,7 +436,8 @@ def check_records(input_files, max_seq_length, max_predictions_per_seq,
 
   The shapes are fixed when the data is written, and a mismatch would only
   show up as a parse error deep inside the input pipeline; ids beyond the
-  config's vocab would give garbage or NaNs on GPU (SPEC D3). Checked: the
+  config's vocab would give garbage or NaNs on GPU (docs/DEVIATIONS.md,
+  "Token ids beyond vocab_size"). Checked: the
   first record of each of the first `_FILES_TO_CHECK` files (shapes and
   ids) and the first `_RECORDS_TO_CHECK` records (ids).
 
@@ -518,7 +517,7 @@ def _describe(input_files):
 def _explain_data_errors(input_files):
   """Turns the input pipeline's errors about bad records into one-line
   ValueErrors naming the files: corrupt or truncated TFRecords, and the
-  in-graph id checks of records beyond those scanned up front (SPEC D3)."""
+  in-graph id checks of records beyond those scanned up front."""
   try:
     yield
   except tf.errors.DataLossError as error:
@@ -585,18 +584,10 @@ def log_resume_point(output_dir, num_train_steps):
 
 def main(_):
   tf1.logging.set_verbosity(tf1.logging.INFO)
-  validate_flags(FLAGS)
-  options = run_common.training_options_from_flags(FLAGS)
-  run_common.validate_training_options(options, FLAGS.train_batch_size,
-                                       FLAGS.use_tpu)
-  bert_config = run_common.load_bert_config(FLAGS.bert_config_file)
-  run_common.check_max_seq_length(FLAGS.max_seq_length, bert_config)
-  input_files = expand_input_files(FLAGS.input_file)
+  bert_config, options, input_files = validate_flags(FLAGS)
   tf1.logging.info("*** Input Files ***")
   for input_file in input_files:
     tf1.logging.info("  %s", input_file)
-  check_records(input_files, FLAGS.max_seq_length,
-                FLAGS.max_predictions_per_seq, bert_config)
   run_common.make_output_dir(FLAGS.output_dir)
   estimator = build_estimator(bert_config, options)
 

@@ -433,7 +433,7 @@ def test_input_fn_builder_matches_file_based_pipeline(tmp_path):
   record_file = str(tmp_path / "x.tf_record")
   with run_classifier.run_common.AtomicTFRecordWriter(record_file) as writer:
     for feature in features:
-      writer.write(run_classifier._feature_example(feature)
+      writer.write(run_classifier._feature_example(feature, False)
                    .SerializeToString())
   from_memory = run_classifier.input_fn_builder(features, 8, False, False)
   from_file = run_classifier.file_based_input_fn_builder(record_file, 8,
