@@ -59,17 +59,26 @@ import struct
 import sys
 import tempfile
 
-from absl import app
 from absl import flags
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
 import modeling
+import run_common
 
 tf1 = tf.compat.v1
 
-FLAGS = flags.FLAGS
+FLAGS = flags.FlagValues()
+
+flags.DEFINE_string("input_dir", None, "Directory holding a Hugging Face "
+                    "BERT model or an original BERT checkpoint.",
+                    flag_values=FLAGS)
+flags.DEFINE_string("output_dir", None, "Directory to write the converted "
+                    "checkpoint to (created if needed).", flag_values=FLAGS)
+flags.DEFINE_enum("direction", "auto", ["auto", "hf_to_tf", "tf_to_hf"],
+                  "Conversion direction; auto detects it from the files.",
+                  flag_values=FLAGS)
 
 HF_WEIGHTS_NAME = "model.safetensors"
 HF_INDEX_NAME = "model.safetensors.index.json"
@@ -904,48 +913,20 @@ def resolve_direction(input_dir, output_dir, direction="auto"):
       (input_dir, HF_WEIGHTS_NAME, TF_CKPT_NAME, hint))
 
 
-def define_flags():
-  """Defines this script's flags (only when it runs as a script, so that
-  importing it never clashes with other scripts' flags)."""
-  flags.DEFINE_string("input_dir", None, "Directory holding a Hugging Face "
-                      "BERT model or an original BERT checkpoint.")
-  flags.DEFINE_string("output_dir", None, "Directory to write the converted "
-                      "checkpoint to (created if needed).")
-  flags.DEFINE_enum("direction", "auto", ["auto", "hf_to_tf", "tf_to_hf"],
-                    "Conversion direction; auto detects it from the files.")
-  flags.mark_flags_as_required(["input_dir", "output_dir"])
-
-
 def main(argv):
   if len(argv) > 1:
-    sys.exit("convert_checkpoint.py: error: unexpected arguments: %s (flags "
-             "are written --name=value)." % " ".join(argv[1:]))
-  try:
-    direction = resolve_direction(FLAGS.input_dir, FLAGS.output_dir,
-                                  FLAGS.direction)
-    if direction == "hf_to_tf":
-      written = convert_hf_to_tf(FLAGS.input_dir, FLAGS.output_dir)
-    else:
-      written = convert_tf_to_hf(FLAGS.input_dir, FLAGS.output_dir)
-  except ConversionError as error:
-    sys.exit("convert_checkpoint.py: error: %s" %
-             " ".join(str(error).split()))
+    raise ValueError("unexpected arguments: %s (flags are written "
+                     "--name=value)." % " ".join(argv[1:]))
+  direction = resolve_direction(FLAGS.input_dir, FLAGS.output_dir,
+                                FLAGS.direction)
+  if direction == "hf_to_tf":
+    written = convert_hf_to_tf(FLAGS.input_dir, FLAGS.output_dir)
+  else:
+    written = convert_tf_to_hf(FLAGS.input_dir, FLAGS.output_dir)
   logging.info("Wrote %d tensors (%s) to %s", len(written), direction,
                FLAGS.output_dir)
 
 
-def _parse_flags_or_exit(argv):
-  """Flag errors as one `convert_checkpoint.py: error: ...` line (the other
-  scripts' format) instead of absl's multi-line usage dump."""
-  app.define_help_flags()  # --help and friends, as app.run defines them.
-  try:
-    FLAGS(argv)
-  except flags.Error as error:
-    sys.exit("convert_checkpoint.py: error: %s (run with --help to list the "
-             "flags)" % " ".join(str(error).split()))
-
-
 if __name__ == "__main__":
-  define_flags()
-  _parse_flags_or_exit(sys.argv)
-  app.run(main)
+  run_common.mark_flags_as_required(["input_dir", "output_dir"], FLAGS)
+  run_common.run_script(main, FLAGS)
