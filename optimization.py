@@ -68,6 +68,25 @@ def learning_rate_schedule(global_step, init_lr, num_train_steps,
   return learning_rate
 
 
+def check_options(use_tpu, gradient_accumulation_steps=1,
+                  dynamic_loss_scale=False):
+  """Raises ValueError for options create_optimizer cannot combine.
+
+  Both opt-in extensions need a conditional update, which the TPU
+  cross-shard optimizer does not support; TPUs train in bfloat16 without
+  loss scaling and fit large batches across their cores instead.
+  """
+  if gradient_accumulation_steps < 1:
+    raise ValueError("gradient_accumulation_steps must be >= 1, got %d." %
+                     gradient_accumulation_steps)
+  if use_tpu and (gradient_accumulation_steps > 1 or dynamic_loss_scale):
+    raise ValueError(
+        "Gradient accumulation (--gradient_accumulation_steps) and dynamic "
+        "loss scaling (--precision=fp16) are not supported on TPU "
+        "(--use_tpu): TPUs train in bfloat16 without loss scaling and fit "
+        "large batches across their cores.")
+
+
 def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
                      use_tpu, optimizer_name="adamw",
                      gradient_accumulation_steps=1, dynamic_loss_scale=False):
@@ -100,14 +119,8 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps,
   Raises:
     ValueError: for an unknown optimizer or an unsupported combination.
   """
-  if gradient_accumulation_steps < 1:
-    raise ValueError("gradient_accumulation_steps must be >= 1, got %d." %
-                     gradient_accumulation_steps)
+  check_options(use_tpu, gradient_accumulation_steps, dynamic_loss_scale)
   gated = gradient_accumulation_steps > 1 or dynamic_loss_scale
-  if use_tpu and gated:
-    raise ValueError("Gradient accumulation and dynamic loss scaling are not "
-                     "supported with use_tpu: TPUs train in bfloat16 without "
-                     "loss scaling and fit large batches across cores.")
   global_step = tf1.train.get_or_create_global_step()
   learning_rate = learning_rate_schedule(
       global_step, init_lr, num_train_steps, num_warmup_steps)

@@ -1692,6 +1692,8 @@ def validate_training_options(options, train_batch_size, use_tpu):
   if options.gradient_accumulation_steps < 1:
     raise ValueError("--gradient_accumulation_steps must be >= 1, got %d." %
                      options.gradient_accumulation_steps)
+  optimization.check_options(use_tpu, options.gradient_accumulation_steps,
+                             options.precision == "fp16")
   if options.num_gpus < 1:
     raise ValueError("--num_gpus must be >= 1, got %d." % options.num_gpus)
   parts = options.gradient_accumulation_steps * num_replicas(options)
@@ -1709,12 +1711,9 @@ def validate_training_options(options, train_batch_size, use_tpu):
         "combined with several replicas (--num_gpus or a multi-worker "
         "TF_CONFIG) yet: use more replicas instead of accumulation, and "
         "bf16 instead of fp16.")
-  if use_tpu and (options.gradient_accumulation_steps > 1 or
-                  options.num_gpus > 1 or options.precision == "fp16"):
-    raise ValueError(
-        "With --use_tpu, leave --gradient_accumulation_steps, --num_gpus "
-        "and --precision=fp16 at their defaults: TPUEstimator shards the "
-        "batch over cores itself and TPUs compute in bfloat16.")
+  if use_tpu and options.num_gpus > 1:
+    raise ValueError("With --use_tpu, leave --num_gpus at 1: TPUEstimator "
+                     "shards the batch over --num_tpu_cores itself.")
 
 
 def micro_batch_size(options, train_batch_size):
