@@ -279,41 +279,10 @@ class BertModel(object):
     if not skip_unused or self._layer_records is None:
       return self.pooled_output
     if self._pruned_pooled_output is None:
-      self._pruned_pooled_output = self._build_pruned_path()
+      self._pruned_pooled_output = _pruned_pooled_output(
+          self._layer_records, self._encoder_input, self._input_mask,
+          self._pooler_scope, self._config)
     return self._pruned_pooled_output
-
-  def _build_pruned_path(self):
-    """The pooled output through layers run on the needed rows only."""
-    records = self._layer_records
-    if not all(record.masks_found for record in records):
-      tf1.logging.warning("Dropout masks of the encoder were not found; "
-                          "using the full encoder for the pooled output.")
-      return self.pooled_output
-    args = records[0].layer_args
-    batch_size, seq_length = args["batch_size"], args["seq_length"]
-    real = tf.cast(self._input_mask, tf.bool)  # [B, S]
-    no_real_token = tf.logical_not(
-        tf.reduce_any(real, axis=1, keepdims=True))  # [B, 1]
-    first = tf.equal(tf.range(seq_length), 0)[tf.newaxis, :]  # [1, S]
-    keep = tf.logical_or(tf.logical_or(real, no_real_token), first)
-    kept_rows = tf.cast(
-        tf.reshape(tf.where(tf.reshape(keep, [-1])), [-1]), tf.int32)  # [T]
-    first_of_each = tf.cast(tf.reshape(tf.where(tf.equal(
-        kept_rows % seq_length, 0)), [-1]), tf.int32)  # [B], in batch order
-    hidden = tf.gather(
-        tf.reshape(self._encoder_input, [batch_size * seq_length, -1]),
-        kept_rows)  # [T, H]
-    for index, record in enumerate(records):
-      last = index == len(records) - 1
-      rows = _TokenRows(kept_rows, first_of_each if last else None)
-      with tf1.variable_scope(record.scope, reuse=True):
-        hidden = _transformer_layer(
-            hidden, dropout_fn=record.replay(rows.output_rows), rows=rows,
-            **record.layer_args)
-    if hidden.dtype != tf.float32:
-      hidden = tf.cast(hidden, tf.float32)  # [B, H]
-    with tf1.variable_scope(self._pooler_scope, reuse=True):
-      return _pooler(hidden, self._config)
 
   def get_sequence_output(self):
     """Returns float32 [B, S, H]: the last encoder layer."""
@@ -430,9 +399,25 @@ def dropout(input_tensor, dropout_prob):
   Returns:
     A tensor of the input's shape.
   """
+  return _dropout_with_mask(input_tensor, dropout_prob)[0]
+
+
+def _dropout_with_mask(input_tensor, dropout_prob):
+  """`dropout`, also returning its bool keep mask (None without dropout).
+
+  The ops are tf.nn.dropout's own, in its order: one uniform random draw of
+  the input's shape and dtype compared with the rate, and the scaled input
+  where the mask keeps it. The values and the random stream are therefore
+  tf.nn.dropout's (tested), so seeded runs reproduce the original's graph,
+  and the mask is at hand for the pruned pooled path (BertModel).
+  """
   if dropout_prob is None or dropout_prob == 0.0:
-    return input_tensor
-  return tf.nn.dropout(input_tensor, rate=dropout_prob)
+    return input_tensor, None
+  dtype = input_tensor.dtype
+  keep_mask = tf.random.uniform(tf.shape(input_tensor),
+                                dtype=dtype) >= dropout_prob
+  scaled = input_tensor * tf.constant(1 / (1 - dropout_prob), dtype=dtype)
+  return tf.where(keep_mask, scaled, tf.zeros([], dtype)), keep_mask
 
 
 def layer_norm(input_tensor, name=None):
@@ -800,47 +785,6 @@ def _attention_core(query_layer, key_layer, value_layer, attention_mask,
       context_layer, [batch_size, from_seq_length, all_heads_width])
 
 
-class _TokenRows(object):
-  """Which of the B*S positions a pruned layer reads and computes.
-
-  input_rows: int32 [T], the positions (b * S + s) of the layer input's rows.
-  output_select: None (every input row is computed) or int32 [U] indices
-    into the input rows that are computed.
-  """
-
-  def __init__(self, input_rows, output_select=None):
-    self.input_rows = input_rows
-    self.output_select = output_select
-    self.output_rows = (input_rows if output_select is None else
-                        tf.gather(input_rows, output_select))
-
-
-def _row_attention(query_input, layer_input, rows, attention_mask, batch_size,
-                   seq_length, num_attention_heads, size_per_head,
-                   attention_probs_dropout_prob, dropout_fn):
-  """`attention_layer` on listed rows: the projections run on the rows only;
-  scores, softmax and dropout run in the usual [B, N, S, S] layout, where
-  the rows left out are zeros that the mask (or no query) ignores."""
-  width = num_attention_heads * size_per_head
-  num_positions = batch_size * seq_length
-  projections = []
-  for name, inputs in (("query", query_input), ("key", layer_input),
-                       ("value", layer_input)):
-    projections.append(dense_layer(inputs, width, name=name))
-
-  def scatter(values, positions):
-    return tf.scatter_nd(tf.expand_dims(positions, 1), values,
-                         [num_positions, width])
-
-  context = _attention_core(
-      scatter(projections[0], rows.output_rows),
-      scatter(projections[1], rows.input_rows),
-      scatter(projections[2], rows.input_rows), attention_mask, batch_size,
-      seq_length, seq_length, num_attention_heads, size_per_head,
-      attention_probs_dropout_prob, dropout_fn, True)  # [B*S, W]
-  return tf.gather(context, rows.output_rows)
-
-
 def _transformer_layer(layer_input, attention_mask, batch_size, seq_length,
                        hidden_size, num_attention_heads, intermediate_size,
                        intermediate_act_fn, hidden_dropout_prob,
@@ -895,47 +839,6 @@ def _transformer_layer(layer_input, attention_mask, batch_size, seq_length,
         kernel_initializer=create_initializer(initializer_range))
     layer_output = dropout_fn(layer_output, hidden_dropout_prob)
     return layer_norm(layer_output + attention_output)  # [B*S, H]
-
-
-class _LayerRecord(object):
-  """What BertModel needs to rebuild a layer on fewer rows: its scope,
-  arguments and the keep masks its dropouts drew (this object is the layer's
-  dropout_fn while it is built)."""
-
-  def __init__(self, scope, layer_args):
-    self.scope = scope
-    self.layer_args = layer_args
-    self.keep_masks = []
-    self.masks_found = True
-
-  def __call__(self, input_tensor, dropout_prob):
-    output = dropout(input_tensor, dropout_prob)
-    if output is not input_tensor:
-      # tf.nn.dropout ends in where_v2(keep_mask, x * scale, 0).
-      if output.op.type == "SelectV2" and output.op.inputs[0].dtype == tf.bool:
-        self.keep_masks.append(output.op.inputs[0])
-      else:
-        self.masks_found = False
-    return output
-
-  def replay(self, output_rows):
-    """A dropout_fn applying the recorded masks, in the order the layer drew
-    them: attention probabilities whole, [B*S, W] masks at `output_rows`."""
-    masks = iter(self.keep_masks)
-
-    def replayed_dropout(input_tensor, dropout_prob):
-      if dropout_prob is None or dropout_prob == 0.0:
-        return input_tensor
-      mask = next(masks)
-      if mask.shape.ndims != 4:
-        mask = tf.gather(mask, output_rows)
-      # The same arithmetic as tf.nn.dropout, so the values are identical.
-      scale = tf.convert_to_tensor(1 / (1 - dropout_prob),
-                                   dtype=input_tensor.dtype)
-      return tf.where(mask, input_tensor * scale,
-                      tf.zeros([], input_tensor.dtype))
-
-    return replayed_dropout
 
 
 class _StatelessDropout(object):
@@ -1086,13 +989,13 @@ def transformer_model(input_tensor,
     with tf1.variable_scope("layer_%d" % layer_idx):
       if recompute_layers:
         prev_output = _recomputed_transformer_layer(prev_output, layer_args)
-      elif layer_records is not None:
+      else:
+        # The record is the layer's dropout: it keeps the masks it draws.
         record = _LayerRecord(tf1.get_variable_scope(), layer_args)
-        layer_records.append(record)
+        if layer_records is not None:
+          layer_records.append(record)
         prev_output = _transformer_layer(prev_output, dropout_fn=record,
                                          **layer_args)
-      else:
-        prev_output = _transformer_layer(prev_output, **layer_args)
       all_layer_outputs.append(prev_output)
 
   if do_return_all_layers:
@@ -1169,3 +1072,148 @@ def assert_rank(tensor, expected_rank, name=None):
         "For the tensor `%s` in scope `%s`, the actual rank `%s` (shape = %s) "
         "is not equal to the expected rank `%s`" %
         (name, scope_name, actual_rank, str(tensor.shape), str(expected_rank)))
+
+# --------------------------------------------------------------------------
+# The pruned pooled path (BertModel.get_pooled_output(skip_unused=True)).
+#
+# Sentence classification reads only the pooled output, tanh(dense(h[CLS]))
+# of the last layer, yet the full encoder computes every position of every
+# layer, padding included. The pooled output depends on fewer rows: in each
+# layer the real tokens only (a masked key gets exactly zero attention
+# weight: exp(-10000 + score) underflows to 0.0 in float32), plus position
+# 0 and every position of a sequence with no real token (there the softmax
+# is uniform over all keys); in the last layer position 0 alone, whose keys
+# and values still come from every kept row.
+#
+# The pruned copy runs each layer's projections, feed-forward and LayerNorm
+# on those rows only ([T, H] with T the kept rows), scatters keys, queries
+# and values back into the [B, N, S, S] attention layout (the left-out rows
+# are zeros there, which the mask or the absence of a query ignores), and
+# gathers the context rows again. It shares the variables of the full path
+# and replays the dropout keep masks each full layer drew (`_LayerRecord`),
+# so its values and gradients equal the full path's to float rounding
+# (tested with padding, empty sequences and masked first positions).
+#
+# The full graph is built first and unchanged, so the random streams of a
+# seeded run are the original's. What this relies on from TensorFlow is only
+# public: tf.where/tf.gather/tf.scatter_nd, and the keep masks come from
+# our own `_dropout_with_mask`, not from inspecting tf.nn.dropout's ops.
+
+
+class _TokenRows(object):
+  """Which of the B*S positions a pruned layer reads and computes.
+
+  input_rows: int32 [T], the positions (b * S + s) of the layer input's rows.
+  output_select: None (every input row is computed) or int32 [U] indices
+    into the input rows that are computed.
+  """
+
+  def __init__(self, input_rows, output_select=None):
+    self.input_rows = input_rows
+    self.output_select = output_select
+    self.output_rows = (input_rows if output_select is None else
+                        tf.gather(input_rows, output_select))
+
+
+def _row_attention(query_input, layer_input, rows, attention_mask, batch_size,
+                   seq_length, num_attention_heads, size_per_head,
+                   attention_probs_dropout_prob, dropout_fn):
+  """`attention_layer` on listed rows: the projections run on the rows only;
+  scores, softmax and dropout run in the usual [B, N, S, S] layout, where
+  the rows left out are zeros that the mask (or no query) ignores."""
+  width = num_attention_heads * size_per_head
+  num_positions = batch_size * seq_length
+  projections = []
+  for name, inputs in (("query", query_input), ("key", layer_input),
+                       ("value", layer_input)):
+    projections.append(dense_layer(inputs, width, name=name))
+
+  def scatter(values, positions):
+    return tf.scatter_nd(tf.expand_dims(positions, 1), values,
+                         [num_positions, width])
+
+  context = _attention_core(
+      scatter(projections[0], rows.output_rows),
+      scatter(projections[1], rows.input_rows),
+      scatter(projections[2], rows.input_rows), attention_mask, batch_size,
+      seq_length, seq_length, num_attention_heads, size_per_head,
+      attention_probs_dropout_prob, dropout_fn, True)  # [B*S, W]
+  return tf.gather(context, rows.output_rows)
+
+
+class _LayerRecord(object):
+  """What BertModel needs to rebuild a layer on fewer rows: its scope,
+  arguments and the keep masks its dropouts drew (this object is the layer's
+  dropout_fn while it is built)."""
+
+  def __init__(self, scope, layer_args):
+    self.scope = scope
+    self.layer_args = layer_args
+    self.keep_masks = []
+
+  def __call__(self, input_tensor, dropout_prob):
+    output, keep_mask = _dropout_with_mask(input_tensor, dropout_prob)
+    if keep_mask is not None:
+      self.keep_masks.append(keep_mask)
+    return output
+
+  def replay(self, output_rows):
+    """A dropout_fn applying the recorded masks, in the order the layer drew
+    them: attention probabilities whole, [B*S, W] masks at `output_rows`."""
+    masks = iter(self.keep_masks)
+
+    def replayed_dropout(input_tensor, dropout_prob):
+      if dropout_prob is None or dropout_prob == 0.0:
+        return input_tensor
+      mask = next(masks)
+      if mask.shape.ndims != 4:
+        mask = tf.gather(mask, output_rows)
+      # The same arithmetic as tf.nn.dropout, so the values are identical.
+      scale = tf.convert_to_tensor(1 / (1 - dropout_prob),
+                                   dtype=input_tensor.dtype)
+      return tf.where(mask, input_tensor * scale,
+                      tf.zeros([], input_tensor.dtype))
+
+    return replayed_dropout
+
+
+def _pruned_pooled_output(records, encoder_input, input_mask, pooler_scope,
+                          config):
+  """The pooled output through layers run on the needed rows only.
+
+  Args:
+    records: the `_LayerRecord` of every layer, in order.
+    encoder_input: [B, S, H], the first layer's input.
+    input_mask: int32 [B, S].
+    pooler_scope: the variable scope of the full path's pooler.
+    config: the model's BertConfig (dropouts already zeroed if not
+      training).
+
+  Returns:
+    float32 [B, H].
+  """
+  args = records[0].layer_args
+  batch_size, seq_length = args["batch_size"], args["seq_length"]
+  real = tf.cast(input_mask, tf.bool)  # [B, S]
+  no_real_token = tf.logical_not(
+      tf.reduce_any(real, axis=1, keepdims=True))  # [B, 1]
+  first = tf.equal(tf.range(seq_length), 0)[tf.newaxis, :]  # [1, S]
+  keep = tf.logical_or(tf.logical_or(real, no_real_token), first)
+  kept_rows = tf.cast(
+      tf.reshape(tf.where(tf.reshape(keep, [-1])), [-1]), tf.int32)  # [T]
+  first_of_each = tf.cast(tf.reshape(tf.where(tf.equal(
+      kept_rows % seq_length, 0)), [-1]), tf.int32)  # [B], in batch order
+  hidden = tf.gather(
+      tf.reshape(encoder_input, [batch_size * seq_length, -1]),
+      kept_rows)  # [T, H]
+  for index, record in enumerate(records):
+    last = index == len(records) - 1
+    rows = _TokenRows(kept_rows, first_of_each if last else None)
+    with tf1.variable_scope(record.scope, reuse=True):
+      hidden = _transformer_layer(
+          hidden, dropout_fn=record.replay(rows.output_rows), rows=rows,
+          **record.layer_args)
+  if hidden.dtype != tf.float32:
+    hidden = tf.cast(hidden, tf.float32)  # [B, H]
+  with tf1.variable_scope(pooler_scope, reuse=True):
+    return _pooler(hidden, config)

@@ -603,3 +603,24 @@ def test_pruned_path_does_not_run_the_full_encoder():
                                recompute_layers=True)
     assert (model.get_pooled_output(skip_unused=True) is
             model.get_pooled_output())
+
+
+@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16])
+def test_dropout_is_tf_nn_dropout_bit_for_bit(dtype):
+  """modeling's dropout writes tf.nn.dropout's ops out to keep the mask for
+  the pruned path: same random draw, same values, for the same graph seed.
+  If a TensorFlow release changes tf.nn.dropout, this fails loudly (and
+  seeded runs would no longer reproduce the original's)."""
+  def run(dropout_fn):
+    with tf.Graph().as_default():
+      tf.compat.v1.set_random_seed(7)
+      x = tf.cast(tf.reshape(tf.range(1.0, 61.0), [3, 4, 5]), dtype)
+      outputs = [dropout_fn(x, 0.3), dropout_fn(x, 0.1)]
+      with tf.compat.v1.Session() as session:
+        return [o.astype(np.float32) for o in session.run(
+            [tf.cast(o, tf.float32) for o in outputs])]
+  ours = run(modeling.dropout)
+  theirs = run(lambda x, rate: tf.nn.dropout(x, rate=rate))
+  for a, b in zip(ours, theirs):
+    np.testing.assert_array_equal(a, b)
+  assert 0 < np.count_nonzero(ours[0] == 0) < ours[0].size
