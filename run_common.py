@@ -385,7 +385,7 @@ class SharedInputs(collections.namedtuple(
 
 # Phase flags and the numbers that must be positive when the phase runs.
 _PHASE_NUMBERS = (
-    ("do_train", ("train_batch_size", "num_train_epochs", "learning_rate")),
+    ("do_train", ("train_batch_size", "num_train_epochs")),
     ("do_eval", ("eval_batch_size",)),
     ("do_predict", ("predict_batch_size",)),
 )
@@ -447,10 +447,24 @@ def _check_phase_numbers(flag_values):
   for name in _ALWAYS_POSITIVE:
     if name in flag_values:
       check_positive(getattr(flag_values, name), name)
+  if "do_train" in flag_values and flag_values.do_train:
+    _check_learning_rate(flag_values)
+
+
+def _check_learning_rate(flag_values):
+  """A negative rate or warmup share cannot train; a zero rate trains
+  nothing (the original ran it, so it only gets a warning)."""
   if "warmup_proportion" in flag_values and not (
       0.0 <= flag_values.warmup_proportion <= 1.0):
     raise ValueError("--warmup_proportion must be in [0, 1], got %s." %
                      flag_values.warmup_proportion)
+  if "learning_rate" in flag_values:
+    if flag_values.learning_rate < 0:
+      raise ValueError("--learning_rate must not be negative, got %s." %
+                       flag_values.learning_rate)
+    if flag_values.learning_rate == 0:
+      tf1.logging.warning("--learning_rate=0: training will not change the "
+                          "weights.")
 
 
 # --------------------------------------------------------------------------
@@ -458,7 +472,8 @@ def _check_phase_numbers(flag_values):
 
 
 def read_text(path):
-  """Reads a whole file as text: UTF-8, bad bytes dropped (SPEC D7).
+  """Reads a whole file as text: UTF-8, bad bytes dropped
+  (docs/DEVIATIONS.md, "Files read as UTF-8 bytes").
 
   Reading bytes and decoding ourselves makes the result independent of the
   platform locale, and one stray byte no longer aborts a run.

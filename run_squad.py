@@ -17,22 +17,27 @@
 Same flags, files and outputs as the original `run_squad.py`:
 `train.tf_record`, `eval.tf_record`, `predictions.json`,
 `nbest_predictions.json` and, with --version_2_with_negative,
-`null_odds.json`. Differences, all on inputs where the original fails:
+`null_odds.json`. Differences and additions (docs/DEVIATIONS.md):
 
-* SPEC D1 (upstream #211, #417, #476): a 2.0 n-best list without any
-  non-empty text no longer crashes; the remaining candidates are searched
-  for the best non-null answer, and without one the prediction is "" with
-  null odds 1e6.
-* SPEC D2 (upstream #353): a context without WordPiece tokens has no
-  features; 1.1 answers "empty" as before, 2.0 answers "" (null odds 1e6).
-* SPEC D5: the library functions take keyword parameters instead of
-  reading global flags, so research code can call them directly.
+* A 2.0 n-best list without any non-empty text no longer crashes (upstream
+  #211, #417, #476): the remaining candidates are searched for the best
+  non-null answer, and without one the prediction is "" with null odds 1e6
+  ("SQuAD 2.0 with no non-null answer").
+* A context without WordPiece tokens has no features (upstream #353): 1.1
+  answers "empty" as before, 2.0 answers "" with null odds 1e6 ("SQuAD
+  contexts without WordPiece tokens").
+* The library functions take keyword parameters instead of reading the
+  flags, so research code can call them directly ("Library functions take
+  parameters, not flags").
 * Built-in evaluation: when the predict file holds gold answers the script
-  scores its predictions with the official SQuAD definitions, writes
-  `eval_results.json` and, for 2.0, finds the best
+  scores its predictions with the official SQuAD metrics (squad_metrics.py),
+  writes `eval_results.json` and, for 2.0, finds the best
   --null_score_diff_threshold in the same run.
 * --export_dir writes a SavedModel for serving (upstream #146).
-* Bad input stops with a one-line error naming the file or flag.
+* Bad input stops with a one-line error naming the file or flag, before any
+  file is written. Settings that are merely unusual (windows that do not
+  overlap, questions cut to nothing) run with a warning ("Checks the
+  original lacked").
 
 Shape letters: B batch, S max_seq_length, H hidden size.
 """
@@ -46,8 +51,6 @@ import json
 import math
 import os
 import random
-import re
-import string
 
 from absl import flags
 import six
@@ -55,6 +58,7 @@ import tensorflow as tf
 
 import modeling
 import run_common
+import squad_metrics
 import tokenization
 
 tf1 = tf.compat.v1
@@ -76,8 +80,9 @@ run_common.define_common_flags(
     defaults={"max_seq_length": 384})
 flags.DEFINE_integer(
     "doc_stride", 128,
-    "Contexts longer than one window are cut into overlapping windows that "
-    "start this many tokens apart.", flag_values=FLAGS)
+    "Contexts longer than one window are cut into windows that start this "
+    "many tokens apart; they overlap while this is below the window, "
+    "max_seq_length - max_query_length - 3.", flag_values=FLAGS)
 flags.DEFINE_integer(
     "max_query_length", 64,
     "Questions are cut to this many WordPiece tokens.", flag_values=FLAGS)
@@ -123,21 +128,14 @@ flags.DEFINE_string(
 # The first feature gets this id; ids then count up over all features.
 _FIRST_UNIQUE_ID = 1000000000
 
-# Null odds written when an example has no non-null candidate at all
-# (SPEC D1, D2): "no answer" wins at any sensible threshold.
+# Null odds written when an example has no non-null candidate at all (an
+# n-best list of empty texts, or a context without WordPiece tokens): "no
+# answer" wins at any sensible threshold (docs/DEVIATIONS.md, "SQuAD 2.0
+# with no non-null answer").
 _NO_CANDIDATE_NULL_ODDS = 1e6
 
 # Examples whose features are logged in full.
 _NUM_LOGGED_EXAMPLES = 20
-
-
-def _flag_value(value, name):
-  """SPEC D5: an explicit argument, else the parsed flag, else its default."""
-  if value is not None:
-    return value
-  if FLAGS.is_parsed():
-    return FLAGS[name].value
-  return FLAGS[name].default
 
 
 # --------------------------------------------------------------------------
@@ -176,7 +174,8 @@ class SquadExample(object):
         "question_text: %s" % tokenization.printable_text(self.question_text),
         "doc_tokens: [%s]" % " ".join(self.doc_tokens),
     ]
-    # SPEC D9: test against None, so that a start at word 0 is shown too.
+    # Against None, so that an answer starting at word 0 is shown too
+    # (docs/DEVIATIONS.md, "SquadExample's repr").
     if self.start_position is not None:
       parts.append("start_position: %d" % self.start_position)
     if self.end_position is not None:
@@ -263,7 +262,8 @@ def _type_name(expected_type):
 def load_squad_data(input_file):
   """Parses a SQuAD JSON file and returns its "data" list.
 
-  Bytes are decoded as UTF-8 with bad bytes dropped (SPEC D7).
+  Bytes are decoded as UTF-8 with bad bytes dropped, whatever the locale
+  (docs/DEVIATIONS.md, "Files read as UTF-8 bytes").
 
   Raises:
     ValueError: malformed JSON (with the position) or no "data" list.
@@ -383,14 +383,14 @@ def _read_question(qa, doc_tokens, char_to_word_offset, is_training,
                       is_impossible=is_impossible)
 
 
-def read_squad_examples(input_file, is_training, version_2_with_negative=None):
+def read_squad_examples(input_file, is_training,
+                        version_2_with_negative=False):
   """Reads a SQuAD json file into a list of SquadExample.
 
   Args:
     input_file: path of a SQuAD 1.1 or 2.0 JSON file.
     is_training: read answers (exactly one per answerable question).
-    version_2_with_negative: read `is_impossible` when training. None means
-      the --version_2_with_negative flag (SPEC D5).
+    version_2_with_negative: read `is_impossible` when training (SQuAD 2.0).
 
   Returns:
     The examples in file order. Training questions whose answer cannot be
@@ -400,8 +400,6 @@ def read_squad_examples(input_file, is_training, version_2_with_negative=None):
     ValueError: malformed JSON, a missing key, or a training question
       without exactly one answer.
   """
-  version_2_with_negative = _flag_value(version_2_with_negative,
-                                        "version_2_with_negative")
   examples = []
   for entry_index, entry in enumerate(load_squad_data(input_file)):
     paragraphs = _get_field(entry, "paragraphs", list, input_file,
@@ -462,11 +460,17 @@ def _answer_token_span(example, all_doc_tokens, orig_to_tok_index, tokenizer):
 
 
 def _make_doc_spans(num_doc_tokens, max_tokens_for_doc, doc_stride):
-  """Overlapping windows over the document, as `_DocSpan(start, length)`.
+  """Windows over the document, as `_DocSpan(start, length)`.
 
   Each window is as long as possible; the next starts `doc_stride` pieces
-  later (or right after a shorter window); the last reaches the end. An
-  empty document has no windows.
+  later, or right after the window when doc_stride is at least its length
+  (then windows do not overlap); the last reaches the end. An empty
+  document has no windows.
+
+  Raises:
+    ValueError: when the windows would never reach the end (a doc_stride
+      below 1, or no room for a document token); the original looped
+      forever there.
   """
   doc_spans = []
   start_offset = 0
@@ -475,6 +479,13 @@ def _make_doc_spans(num_doc_tokens, max_tokens_for_doc, doc_stride):
     doc_spans.append(_DocSpan(start=start_offset, length=length))
     if start_offset + length == num_doc_tokens:
       break
+    if min(length, doc_stride) < 1:
+      raise ValueError(
+          "A document of %d WordPiece tokens cannot be cut into windows of "
+          "%d tokens starting doc_stride=%d apart. Use a doc_stride of at "
+          "least 1, and a max_seq_length that leaves room for the question, "
+          "[CLS], two [SEP] and at least one document token." %
+          (num_doc_tokens, max_tokens_for_doc, doc_stride))
     start_offset += min(length, doc_stride)
   return doc_spans
 
@@ -548,17 +559,6 @@ def _log_feature(feature, example, is_training):
     tf1.logging.info("answer: %s" % (tokenization.printable_text(answer_text)))
 
 
-def _check_windowing(max_seq_length, doc_stride, max_query_length):
-  """Guards the window loop: it would never end for these values."""
-  if doc_stride < 1:
-    raise ValueError("doc_stride must be at least 1, got %d." % doc_stride)
-  if max_seq_length - max_query_length - 3 < 1:
-    raise ValueError(
-        "max_seq_length (%d) must be greater than max_query_length (%d) + 3, "
-        "or no document token fits in a window." %
-        (max_seq_length, max_query_length))
-
-
 def convert_examples_to_features(examples, tokenizer, max_seq_length,
                                  doc_stride, max_query_length, is_training,
                                  output_fn):
@@ -567,9 +567,13 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length,
   Calls `output_fn(InputFeatures)` once per document window. `unique_id`
   counts up from 1000000000 over all features. Each feature holds S ids:
   `[CLS] query [SEP] window [SEP]` and zero padding. A context without
-  WordPiece tokens gives no feature (SPEC D2 is handled when predicting).
+  WordPiece tokens gives no feature (write_predictions answers it with
+  nothing; docs/DEVIATIONS.md, "SQuAD contexts without WordPiece tokens").
+
+  Raises:
+    ValueError: when a question leaves no room for document tokens, or
+      doc_stride is below 1 and a document needs several windows.
   """
-  _check_windowing(max_seq_length, doc_stride, max_query_length)
   unique_id = _FIRST_UNIQUE_ID
   for (example_index, example) in enumerate(examples):
     query_tokens = tokenizer.tokenize(example.question_text)
@@ -581,7 +585,8 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length,
     if is_training:
       tok_start_position, tok_end_position = _answer_token_span(
           example, all_doc_tokens, orig_to_tok_index, tokenizer)
-    # The -3 accounts for [CLS], [SEP] and [SEP].
+    # Room left for the document: [CLS], the question and two [SEP] take
+    # the rest of the S positions.
     max_tokens_for_doc = max_seq_length - len(query_tokens) - 3
     doc_spans = _make_doc_spans(len(all_doc_tokens), max_tokens_for_doc,
                                 doc_stride)
@@ -692,7 +697,7 @@ class FeatureWriter(object):
     self._writer = run_common.AtomicTFRecordWriter(filename)
 
   def process_feature(self, feature):
-    """Write a InputFeature to the TFRecordWriter as a tf.train.Example."""
+    """Serializes one InputFeatures as a tf.train.Example record."""
     self.num_features += 1
     int_features = collections.OrderedDict()
     int_features["unique_ids"] = [feature.unique_id]
@@ -870,7 +875,8 @@ def _null_score(features, unique_id_to_result):
 
   Returns:
     (score_null, feature_index, start_logit, end_logit); with no features
-    (SPEC D2) the score is 1e6 and the logits 0.0.
+    (a context without WordPiece tokens) the score is 1e6 and the logits
+    0.0.
   """
   best = (float(_NO_CANDIDATE_NULL_ODDS), 0, 0.0, 0.0)
   for (feature_index, feature) in enumerate(features):
@@ -925,10 +931,10 @@ def _candidate_text(example, feature, pred, do_lower_case, verbose_logging):
   orig_doc_end = feature.token_to_orig_map[pred.end_index]
   orig_tokens = example.doc_tokens[orig_doc_start:(orig_doc_end + 1)]
   tok_text = " ".join(tok_tokens)
-  # De-tokenize WordPieces that have been split off.
+  # Glue "##" continuation pieces back onto their words.
   tok_text = tok_text.replace(" ##", "")
   tok_text = tok_text.replace("##", "")
-  # Clean whitespace.
+  # Collapse runs of whitespace.
   tok_text = tok_text.strip()
   tok_text = " ".join(tok_text.split())
   orig_text = " ".join(orig_tokens)
@@ -992,11 +998,12 @@ def _best_non_null(example, features, nbest, remaining, do_lower_case,
                    verbose_logging):
   """The first n-best entry with text, else the best remaining candidate.
 
-  SPEC D1 (upstream #211, #417, #476): the original assumed the n-best
-  always held a non-empty text and crashed otherwise (for example with
-  n_best_size=1 and the null answer on top). The candidates that did not
-  make it into the n-best are searched in score order instead; duplicates
-  cannot occur because the n-best holds no text yet.
+  The original assumed the n-best always held a non-empty text and crashed
+  otherwise, for example with n_best_size=1 and the null answer on top
+  (upstream #211, #417, #476; docs/DEVIATIONS.md, "SQuAD 2.0 with no
+  non-null answer"). The candidates that did not make it into the n-best
+  are searched in score order instead; duplicates cannot occur because the
+  n-best holds no text yet.
 
   Returns:
     A `_NbestPrediction`, or None if no candidate has text.
@@ -1029,8 +1036,10 @@ def _predict_example(example, features, unique_id_to_result, n_best_size,
         n_best_size, max_answer_length))
   score_null, null_feature_index, null_start, null_end = _null_score(
       features, unique_id_to_result)
-  # SPEC D2: without features there is no [CLS] to point at, so the null
-  # candidate is left out (the n-best still gets its "" entry below).
+  # Without features (a context without WordPiece tokens) there is no [CLS]
+  # to point at, so the null candidate is left out; the n-best still gets
+  # its "" entry (docs/DEVIATIONS.md, "SQuAD contexts without WordPiece
+  # tokens").
   if version_2_with_negative and features:
     prelim_predictions.append(_PrelimPrediction(
         feature_index=null_feature_index, start_index=0, end_index=0,
@@ -1050,7 +1059,8 @@ def _predict_example(example, features, unique_id_to_result, n_best_size,
       do_lower_case, verbose_logging)
   if best_non_null_entry is None:
     return "", nbest_json, _NO_CANDIDATE_NULL_ODDS, ""
-  # Predict "" iff the null score - the score of best non-null > threshold.
+  # "No answer" only when the null score beats the best span by more than
+  # the threshold (a tie keeps the span).
   score_diff = score_null - best_non_null_entry.start_logit - (
       best_non_null_entry.end_logit)
   answer = best_non_null_entry.text
@@ -1068,8 +1078,8 @@ def write_json(path, obj):
 def write_predictions(all_examples, all_features, all_results, n_best_size,
                       max_answer_length, do_lower_case, output_prediction_file,
                       output_nbest_file, output_null_log_odds_file,
-                      version_2_with_negative=None,
-                      null_score_diff_threshold=None, verbose_logging=None):
+                      version_2_with_negative=False,
+                      null_score_diff_threshold=0.0, verbose_logging=False):
   """Writes predictions.json, nbest_predictions.json and (2.0) null_odds.json.
 
   Args:
@@ -1080,17 +1090,15 @@ def write_predictions(all_examples, all_features, all_results, n_best_size,
     output_prediction_file, output_nbest_file, output_null_log_odds_file:
       paths of predictions.json, nbest_predictions.json and (2.0 only)
       null_odds.json; each is written atomically.
-    version_2_with_negative, null_score_diff_threshold, verbose_logging:
-      None means the flag's value (SPEC D5).
+    version_2_with_negative: SQuAD 2.0: add the null answer, write
+      null_odds.json.
+    null_score_diff_threshold: (2.0) answer "" when the null score exceeds
+      the best non-null score by more than this.
+    verbose_logging: log answers that cannot be mapped back to the text.
 
   Returns:
     A SquadPredictions of OrderedDicts keyed by qas_id.
   """
-  version_2_with_negative = _flag_value(version_2_with_negative,
-                                        "version_2_with_negative")
-  null_score_diff_threshold = _flag_value(null_score_diff_threshold,
-                                          "null_score_diff_threshold")
-  verbose_logging = _flag_value(verbose_logging, "verbose_logging")
   tf1.logging.info("Writing predictions to: %s" % (output_prediction_file))
   tf1.logging.info("Writing nbest to: %s" % (output_nbest_file))
 
@@ -1137,7 +1145,7 @@ def _map_through(position, tok_s_to_ns_map, orig_ns_to_s_map):
   return orig_ns_to_s_map.get(tok_s_to_ns_map[position])
 
 
-def get_final_text(pred_text, orig_text, do_lower_case, verbose_logging=None):
+def get_final_text(pred_text, orig_text, do_lower_case, verbose_logging=False):
   """Maps a normalized predicted answer back onto the original text.
 
   `pred_text` is normalized ("steve smith") while the answer should keep
@@ -1146,9 +1154,8 @@ def get_final_text(pred_text, orig_text, do_lower_case, verbose_logging=None):
   prediction is found in it, and its characters are mapped back through
   both texts with spaces removed. Whenever that fails (not found, or the
   two texts differ in length without spaces) the whole original words are
-  returned. `verbose_logging` None means the flag (SPEC D5).
+  returned, and logged with `verbose_logging`.
   """
-  verbose_logging = _flag_value(verbose_logging, "verbose_logging")
   tokenizer = tokenization.BasicTokenizer(do_lower_case=do_lower_case)
   tok_text = " ".join(tokenizer.tokenize(orig_text))
 
@@ -1213,237 +1220,84 @@ def _compute_softmax(scores):
 
 
 # --------------------------------------------------------------------------
-# Evaluation with the official SQuAD definitions (written from their
-# published description: v1.1 scores and the v2.0 script's no-answer
-# handling and threshold search).
+# Evaluation. The official SQuAD metrics are in squad_metrics.py; their names
+# stay importable from here for code written against run_squad.
 
-
-def normalize_answer(text):
-  """Lower text and remove punctuation, articles and extra whitespace."""
-  text = text.lower()
-  punctuation = set(string.punctuation)
-  text = "".join(ch for ch in text if ch not in punctuation)
-  text = re.sub(r"\b(a|an|the)\b", " ", text, flags=re.UNICODE)
-  return " ".join(text.split())
-
-
-def exact_match_score(prediction, ground_truth):
-  """SQuAD 1.1 exact match: the normalized strings are equal."""
-  return normalize_answer(prediction) == normalize_answer(ground_truth)
-
-
-def f1_score(prediction, ground_truth):
-  """SQuAD 1.1 token F1 (0 if no normalized token is shared)."""
-  prediction_tokens = normalize_answer(prediction).split()
-  ground_truth_tokens = normalize_answer(ground_truth).split()
-  common = (collections.Counter(prediction_tokens) &
-            collections.Counter(ground_truth_tokens))
-  num_same = sum(common.values())
-  if num_same == 0:
-    return 0
-  precision = 1.0 * num_same / len(prediction_tokens)
-  recall = 1.0 * num_same / len(ground_truth_tokens)
-  return (2 * precision * recall) / (precision + recall)
-
-
-def compute_exact(a_gold, a_pred):
-  """SQuAD 2.0 exact match as 0/1."""
-  return int(normalize_answer(a_gold) == normalize_answer(a_pred))
-
-
-def _answer_tokens(text):
-  if not text:
-    return []
-  return normalize_answer(text).split()
-
-
-def compute_f1(a_gold, a_pred):
-  """SQuAD 2.0 token F1: a no-answer (no tokens) scores 1 only against one."""
-  gold_toks = _answer_tokens(a_gold)
-  pred_toks = _answer_tokens(a_pred)
-  if not gold_toks or not pred_toks:
-    return int(gold_toks == pred_toks)
-  common = collections.Counter(gold_toks) & collections.Counter(pred_toks)
-  num_same = sum(common.values())
-  if num_same == 0:
-    return 0
-  precision = 1.0 * num_same / len(pred_toks)
-  recall = 1.0 * num_same / len(gold_toks)
-  return (2 * precision * recall) / (precision + recall)
+normalize_answer = squad_metrics.normalize_answer
+exact_match_score = squad_metrics.exact_match_score
+f1_score = squad_metrics.f1_score
+compute_exact = squad_metrics.compute_exact
+compute_f1 = squad_metrics.compute_f1
+v2_raw_scores = squad_metrics.v2_raw_scores
+find_best_thresh = squad_metrics.find_best_thresh
+evaluate_v1 = squad_metrics.evaluate_v1
+evaluate_v2 = squad_metrics.evaluate_v2
 
 
 def read_gold_answers(input_file):
   """The gold answer texts of a SQuAD file, or None if it has none.
 
-  Returns:
-    OrderedDict qas_id -> list of answer texts ([] for a question without
-    answers, i.e. unanswerable in 2.0), or None when some question has no
-    "answers" list or no question has an answer or `is_impossible` (an
-    unlabelled test file).
-  """
-  gold = collections.OrderedDict()
-  labelled = False
-  for entry in load_squad_data(input_file):
-    for paragraph in entry.get("paragraphs", []):
-      for qa in paragraph.get("qas", []):
-        answers = qa.get("answers")
-        if not isinstance(answers, list):
-          return None
-        texts = [a.get("text") for a in answers if isinstance(a, dict)]
-        texts = [t for t in texts if isinstance(t, six.string_types)]
-        labelled = labelled or bool(texts) or qa.get("is_impossible") is True
-        gold[qa["id"]] = texts
-  return gold if labelled else None
-
-
-def evaluate_v1(gold_answers, predictions):
-  """SQuAD 1.1 exact match and F1, in percent, max over the gold answers.
-
-  Questions without gold answers cannot be scored in 1.1 (the official
-  script fails on them); they are left out and counted in `skipped`.
+  Reads the file as read_squad_examples does (errors name the file), then
+  squad_metrics.gold_answers_from_data.
 
   Returns:
-    OrderedDict exact_match, f1, total (scored questions), skipped.
+    OrderedDict qas_id -> list of answer texts ([] for an unanswerable
+    question), or None for an unlabelled file.
   """
-  exact_match = f1 = 0.0
-  total = skipped = 0
-  for qas_id, ground_truths in gold_answers.items():
-    if not ground_truths:
-      skipped += 1
-      continue
-    total += 1
-    prediction = predictions.get(qas_id, "")
-    exact_match += max(exact_match_score(prediction, g) for g in ground_truths)
-    f1 += max(f1_score(prediction, g) for g in ground_truths)
-  return collections.OrderedDict([
-      ("exact_match", 100.0 * exact_match / total if total else 0.0),
-      ("f1", 100.0 * f1 / total if total else 0.0),
-      ("total", total),
-      ("skipped", skipped),
-  ])
-
-
-def v2_raw_scores(gold_answers, predictions):
-  """Per-question 2.0 exact and F1 (max over gold; unanswerable gold = "").
-
-  Returns:
-    (exact_scores, f1_scores), dicts qas_id -> score; questions without a
-    prediction are left out (as the official script does).
-  """
-  exact_scores = {}
-  f1_scores = {}
-  for qas_id, texts in gold_answers.items():
-    gold = [t for t in texts if normalize_answer(t)]
-    if not gold:
-      # The official 2.0 script: only the empty string is correct.
-      gold = [""]
-    if qas_id not in predictions:
-      tf1.logging.warning("Missing prediction for %s", qas_id)
-      continue
-    prediction = predictions[qas_id]
-    exact_scores[qas_id] = max(compute_exact(a, prediction) for a in gold)
-    f1_scores[qas_id] = max(compute_f1(a, prediction) for a in gold)
-  return exact_scores, f1_scores
-
-
-def _mean_scores(exact_scores, f1_scores, qid_list=None):
-  """exact, f1 (percent) and total over `qid_list` (all if None)."""
-  if qid_list is None:
-    qid_list = list(exact_scores.keys())
-  total = len(qid_list)
-  return collections.OrderedDict([
-      ("exact", 100.0 * sum(exact_scores[k] for k in qid_list) / total),
-      ("f1", 100.0 * sum(f1_scores[k] for k in qid_list) / total),
-      ("total", total),
-  ])
-
-
-def find_best_thresh(preds, scores, na_probs, qid_to_has_ans):
-  """The null-odds threshold that maximizes a score (official 2.0 search).
-
-  Starts from "every question predicted unanswerable" and, in increasing
-  order of null odds, switches one question at a time to its prediction.
-
-  Args:
-    preds: qas_id -> predicted text (used where the gold has no answer).
-    scores: qas_id -> exact or F1 of that prediction.
-    na_probs: qas_id -> null odds.
-    qid_to_has_ans: qas_id -> whether the gold has an answer.
-
-  Returns:
-    (best score in percent, threshold): predict "" iff odds > threshold.
-    When no switch beats "all unanswerable", the threshold is the official
-    script's starting value 0.0 (kept for comparability).
-  """
-  num_no_ans = sum(1 for k in qid_to_has_ans if not qid_to_has_ans[k])
-  cur_score = num_no_ans
-  best_score = cur_score
-  best_thresh = 0.0
-  qid_list = sorted(na_probs, key=lambda k: na_probs[k])
-  for qid in qid_list:
-    if qid not in scores:
-      continue
-    if qid_to_has_ans[qid]:
-      diff = scores[qid]
-    else:
-      diff = -1 if preds[qid] else 0
-    cur_score += diff
-    if cur_score > best_score:
-      best_score = cur_score
-      best_thresh = na_probs[qid]
-  return 100.0 * best_score / len(scores), best_thresh
-
-
-def evaluate_v2(gold_answers, predictions, null_odds=None, best_non_null=None):
-  """SQuAD 2.0 scores, HasAns/NoAns splits and the best null threshold.
-
-  `exact`, `f1` and the splits score `predictions` as given (the official
-  script run without a no-answer probability file). With `null_odds`, the
-  official threshold search runs on the answers each question would get at
-  an infinite threshold (`best_non_null`, default `predictions`), so the
-  best threshold does not depend on the threshold used to predict.
-
-  Returns:
-    OrderedDict exact, f1, total, HasAns_*, NoAns_* and, with null_odds,
-    best_exact, best_exact_thresh, best_f1, best_f1_thresh.
-  """
-  qid_to_has_ans = collections.OrderedDict(
-      (k, bool(v)) for k, v in gold_answers.items())
-  exact_raw, f1_raw = v2_raw_scores(gold_answers, predictions)
-  result = _mean_scores(exact_raw, f1_raw)
-  for prefix, wanted in (("HasAns", True), ("NoAns", False)):
-    qids = [k for k, v in qid_to_has_ans.items() if v == wanted and
-            k in exact_raw]
-    if qids:
-      for key, value in _mean_scores(exact_raw, f1_raw, qids).items():
-        result["%s_%s" % (prefix, key)] = value
-  if null_odds is not None:
-    preds = best_non_null if best_non_null is not None else predictions
-    exact_any, f1_any = v2_raw_scores(gold_answers, preds)
-    odds = {k: v for k, v in null_odds.items() if k in exact_any}
-    result["best_exact"], result["best_exact_thresh"] = find_best_thresh(
-        preds, exact_any, odds, qid_to_has_ans)
-    result["best_f1"], result["best_f1_thresh"] = find_best_thresh(
-        preds, f1_any, odds, qid_to_has_ans)
-  return result
+  return squad_metrics.gold_answers_from_data(load_squad_data(input_file))
 
 
 # --------------------------------------------------------------------------
-# main() and its steps.
+# Flag validation: every check runs before any file is written.
+
+
+def validate_flags(flag_values):
+  """Checks every flag in one pass, before any work.
+
+  First the flags the scripts share (run_common.validate_shared_flags: the
+  --use_tpu stack, casing against the checkpoint's name, the BERT config
+  and --max_seq_length, the vocab, the init checkpoint's shapes, the batch
+  sizes of the phases that run, the training options), then this script's
+  own (_check_squad_flags).
+
+  Returns:
+    run_common.SharedInputs(bert_config, tokenizer, options).
+
+  Raises:
+    ValueError: naming the flag and the fix.
+  """
+  shared = run_common.validate_shared_flags(flag_values)
+  _check_squad_flags(flag_values)
+  return shared
 
 
 def validate_flags_or_throw(bert_config, flag_values=None):
-  """Validate the input FLAGS or throw an exception (before any work).
+  """The original's entry point, kept for callers: checks `flag_values`
+  (this script's FLAGS when None) against a loaded BertConfig.
 
-  SPEC order first (case, phases, files, max_seq_length twice), then the
-  checks added here (document window, file existence, export source).
+  Casing against the init checkpoint's name, --max_seq_length against the
+  config, then _check_squad_flags. main() runs validate_flags instead, which
+  also reads the config, the vocab and the init checkpoint.
   """
-  f = FLAGS if flag_values is None else flag_values
-  tokenization.validate_case_matches_checkpoint(f.do_lower_case,
-                                                f.init_checkpoint)
-  # An export-only run (--export_dir of a fine-tuned checkpoint) is allowed,
-  # as in run_classifier.
-  if not f.do_train and not f.do_predict and not f.export_dir:
+  flag_values = FLAGS if flag_values is None else flag_values
+  tokenization.validate_case_matches_checkpoint(flag_values.do_lower_case,
+                                                flag_values.init_checkpoint)
+  run_common.check_max_seq_length(flag_values.max_seq_length, bert_config)
+  _check_squad_flags(flag_values)
+
+
+def _check_squad_flags(flag_values):
+  """This script's own checks, in order: the phases and their files, the
+  question and document windows, the checkpoint --export_dir would export.
+  Then a warning for each setting the original ran but that may give worse
+  results than expected.
+
+  Raises:
+    ValueError: naming the flag and the fix.
+  """
+  f = flag_values
+  # An export-only run (--export_dir of a fine-tuned checkpoint) is allowed.
+  if not (f.do_train or f.do_predict or f.export_dir):
     raise ValueError("At least one of `do_train` or `do_predict` must be "
                      "True (or --export_dir given).")
   if f.do_train and not f.train_file:
@@ -1452,88 +1306,129 @@ def validate_flags_or_throw(bert_config, flag_values=None):
   if f.do_predict and not f.predict_file:
     raise ValueError(
         "If `do_predict` is True, then `predict_file` must be specified.")
-  run_common.check_max_seq_length(f.max_seq_length, bert_config)
-  if f.max_seq_length <= f.max_query_length + 3:
-    raise ValueError(
-        "The max_seq_length (%d) must be greater than max_query_length "
-        "(%d) + 3" % (f.max_seq_length, f.max_query_length))
-  _validate_added_checks(f)
-
-
-def _validate_added_checks(f):
-  """Checks the original lacked; each names the flag and the fix."""
-  window = f.max_seq_length - f.max_query_length - 3
-  if f.doc_stride < 1 or f.doc_stride >= window:
-    raise ValueError(
-        "--doc_stride=%d must be at least 1 and below the document window "
-        "max_seq_length - max_query_length - 3 = %d, so that consecutive "
-        "windows overlap; lower --doc_stride or raise --max_seq_length." %
-        (f.doc_stride, window))
-  if f.max_query_length < 1:
-    raise ValueError("--max_query_length must be positive, got %d." %
-                     f.max_query_length)
-  for name in ("train_batch_size", "predict_batch_size", "n_best_size",
-               "max_answer_length"):
-    run_common.check_positive(getattr(f, name), name)
-  run_common.require_file(f.vocab_file, "vocab_file")
   if f.do_train:
     run_common.require_file(f.train_file, "train_file")
   if f.do_predict:
     run_common.require_file(f.predict_file, "predict_file")
+  if f.max_query_length < 0:
+    # A negative cap would slice tokens off the end of every question, and
+    # leave long questions no room for the document.
+    raise ValueError("--max_query_length=%d must be 0 or more." %
+                     f.max_query_length)
+  if f.max_seq_length <= f.max_query_length + 3:
+    raise ValueError(
+        "The max_seq_length (%d) must be greater than max_query_length (%d) "
+        "+ 3, so that [CLS], two [SEP] and the question leave room for a "
+        "document token. Raise --max_seq_length or lower --max_query_length."
+        % (f.max_seq_length, f.max_query_length))
+  if f.doc_stride < 1:
+    raise ValueError(
+        "--doc_stride=%d must be at least 1: windows that do not advance "
+        "never reach the end of a long context." % f.doc_stride)
   if f.export_dir and not f.do_train:
     _export_checkpoint(f)
+  _warn_about_unusual_settings(f)
 
 
-def _export_checkpoint(f):
-  """The checkpoint --export_dir exports: the newest one in output_dir, else
-  init_checkpoint if it is a fine-tuned SQuAD checkpoint."""
-  latest = None
-  if tf.io.gfile.isdir(f.output_dir):
-    latest = tf.train.latest_checkpoint(f.output_dir)
-  if latest:
-    return latest
-  have = {}
-  if f.init_checkpoint and tf.io.gfile.exists(f.init_checkpoint + ".index"):
-    have = dict(tf.train.list_variables(f.init_checkpoint))
-  if "cls/squad/output_weights" not in have or "global_step" not in have:
-    raise ValueError(
-        "--export_dir needs trained weights: --output_dir=%s holds no "
-        "checkpoint and --init_checkpoint=%s is not a fine-tuned SQuAD "
-        "checkpoint (with cls/squad/output_weights and global_step). Add "
-        "--do_train, or point --output_dir at a fine-tuning run." %
-        (f.output_dir, f.init_checkpoint))
-  return f.init_checkpoint
+def _warn_about_unusual_settings(flag_values):
+  """Warnings for settings the original accepted and that still run."""
+  f = flag_values
+  window = f.max_seq_length - f.max_query_length - 3
+  if f.doc_stride >= window:
+    tf1.logging.warning(
+        "--doc_stride=%d is not below the document window of the longest "
+        "questions (max_seq_length - max_query_length - 3 = %d): their "
+        "windows do not overlap, so tokens near a window's edge see less "
+        "context and an answer across two windows cannot be found. Lower "
+        "--doc_stride for overlapping windows.", f.doc_stride, window)
+  if f.max_query_length == 0:
+    tf1.logging.warning("--max_query_length=0 cuts every question to nothing: "
+                        "the model sees only the context.")
+  if f.do_predict and f.n_best_size < 1:
+    tf1.logging.warning(
+        "--n_best_size=%d keeps no candidate span: every answer will be "
+        "\"empty\" (SQuAD 1.1) or \"\" (2.0).", f.n_best_size)
+  if f.do_predict and f.max_answer_length < 1:
+    tf1.logging.warning(
+        "--max_answer_length=%d admits no span: every answer will be "
+        "\"empty\" (SQuAD 1.1) or \"\" (2.0).", f.max_answer_length)
 
 
-def _read_training_examples():
-  """Training examples, shuffled, with the step counts.
+def _export_checkpoint(flag_values):
+  """The checkpoint --export_dir exports (ValueError if there is none)."""
+  return run_common.checkpoint_to_export(
+      flag_values.output_dir, flag_values.init_checkpoint,
+      "cls/squad/output_weights", "SQuAD")
+
+
+# --------------------------------------------------------------------------
+# main() and its steps.
+
+
+# The examples of the phases that run (None for the others).
+_Examples = collections.namedtuple("Examples",
+                                   ["train", "predict", "gold_answers"])
+
+
+def _read_examples(flag_values):
+  """Reads the SQuAD files before any file is written, so that a bad
+  --predict_file fails before hours of training.
 
   Returns:
-    (examples, num_train_steps, num_warmup_steps); steps count examples,
-    not features, as upstream.
+    _Examples: the training examples, shuffled; the prediction examples;
+    the gold answers of the predict file (None if it has none).
   """
-  train_examples = read_squad_examples(
-      FLAGS.train_file, is_training=True,
-      version_2_with_negative=FLAGS.version_2_with_negative)
-  num_train_steps = int(len(train_examples) / FLAGS.train_batch_size *
-                        FLAGS.num_train_epochs)
-  num_warmup_steps = int(num_train_steps * FLAGS.warmup_proportion)
-  if num_train_steps < 1:
-    raise ValueError(
-        "--train_file=%s gives %d usable examples: %d / --train_batch_size=%d "
-        "x --num_train_epochs=%s is less than one step. Use more data, a "
-        "smaller batch or more epochs." %
-        (FLAGS.train_file, len(train_examples), len(train_examples),
-         FLAGS.train_batch_size, FLAGS.num_train_epochs))
-  # Pre-shuffle the input to avoid having to make a very large shuffle
-  # buffer in the `input_fn`.
-  rng = random.Random(12345)
-  rng.shuffle(train_examples)
-  return train_examples, num_train_steps, num_warmup_steps
+  train = predict = gold_answers = None
+  version_2 = flag_values.version_2_with_negative
+  if flag_values.do_train:
+    train = read_squad_examples(flag_values.train_file, is_training=True,
+                                version_2_with_negative=version_2)
+    # Shuffled once here, so that the input_fn's 100-record shuffle buffer
+    # is enough; the seed gives the original's order.
+    random.Random(12345).shuffle(train)
+  if flag_values.do_predict:
+    predict = read_squad_examples(flag_values.predict_file, is_training=False,
+                                  version_2_with_negative=version_2)
+    gold_answers = read_gold_answers(flag_values.predict_file)
+  return _Examples(train, predict, gold_answers)
 
 
-def _write_features(examples, tokenizer, filename, is_training,
-                    keep_features):
+def _training_steps(train_examples, flag_values):
+  """(num_train_steps, num_warmup_steps), or (None, None) without training.
+
+  Steps count examples, not features, as upstream.
+  """
+  if train_examples is None:
+    return None, None
+  return run_common.training_steps(
+      len(train_examples), flag_values.train_batch_size,
+      flag_values.num_train_epochs, flag_values.warmup_proportion,
+      "--train_file=%s has %d usable examples" % (flag_values.train_file,
+                                                  len(train_examples)))
+
+
+def _build_estimator(flag_values, shared, num_train_steps, num_warmup_steps):
+  """The estimator of the span model; `shared` is validate_flags' result."""
+  model_fn = model_fn_builder(
+      bert_config=shared.bert_config,
+      init_checkpoint=flag_values.init_checkpoint,
+      learning_rate=flag_values.learning_rate,
+      num_train_steps=num_train_steps,
+      num_warmup_steps=num_warmup_steps,
+      use_tpu=flag_values.use_tpu,
+      use_one_hot_embeddings=flag_values.use_tpu,
+      options=shared.options)
+  # With use_tpu=False, TPUEstimator runs as a plain Estimator on CPU/GPU.
+  return run_common.make_estimator(
+      model_fn,
+      run_common.run_config_from_flags(flag_values, flag_values.output_dir),
+      flag_values.use_tpu, train_batch_size=flag_values.train_batch_size,
+      predict_batch_size=flag_values.predict_batch_size,
+      options=shared.options)
+
+
+def _write_features(examples, tokenizer, filename, is_training, flag_values,
+                    keep_features=False):
   """Converts examples into a TFRecord file (atomically).
 
   Returns:
@@ -1551,9 +1446,9 @@ def _write_features(examples, tokenizer, filename, is_training,
     convert_examples_to_features(
         examples=examples,
         tokenizer=tokenizer,
-        max_seq_length=FLAGS.max_seq_length,
-        doc_stride=FLAGS.doc_stride,
-        max_query_length=FLAGS.max_query_length,
+        max_seq_length=flag_values.max_seq_length,
+        doc_stride=flag_values.doc_stride,
+        max_query_length=flag_values.max_query_length,
         is_training=is_training,
         output_fn=output_fn)
   except BaseException:
@@ -1563,39 +1458,39 @@ def _write_features(examples, tokenizer, filename, is_training,
   return writer.num_features, kept
 
 
-def _train(estimator, train_examples, tokenizer, num_train_steps):
+def _train(estimator, train_examples, tokenizer, num_train_steps,
+           flag_values):
   """Writes train.tf_record and trains for num_train_steps."""
-  train_file = os.path.join(FLAGS.output_dir, "train.tf_record")
+  train_file = os.path.join(flag_values.output_dir, "train.tf_record")
   num_features, _ = _write_features(train_examples, tokenizer, train_file,
-                                    is_training=True, keep_features=False)
+                                    True, flag_values)
   tf1.logging.info("***** Running training *****")
   tf1.logging.info("  Num orig examples = %d", len(train_examples))
   tf1.logging.info("  Num split examples = %d", num_features)
-  tf1.logging.info("  Batch size = %d", FLAGS.train_batch_size)
+  tf1.logging.info("  Batch size = %d", flag_values.train_batch_size)
   tf1.logging.info("  Num steps = %d", num_train_steps)
   if num_features == 0:
     raise ValueError("--train_file=%s gives no features (no context has "
-                     "WordPiece tokens)." % FLAGS.train_file)
+                     "WordPiece tokens)." % flag_values.train_file)
   train_input_fn = input_fn_builder(
       input_file=train_file,
-      seq_length=FLAGS.max_seq_length,
+      seq_length=flag_values.max_seq_length,
       is_training=True,
       drop_remainder=True)
   run_common.train_estimator(estimator, train_input_fn, num_train_steps)
 
 
-def _predict_logits(estimator, eval_file, num_features):
+def _predict_logits(estimator, eval_file, num_features, seq_length):
   """RawResults (logits as Python floats) for every feature of eval_file."""
   all_results = []
   if num_features == 0:
-    return all_results  # SPEC D2: e.g. only zero-token contexts.
+    # Only contexts without WordPiece tokens: nothing for the model to read.
+    return all_results
   predict_input_fn = input_fn_builder(
       input_file=eval_file,
-      seq_length=FLAGS.max_seq_length,
+      seq_length=seq_length,
       is_training=False,
       drop_remainder=False)
-  # If running eval on the TPU, you will need to specify the number of
-  # steps.
   for result in estimator.predict(predict_input_fn,
                                   yield_single_examples=True):
     if len(all_results) % 1000 == 0:
@@ -1607,60 +1502,60 @@ def _predict_logits(estimator, eval_file, num_features):
   return all_results
 
 
-def _predict(estimator, tokenizer):
+def _predict(estimator, eval_examples, tokenizer, flag_values):
   """Writes eval.tf_record, predicts, writes the prediction files.
 
   Returns:
-    (SquadPredictions, gold answers or None).
+    The SquadPredictions of write_predictions.
   """
-  eval_examples = read_squad_examples(
-      FLAGS.predict_file, is_training=False,
-      version_2_with_negative=FLAGS.version_2_with_negative)
-  gold_answers = read_gold_answers(FLAGS.predict_file)
-  eval_file = os.path.join(FLAGS.output_dir, "eval.tf_record")
+  output_dir = flag_values.output_dir
+  eval_file = os.path.join(output_dir, "eval.tf_record")
   num_features, eval_features = _write_features(
-      eval_examples, tokenizer, eval_file, is_training=False,
+      eval_examples, tokenizer, eval_file, False, flag_values,
       keep_features=True)
   tf1.logging.info("***** Running predictions *****")
   tf1.logging.info("  Num orig examples = %d", len(eval_examples))
   tf1.logging.info("  Num split examples = %d", num_features)
-  tf1.logging.info("  Batch size = %d", FLAGS.predict_batch_size)
-  all_results = _predict_logits(estimator, eval_file, num_features)
-  outputs = write_predictions(
-      eval_examples, eval_features, all_results, FLAGS.n_best_size,
-      FLAGS.max_answer_length, FLAGS.do_lower_case,
-      os.path.join(FLAGS.output_dir, "predictions.json"),
-      os.path.join(FLAGS.output_dir, "nbest_predictions.json"),
-      os.path.join(FLAGS.output_dir, "null_odds.json"),
-      version_2_with_negative=FLAGS.version_2_with_negative,
-      null_score_diff_threshold=FLAGS.null_score_diff_threshold,
-      verbose_logging=FLAGS.verbose_logging)
-  return outputs, gold_answers
+  tf1.logging.info("  Batch size = %d", flag_values.predict_batch_size)
+  all_results = _predict_logits(estimator, eval_file, num_features,
+                                flag_values.max_seq_length)
+  return write_predictions(
+      eval_examples, eval_features, all_results, flag_values.n_best_size,
+      flag_values.max_answer_length, flag_values.do_lower_case,
+      os.path.join(output_dir, "predictions.json"),
+      os.path.join(output_dir, "nbest_predictions.json"),
+      os.path.join(output_dir, "null_odds.json"),
+      version_2_with_negative=flag_values.version_2_with_negative,
+      null_score_diff_threshold=flag_values.null_score_diff_threshold,
+      verbose_logging=flag_values.verbose_logging)
 
 
-def _evaluate(outputs, gold_answers):
+def _evaluate(outputs, gold_answers, flag_values):
   """Scores the predictions and writes eval_results.json."""
   if gold_answers is None:
     tf1.logging.info("The predict file has no gold answers; skipping the "
                      "evaluation.")
     return None
-  if FLAGS.version_2_with_negative:
-    result = evaluate_v2(gold_answers, outputs.predictions, outputs.null_odds,
-                         outputs.best_non_null)
-    result["null_score_diff_threshold"] = FLAGS.null_score_diff_threshold
+  version_2 = flag_values.version_2_with_negative
+  if version_2:
+    result = squad_metrics.evaluate_v2(gold_answers, outputs.predictions,
+                                       outputs.null_odds,
+                                       outputs.best_non_null)
+    result["null_score_diff_threshold"] = (
+        flag_values.null_score_diff_threshold)
   else:
-    result = evaluate_v1(gold_answers, outputs.predictions)
+    result = squad_metrics.evaluate_v1(gold_answers, outputs.predictions)
     if result["skipped"]:
       tf1.logging.warning(
           "%d questions have no gold answer and are not scored (SQuAD 1.1 "
           "cannot score them; use --version_2_with_negative).",
           result["skipped"])
-  path = os.path.join(FLAGS.output_dir, "eval_results.json")
+  path = os.path.join(flag_values.output_dir, "eval_results.json")
   write_json(path, result)
   tf1.logging.info("***** Eval results (%s) *****", path)
   for key, value in result.items():
     tf1.logging.info("  %s = %s", key, value)
-  if FLAGS.version_2_with_negative:
+  if version_2:
     tf1.logging.info(
         "Best --null_score_diff_threshold: %s for F1 (%.2f), %s for exact "
         "match (%.2f).", result["best_f1_thresh"], result["best_f1"],
@@ -1668,56 +1563,30 @@ def _evaluate(outputs, gold_answers):
   return result
 
 
-def _export(estimator):
+def _export(estimator, flag_values):
   """Writes the serving SavedModel from the newest weights."""
   return run_common.export_for_serving(
-      estimator, FLAGS.export_dir, FLAGS.max_seq_length,
-      checkpoint_path=_export_checkpoint(FLAGS))
+      estimator, flag_values.export_dir, flag_values.max_seq_length,
+      checkpoint_path=_export_checkpoint(flag_values))
 
 
 def main(_):
-  bert_config = run_common.load_bert_config(FLAGS.bert_config_file)
-  validate_flags_or_throw(bert_config)
-  options = run_common.training_options_from_flags(FLAGS)
-  run_common.validate_training_options(options, FLAGS.train_batch_size,
-                                       FLAGS.use_tpu)
-  tokenizer = tokenization.FullTokenizer(
-      vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case)
-  run_common.check_vocab_fits(tokenizer.vocab, FLAGS.vocab_file, bert_config)
-  run_common.require_vocab_tokens(tokenizer.vocab, FLAGS.vocab_file)
-  run_common.check_init_checkpoint(FLAGS.init_checkpoint)
+  shared = validate_flags(FLAGS)
+  examples = _read_examples(FLAGS)
+  num_train_steps, num_warmup_steps = _training_steps(examples.train, FLAGS)
   run_common.make_output_dir(FLAGS.output_dir)
   if FLAGS.export_dir:  # Fail now, not after training.
     run_common.make_output_dir(FLAGS.export_dir, "export_dir")
-
-  train_examples = num_train_steps = num_warmup_steps = None
+  estimator = _build_estimator(FLAGS, shared, num_train_steps,
+                               num_warmup_steps)
   if FLAGS.do_train:
-    (train_examples, num_train_steps,
-     num_warmup_steps) = _read_training_examples()
-
-  model_fn = model_fn_builder(
-      bert_config=bert_config,
-      init_checkpoint=FLAGS.init_checkpoint,
-      learning_rate=FLAGS.learning_rate,
-      num_train_steps=num_train_steps,
-      num_warmup_steps=num_warmup_steps,
-      use_tpu=FLAGS.use_tpu,
-      use_one_hot_embeddings=FLAGS.use_tpu,
-      options=options)
-  # With use_tpu=False, TPUEstimator runs as a plain Estimator on CPU/GPU.
-  estimator = run_common.make_estimator(
-      model_fn, run_common.run_config_from_flags(FLAGS, FLAGS.output_dir),
-      FLAGS.use_tpu, train_batch_size=FLAGS.train_batch_size,
-      predict_batch_size=FLAGS.predict_batch_size, options=options)
-
-  if FLAGS.do_train:
-    _train(estimator, train_examples, tokenizer, num_train_steps)
-    del train_examples
+    _train(estimator, examples.train, shared.tokenizer, num_train_steps,
+           FLAGS)
   if FLAGS.do_predict:
-    outputs, gold_answers = _predict(estimator, tokenizer)
-    _evaluate(outputs, gold_answers)
+    outputs = _predict(estimator, examples.predict, shared.tokenizer, FLAGS)
+    _evaluate(outputs, examples.gold_answers, FLAGS)
   if FLAGS.export_dir:
-    _export(estimator)
+    _export(estimator, FLAGS)
 
 
 if __name__ == "__main__":

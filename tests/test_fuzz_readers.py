@@ -193,6 +193,39 @@ def test_squad_bytes_damaged(doc, cut, junk, is_training):
                   True)
 
 
+
+@FUZZ_SETTINGS
+@given(num_doc_tokens=st.integers(0, 80),
+       max_tokens_for_doc=st.integers(-3, 30), doc_stride=st.integers(-3, 40))
+def test_squad_windows_fail_only_where_the_original_never_ended(
+    num_doc_tokens, max_tokens_for_doc, doc_stride):
+  """The window loop raises exactly where the original's ran forever (a
+  window that cannot advance); elsewhere each window is as long as possible,
+  the next starts min(length, doc_stride) later and the last reaches the
+  end, as in the original, overlapping or not."""
+  never_ends = num_doc_tokens > 0 and (
+      max_tokens_for_doc < 1 or
+      (doc_stride < 1 and num_doc_tokens > max_tokens_for_doc))
+  try:
+    spans = run_squad._make_doc_spans(num_doc_tokens, max_tokens_for_doc,
+                                      doc_stride)
+  except ValueError as error:
+    assert never_ends, str(error)
+    event("squad windows: clear error")
+    return
+  assert not never_ends
+  if not num_doc_tokens:
+    assert spans == []
+    return
+  assert spans[0].start == 0
+  assert spans[-1].start + spans[-1].length == num_doc_tokens
+  for span in spans:
+    assert span.length == min(max_tokens_for_doc, num_doc_tokens - span.start)
+  for previous, span in zip(spans, spans[1:]):
+    assert span.start == previous.start + min(previous.length, doc_stride)
+  event("squad windows: %s" % ("one" if len(spans) == 1 else "several"))
+
+
 # --------------------------------------------------------------------------
 # GLUE.
 

@@ -1,13 +1,15 @@
-"""SQuAD evaluation in run_squad: official v1.1/v2.0 definitions, hand cases."""
+"""squad_metrics: the official SQuAD v1.1/v2.0 definitions, hand cases."""
 
 import collections
 import itertools
-import json
+import subprocess
+import sys
 
 from hypothesis import given, settings, strategies as st
 import pytest
 
-import run_squad
+from conftest import ROOT
+import squad_metrics
 
 
 # --------------------------------------------------------------------------
@@ -29,39 +31,39 @@ import run_squad
     ("tab\tand\nnewline", "tab and newline"),
 ])
 def test_normalize_answer(text, expected):
-  assert run_squad.normalize_answer(text) == expected
+  assert squad_metrics.normalize_answer(text) == expected
 
 
 def test_exact_match_v1():
-  assert run_squad.exact_match_score("The Eiffel Tower.", "eiffel tower")
-  assert not run_squad.exact_match_score("Eiffel Tower", "the tower")
+  assert squad_metrics.exact_match_score("The Eiffel Tower.", "eiffel tower")
+  assert not squad_metrics.exact_match_score("Eiffel Tower", "the tower")
   # "a" is an article: it normalizes to nothing, like "".
-  assert run_squad.exact_match_score("", "a")
+  assert squad_metrics.exact_match_score("", "a")
 
 
 def test_f1_v1_hand_computed():
   # pred {cat, sat}, gold {cat, sat, down}: P = 1, R = 2/3, F1 = 0.8.
-  assert run_squad.f1_score("the cat sat", "a cat sat down") == (
+  assert squad_metrics.f1_score("the cat sat", "a cat sat down") == (
       pytest.approx(0.8))
   # Repeated tokens count with multiplicity: pred {x, x, y}, gold {x, y, y}
   # share {x, y}: P = R = 2/3.
-  assert run_squad.f1_score("x x y", "x y y") == pytest.approx(2.0 / 3.0)
-  assert run_squad.f1_score("nothing shared", "other words") == 0
+  assert squad_metrics.f1_score("x x y", "x y y") == pytest.approx(2.0 / 3.0)
+  assert squad_metrics.f1_score("nothing shared", "other words") == 0
   # v1 has no no-answer rule: two empty answers share no token.
-  assert run_squad.f1_score("", "") == 0
+  assert squad_metrics.f1_score("", "") == 0
 
 
 def test_v2_exact_and_f1_no_answer_rules():
-  assert run_squad.compute_exact("", "") == 1
-  assert run_squad.compute_exact("Paris", "paris!") == 1
-  assert run_squad.compute_exact("", "Paris") == 0
+  assert squad_metrics.compute_exact("", "") == 1
+  assert squad_metrics.compute_exact("Paris", "paris!") == 1
+  assert squad_metrics.compute_exact("", "Paris") == 0
   # If either side is a no-answer, F1 is 1 iff both are.
-  assert run_squad.compute_f1("", "") == 1
-  assert run_squad.compute_f1("", "Paris") == 0
-  assert run_squad.compute_f1("Paris", "") == 0
+  assert squad_metrics.compute_f1("", "") == 1
+  assert squad_metrics.compute_f1("", "Paris") == 0
+  assert squad_metrics.compute_f1("Paris", "") == 0
   # "the" normalizes to no tokens, so it counts as a no-answer.
-  assert run_squad.compute_f1("the", "") == 1
-  assert run_squad.compute_f1("the cat sat", "a cat sat down") == (
+  assert squad_metrics.compute_f1("the", "") == 1
+  assert squad_metrics.compute_f1("the cat sat", "a cat sat down") == (
       pytest.approx(0.8))
 
 
@@ -78,7 +80,7 @@ def test_evaluate_v1_max_over_gold_and_skips_unanswerable():
   ])
   predictions = {"q1": "broncos", "q2": "the blue sky today", "q3": "x",
                  "q4": "1874"}
-  result = run_squad.evaluate_v1(gold, predictions)
+  result = squad_metrics.evaluate_v1(gold, predictions)
   # q1: exact vs "the Broncos" -> 1. q2: vs "blue sky": P = 2/3, R = 1,
   # F1 = 0.8; vs "sky": P = 1/3, R = 1, F1 = 0.5. q4: 0.
   assert list(result.keys()) == ["exact_match", "f1", "total", "skipped"]
@@ -101,7 +103,7 @@ def _v2_gold():
 def test_evaluate_v2_splits_hand_computed():
   predictions = {"h1": "Paris", "h2": "the blue sky today", "h3": "",
                  "n1": "", "n2": "something"}
-  result = run_squad.evaluate_v2(_v2_gold(), predictions)
+  result = squad_metrics.evaluate_v2(_v2_gold(), predictions)
   # Per question (exact, f1): h1 (1, 1); h2 (0, 0.8); h3 gold [""] and
   # pred "" -> (1, 1); n1 (1, 1); n2 (0, 0).
   assert result["exact"] == pytest.approx(100.0 * 3 / 5)
@@ -118,7 +120,7 @@ def test_evaluate_v2_splits_hand_computed():
 
 def test_evaluate_v2_without_no_answer_questions_has_no_noans_keys():
   gold = collections.OrderedDict([("h1", ["Paris"])])
-  result = run_squad.evaluate_v2(gold, {"h1": "Paris"})
+  result = squad_metrics.evaluate_v2(gold, {"h1": "Paris"})
   assert result["HasAns_total"] == 1
   assert not any(key.startswith("NoAns") for key in result)
 
@@ -132,7 +134,7 @@ def test_find_best_thresh_hand_computed():
   odds = {"a": -2.0, "b": 1.0, "c": 0.5, "d": 3.0}
   has_ans = {"a": True, "b": True, "c": False, "d": False}
   # All null: 2 (c, d right).  Accept a: 3 (best).  c: 2.  b: 2.5.  d: 1.5.
-  best, thresh = run_squad.find_best_thresh(preds, scores, odds, has_ans)
+  best, thresh = squad_metrics.find_best_thresh(preds, scores, odds, has_ans)
   assert best == pytest.approx(75.0)
   assert thresh == -2.0
 
@@ -143,16 +145,16 @@ def test_find_best_thresh_empty_prediction_on_unanswerable_costs_nothing():
   odds = {"a": 5.0, "b": 7.0}
   has_ans = {"a": False, "b": True}
   # Start: 1 (a right).  Accept a (pred ""): +0.  Accept b: 2 at odds 7.
-  assert run_squad.find_best_thresh(preds, scores, odds, has_ans) == (100.0,
-                                                                       7.0)
+  assert squad_metrics.find_best_thresh(preds, scores, odds, has_ans) == (
+      100.0, 7.0)
 
 
 def test_find_best_thresh_all_null_keeps_official_zero_threshold():
   # The official script starts from threshold 0.0 ("all null") and keeps
   # it when no switch improves the score.
   preds = {"a": "wrong"}
-  assert run_squad.find_best_thresh(preds, {"a": 0}, {"a": 2.0},
-                                    {"a": False}) == (100.0, 0.0)
+  assert squad_metrics.find_best_thresh(preds, {"a": 0}, {"a": 2.0},
+                                        {"a": False}) == (100.0, 0.0)
 
 
 def test_evaluate_v2_threshold_search_uses_unthresholded_answers():
@@ -162,7 +164,8 @@ def test_evaluate_v2_threshold_search_uses_unthresholded_answers():
   # answered "Paris" and n1 still null: 100%.
   predictions = {"h1": "", "n1": ""}
   best_non_null = {"h1": "Paris", "n1": "London"}
-  result = run_squad.evaluate_v2(gold, predictions, null_odds, best_non_null)
+  result = squad_metrics.evaluate_v2(gold, predictions, null_odds,
+                                     best_non_null)
   assert result["exact"] == pytest.approx(50.0)
   assert result["best_exact"] == pytest.approx(100.0)
   assert result["best_exact_thresh"] == 2.0
@@ -175,7 +178,7 @@ def test_evaluate_v2_threshold_search_uses_unthresholded_answers():
 def _score_at(gold, best_non_null, odds, threshold):
   predictions = {k: ("" if odds[k] > threshold else best_non_null[k])
                  for k in gold}
-  return run_squad.evaluate_v2(gold, predictions)
+  return squad_metrics.evaluate_v2(gold, predictions)
 
 
 _ANSWERS = ["Paris", "the blue sky", "sky", "1936", ""]
@@ -196,7 +199,7 @@ def test_best_thresh_is_the_best_over_all_thresholds(pairs, data):
   distinct = data.draw(st.lists(st.integers(-50, 50), min_size=len(pairs),
                                 max_size=len(pairs), unique=True))
   odds = {"q%d" % i: value / 4.0 for i, value in enumerate(distinct)}
-  result = run_squad.evaluate_v2(gold, best_non_null, odds, best_non_null)
+  result = squad_metrics.evaluate_v2(gold, best_non_null, odds, best_non_null)
   thresholds = sorted(odds.values()) + [float("-inf")]
   brute = {key: max(_score_at(gold, best_non_null, odds, t)[key]
                     for t in thresholds) for key in ("exact", "f1")}
@@ -215,42 +218,52 @@ def test_best_thresh_is_the_best_over_all_thresholds(pairs, data):
 # Reading gold answers.
 
 
-def _write(path, obj):
-  path.write_text(json.dumps(obj), encoding="utf-8")
-  return str(path)
-
-
-def test_read_gold_answers(tmp_path):
-  dataset = {"data": [{"paragraphs": [{"context": "a b", "qas": [
-      {"id": "q1", "question": "?", "answers": [{"text": "a",
-                                                 "answer_start": 0},
-                                                {"text": "a b",
-                                                 "answer_start": 0}]},
-      {"id": "q2", "question": "?", "answers": [], "is_impossible": True},
-  ]}]}]}
-  gold = run_squad.read_gold_answers(_write(tmp_path / "d.json", dataset))
-  assert list(gold.items()) == [("q1", ["a", "a b"]), ("q2", [])]
-
-
-def test_read_gold_answers_none_for_unlabelled_files(tmp_path):
-  without_key = {"data": [{"paragraphs": [{"context": "a", "qas": [
-      {"id": "q1", "question": "?"}]}]}]}
-  assert run_squad.read_gold_answers(
-      _write(tmp_path / "a.json", without_key)) is None
-  all_empty = {"data": [{"paragraphs": [{"context": "a", "qas": [
-      {"id": "q1", "question": "?", "answers": []}]}]}]}
-  assert run_squad.read_gold_answers(
-      _write(tmp_path / "b.json", all_empty)) is None
+def test_gold_answers_from_data():
+  data = [{"paragraphs": [{"context": "a b", "qas": [
+      {"id": "q1", "question": "?", "answers": [
+          {"text": "a", "answer_start": 0}, {"text": 3}, "not an object"]},
+      {"id": 7, "question": "?", "answers": [], "is_impossible": True},
+  ]}]}]
+  gold = squad_metrics.gold_answers_from_data(data)
+  assert list(gold.items()) == [("q1", ["a"]), (7, [])]
+  # Unlabelled: no answers at all, or a question without an answers list.
+  data[0]["paragraphs"][0]["qas"][0]["answers"] = []
+  data[0]["paragraphs"][0]["qas"][1]["is_impossible"] = False
+  assert squad_metrics.gold_answers_from_data(data) is None
+  del data[0]["paragraphs"][0]["qas"][0]["answers"]
+  assert squad_metrics.gold_answers_from_data(data) is None
 
 
 def test_metric_names_are_the_official_ones():
   gold = collections.OrderedDict([("h", ["x"]), ("n", [])])
-  keys = list(run_squad.evaluate_v2(gold, {"h": "x", "n": ""},
-                                    {"h": 0.0, "n": 1.0}).keys())
+  keys = list(squad_metrics.evaluate_v2(gold, {"h": "x", "n": ""},
+                                        {"h": 0.0, "n": 1.0}).keys())
   assert keys == [
       "exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total",
       "NoAns_exact", "NoAns_f1", "NoAns_total", "best_exact",
       "best_exact_thresh", "best_f1", "best_f1_thresh"]
   assert list(itertools.islice(
-      run_squad.evaluate_v1(gold, {"h": "x"}).keys(), 2)) == ["exact_match",
-                                                              "f1"]
+      squad_metrics.evaluate_v1(gold, {"h": "x"}).keys(), 2)) == [
+          "exact_match", "f1"]
+
+
+# --------------------------------------------------------------------------
+# A module of its own.
+
+
+def test_imports_without_tensorflow_or_flags():
+  """Only the standard library: no TensorFlow, absl or script flags."""
+  code = ("import sys, squad_metrics; "
+          "print(sorted(m for m in ('tensorflow', 'absl', 'numpy', 'six', "
+          "'run_squad', 'run_common') if m in sys.modules))")
+  completed = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
+                             capture_output=True, text=True, check=True)
+  assert completed.stdout.strip() == "[]"
+
+
+def test_run_squad_keeps_the_names_it_exposed():
+  import run_squad  # pylint: disable=g-import-not-at-top
+  for name in ("normalize_answer", "exact_match_score", "f1_score",
+               "compute_exact", "compute_f1", "v2_raw_scores",
+               "find_best_thresh", "evaluate_v1", "evaluate_v2"):
+    assert getattr(run_squad, name) is getattr(squad_metrics, name), name
