@@ -1,4 +1,4 @@
-"""Every script on bad input, through its real entry point (issue 9).
+"""Every script on bad input, through its real entry point.
 
 Each case runs `python <script>.py --flags` in a subprocess and checks what
 a user sees: a non-zero exit, no Python traceback, exactly one
@@ -740,7 +740,8 @@ def test_odd_squad_contexts_and_questions_are_answered(tmp_path):
   data = {"version": "v2.0", "data": [{"title": "odd",
                                        "paragraphs": paragraphs}]}
   predict_file = tmp_path / "odd.json"
-  # Stray non-UTF-8 bytes inside strings are dropped when read (SPEC D7).
+  # Stray non-UTF-8 bytes inside strings are dropped when read
+  # (docs/DEVIATIONS.md, "Files read as UTF-8 bytes").
   predict_file.write_bytes(json.dumps(data, ensure_ascii=False).encode(
       "utf-8").replace(b"A plain", b"A \xff\xfeplain"))
   output_dir = str(tmp_path / "out")
@@ -752,7 +753,8 @@ def test_odd_squad_contexts_and_questions_are_answered(tmp_path):
     predictions = json.load(reader)
   expected = ["q%d" % i for i in range(len(ODD_LINES))]
   assert list(predictions) == expected + ["empty-context", "empty-question"]
-  assert predictions["empty-context"] == ""  # SPEC D2.
+  # docs/DEVIATIONS.md, "SQuAD contexts without WordPiece tokens".
+  assert predictions["empty-context"] == ""
 
 
 # --------------------------------------------------------------------------

@@ -182,7 +182,7 @@ def test_truncate_seq_pair_pops_b_on_ties():
 
 
 # --------------------------------------------------------------------------
-# Streaming (SPEC D6).
+# Streaming (docs/DEVIATIONS.md, "Inputs streamed, not embedded in the graph").
 
 
 def fake_features(count, seq_length):

@@ -1,5 +1,5 @@
-"""Every flag of the original scripts exists with the original's default
-(SPEC sections 4-8), so existing command lines and flagfiles keep working."""
+"""Every flag of the original's five scripts exists with the original's
+default, so existing command lines and flagfiles keep working."""
 
 import importlib
 

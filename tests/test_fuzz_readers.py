@@ -1,4 +1,4 @@
-"""Fuzzing the input readers with hypothesis (issue 9).
+"""Fuzzing the input readers with hypothesis.
 
 The SQuAD reader (run_squad.load_squad_data, read_squad_examples,
 read_gold_answers, then feature conversion) on random JSON structures,

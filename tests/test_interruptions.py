@@ -1,4 +1,4 @@
-"""kill -9 at chosen and random moments, then start again (issue 9).
+"""kill -9 at chosen and random moments, then start again.
 
 Real subprocesses killed with SIGKILL (nothing can clean up), watched
 through the files they write:

@@ -367,7 +367,7 @@ def test_reachability_check_catches_dangling_ops():
 
 def base_variable_shapes(vocab=30522, hidden=768, layers=12, inter=3072,
                          max_pos=512, types=2):
-  """Checkpoint names and shapes of a released BERT (SPEC section 1.4)."""
+  """Checkpoint names and shapes of a released BERT-Base: they are API."""
   shapes = {
       "bert/embeddings/word_embeddings": [vocab, hidden],
       "bert/embeddings/token_type_embeddings": [types, hidden],

@@ -417,7 +417,8 @@ def test_colab_input_fn_builder_predicts_like_the_script(tmp_path,
 
 
 # --------------------------------------------------------------------------
-# input_fn_builder streams (SPEC D6).
+# input_fn_builder streams (docs/DEVIATIONS.md, "Inputs streamed, not
+# embedded in the graph").
 
 
 def _features(count, seq_length=8):

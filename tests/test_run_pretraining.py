@@ -188,7 +188,8 @@ def test_model_fn_rejects_predict():
 
 
 def test_model_fn_asserts_ids_in_range():
-  """SPEC D3: an id >= vocab_size fails the step with a clear message."""
+  """An id >= vocab_size fails the step with a clear message
+  (docs/DEVIATIONS.md, "Token ids beyond vocab_size")."""
   model_fn = run_pretraining.model_fn_builder(
       small_config(vocab_size=50), None, 1e-4, 10, 1, False, False)
   with tf.Graph().as_default():

@@ -1,4 +1,4 @@
-"""The shared training flags (issue #8) through the scripts' real `main`:
+"""The shared training flags (accumulation, precision, ...) through the scripts' real `main`:
 precision, accumulation, recomputation, LAMB, XLA and CPU replicas."""
 
 import json
