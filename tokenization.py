@@ -1,31 +1,32 @@
 # coding=utf-8
-"""Text to WordPiece tokens, exactly as the original BERT tokenizer does it.
+"""Text to WordPiece tokens, with the rules and output of the original BERT.
 
-The pipeline (SPEC section 10.1) for one text:
+For one text, in this order:
 
-  1. decode bytes as UTF-8 (bad bytes ignored);
-  2. clean: drop U+0000, U+FFFD and control characters (Cc, Cf except tab,
-     newline and carriage return), turn every whitespace character into a space;
-  3. put spaces around every CJK ideograph (also when cased);
-  4. split on whitespace with `str.split()`;
-  5. per token, only when lowercasing: `str.lower()`, NFD, drop marks (Mn);
-  6. make every punctuation character its own token; split on whitespace again;
-  7. WordPiece: greedy longest match from the left, `##` on continuation
-     pieces, `[UNK]` for a whole word that fails or exceeds 200 characters.
+  1. bytes are decoded as UTF-8, bad bytes dropped;
+  2. cleaning deletes U+0000, U+FFFD and the control and format characters
+     (categories Cc and Cf, but not tab, newline or carriage return) and
+     turns every whitespace character into a space;
+  3. every CJK ideograph gets a space on each side, also in cased mode;
+  4. the text is split on whitespace;
+  5. with `do_lower_case`, each token is lowercased, decomposed (NFD) and
+     stripped of its nonspacing marks (Mn), with no recomposition;
+  6. every punctuation character becomes a token of its own;
+  7. WordPiece cuts each token into vocabulary entries, longest match first
+     from the left, continuation pieces looked up with "##"; a word with no
+     such cut, or longer than 200 characters, becomes one "[UNK]".
 
-Two implementations of these rules live here:
+Each rule about single characters is written once, as a classifier
+(`_is_whitespace`, `_is_control`, `_is_punctuation`, `_is_cjk_ideograph`).
+`str.translate` tables built from the classifiers apply the rules to whole
+strings; they are filled lazily, one character the first time it is seen.
+Steps 2 to 7 only ever look inside one chunk of raw text between
+whitespace, so the tokenizers cache the tokens of each chunk and the pieces
+of each word in bounded memory, and handle the most common ASCII chunks
+("word", "word,") without any per-character work.
 
-* the reference path (`_tokenize_reference` methods and the private helpers
-  named in SPEC section 3) follows the steps above character by character;
-* the fast path (`tokenize`) gives the same output much faster. Every step
-  after the first whitespace split is a pure function of one whitespace chunk,
-  so it caches chunk -> tokens (and word -> WordPieces) in bounded memory,
-  takes a short route for ASCII chunks, classifies other characters once
-  each through lazily filled `str.translate` tables, and bounds the WordPiece
-  search by the longest vocabulary entry.
-
-The property tests check that both paths agree on random Unicode.
-`FullTokenizer.tokenize_batch` tokenizes many lines in one call for scripts.
+The repository's tests re-implement the rules character by character and
+compare that with this module on random Unicode.
 
 The module imports only the standard library; TensorFlow is imported lazily,
 only to open remote vocabulary files (gs://, hdfs://, ...).
@@ -55,8 +56,9 @@ _CASED_MODELS = (
 _CHECKPOINT_NAME_RE = re.compile(r"^.*?([A-Za-z0-9_-]+)/bert_model.ckpt")
 
 # Code point ranges of the "CJK Unified Ideographs" blocks, their extensions A
-# to E and the compatibility ideographs. Hangul, kana and CJK punctuation are
-# not in here on purpose: they are written with spaces.
+# to E and the compatibility ideographs, exactly as the original lists them:
+# released checkpoints were trained on these tokens. Hangul, kana, CJK
+# punctuation and the extensions F and later are not in the list.
 _CJK_RANGES = (
     (0x4E00, 0x9FFF),
     (0x3400, 0x4DBF),
@@ -72,7 +74,7 @@ _CJK_RANGES = (
 # them as symbols (S*): "$", "+", "<", "=", ">", "^", "`", "|", "~".
 _ASCII_PUNCTUATION_RANGES = ((33, 47), (58, 64), (91, 96), (123, 126))
 
-# Fast-path caches: at most this many entries each (cleared when full), and
+# Tokenizer caches: at most this many entries each (cleared when full), and
 # only keys of at most this many characters whose value holds at most this
 # many tokens, so memory stays bounded on any corpus: under 100 MB per cache
 # in the worst case, 13 MB in all after the 42 Shakespeare plays.
@@ -145,9 +147,10 @@ def load_vocab(vocab_file):
   """Loads a vocabulary file (one token per line) into an OrderedDict.
 
   The file is read as bytes and decoded as UTF-8 with bad bytes ignored,
-  whatever the platform locale (SPEC D7). Lines end at "\\n" only, each line
-  is `strip()`ped and gets the next index: a blank line maps "", and a
-  repeated token keeps its first position but the later index.
+  whatever the platform locale (docs/DEVIATIONS.md, "Files read as UTF-8
+  bytes"). Lines end at "\\n" only, each line is `strip()`ped and gets the
+  next index: a blank line maps "", and a repeated token keeps its first
+  position but the later index.
 
   Args:
     vocab_file: str, local path or gs:// (any tf.io.gfile) URL.
@@ -194,6 +197,10 @@ def whitespace_tokenize(text):
   return text.split()
 
 
+# ---------------------------------------------------------------------------
+# The character rules. Everything below applies them through these functions.
+
+
 def _is_whitespace(char):
   """True for space, tab, newline, carriage return and category Zs."""
   # Tab, newline and carriage return are Cc but separate words like spaces.
@@ -231,27 +238,48 @@ def _is_dropped(char):
   return char in ("\x00", "\ufffd") or _is_control(char)
 
 
-def _build_tables():
-  """Derives the fast-path character tables from the classifiers above."""
-  # Characters that str.split() splits on but cleaning deletes first, so the
-  # original never splits on them (e.g. U+000B, U+001C-U+001F, U+0085). Only
-  # Cc characters are whitespace for str.split() and deleted (Cf never is;
-  # a test scans all code points to keep this true).
-  cc_chars = [chr(cp) for cp in itertools.chain(range(0x20), range(0x7F, 0xA0))]
-  split_dropped = "".join(c for c in cc_chars if c.isspace() and _is_dropped(c))
-  ascii_chars = [chr(cp) for cp in range(128)]
-  ascii_dropped = [c for c in ascii_chars if _is_dropped(c)]
-  punctuation = re.escape("".join(c for c in ascii_chars if _is_punctuation(c)))
-  return (
-      re.compile("[%s]" % re.escape(split_dropped)),
-      {ord(c): None for c in ascii_dropped},
-      # One token per punctuation character, else a run of other characters.
-      re.compile("[%s]|[^%s]+" % (punctuation, punctuation)),
-  )
+# ---------------------------------------------------------------------------
+# Each step on one character, as a `str.translate` value: None deletes the
+# character, a string replaces it.
 
 
-_SPLIT_DROPPED_RE, _ASCII_DROP_TABLE, _ASCII_PUNCTUATION_SPLIT_RE = (
-    _build_tables())
+def _clean_char(char):
+  """Cleaning: deleted, a space for whitespace, or the character itself."""
+  if _is_dropped(char):
+    return None
+  return " " if _is_whitespace(char) else char
+
+
+def _space_cjk_char(char):
+  """CJK spacing: an ideograph between two spaces, else the character."""
+  return " %s " % char if _is_cjk_ideograph(ord(char)) else char
+
+
+def _space_punctuation_char(char):
+  """Punctuation split: punctuation between two spaces, else the character.
+
+  Splitting the result on whitespace gives the punctuation split of a text
+  that held no whitespace.
+  """
+  return " %s " % char if _is_punctuation(char) else char
+
+
+def _drop_mark_char(char):
+  """Accent stripping after NFD: nonspacing marks (Mn) are deleted."""
+  return None if unicodedata.category(char) == "Mn" else char
+
+
+def _clean_and_space_cjk_char(char):
+  """Cleaning, then CJK spacing."""
+  cleaned = _clean_char(char)
+  return None if cleaned is None else _space_cjk_char(cleaned)
+
+
+def _drop_mark_and_space_punctuation_char(char):
+  """Accent stripping (after NFD), then the punctuation split."""
+  if _drop_mark_char(char) is None:
+    return None
+  return _space_punctuation_char(char)
 
 
 class _CharTable(dict):
@@ -277,32 +305,32 @@ class _CharTable(dict):
     return value
 
 
-def _clean_and_space_cjk(char):
-  """Cleaning and CJK spacing of one character, as a translate value."""
-  if _is_dropped(char):
-    return None
-  if _is_whitespace(char):
-    return " "
-  if _is_cjk_ideograph(ord(char)):
-    return " %s " % char
-  return char
+# One table per step, for the BasicTokenizer helpers named after the steps.
+_CLEAN_TABLE = _CharTable(_clean_char)
+_CJK_SPACING_TABLE = _CharTable(_space_cjk_char)
+_PUNCTUATION_SPACING_TABLE = _CharTable(_space_punctuation_char)
+_MARK_DROP_TABLE = _CharTable(_drop_mark_char)
+# Two steps in one pass, for the tokenizer itself: each pass of translate
+# over non-ASCII text costs a table lookup per character, and chaining the
+# one-step tables made basic tokenization of such text 1.7 times slower.
+_CLEAN_AND_CJK_SPACING_TABLE = _CharTable(_clean_and_space_cjk_char)
+_MARK_DROP_AND_PUNCTUATION_SPACING_TABLE = _CharTable(
+    _drop_mark_and_space_punctuation_char)
 
 
-def _space_punctuation(char):
-  """Punctuation split of one character: spaces around punctuation."""
-  return " %s " % char if _is_punctuation(char) else char
+def _split_dropped_chars_re():
+  """A regex of the characters str.split() splits on but cleaning deletes.
+
+  The original deletes them (e.g. U+000B, U+001C-U+001F, U+0085) before
+  it splits, so it never splits there. Only Cc characters are both; a test
+  scans all code points to keep this true.
+  """
+  cc_chars = map(chr, itertools.chain(range(0x20), range(0x7F, 0xA0)))
+  return re.compile("[%s]" % re.escape("".join(
+      char for char in cc_chars if char.isspace() and _is_dropped(char))))
 
 
-def _drop_mark_space_punctuation(char):
-  """Mark removal (after NFD), then punctuation split, of one character."""
-  if unicodedata.category(char) == "Mn":
-    return None
-  return _space_punctuation(char)
-
-
-_CLEAN_TABLE = _CharTable(_clean_and_space_cjk)
-_CASED_WORD_TABLE = _CharTable(_space_punctuation)
-_UNCASED_WORD_TABLE = _CharTable(_drop_mark_space_punctuation)
+_SPLIT_DROPPED_RE = _split_dropped_chars_re()
 
 
 def _split_chunks(text):
@@ -326,19 +354,6 @@ def _split_chunks(text):
   if not text.isprintable() and _SPLIT_DROPPED_RE.search(text):
     text = _SPLIT_DROPPED_RE.sub("", text)
   return text.split()
-
-
-def _split_ascii_chunk(chunk, do_lower_case):
-  """Basic tokens (list of str) of an ASCII chunk from `_split_chunks`.
-
-  ASCII has no CJK, no marks and nothing that NFD changes, so only control
-  deletion, lowercasing and punctuation splitting remain.
-  """
-  if not chunk.isprintable():
-    chunk = chunk.translate(_ASCII_DROP_TABLE)
-  if do_lower_case:
-    chunk = chunk.lower()
-  return _ASCII_PUNCTUATION_SPLIT_RE.findall(chunk)
 
 
 class _BoundedCache(dict):
@@ -441,23 +456,13 @@ class FullTokenizer(object):
         # shape: printable ASCII that is not alphanumeric is punctuation.
         return (word_cache[head.lower() if do_lower_case else head] +
                 word_cache[chunk[-1]])
-      words = _split_ascii_chunk(chunk, do_lower_case)
-    else:
-      words = self.basic_tokenizer._tokenize_chunk(chunk)
+    words = self.basic_tokenizer._tokenize_chunk(chunk)
     if len(words) == 1:
       return word_cache[words[0]]
     pieces = []
     for word in words:
       pieces.extend(word_cache[word])
     return tuple(pieces)
-
-  def _tokenize_reference(self, text):
-    """The plain character-by-character path; same output as `tokenize`."""
-    wordpiece = self.wordpiece_tokenizer
-    pieces = []
-    for word in self.basic_tokenizer._tokenize_reference(text):
-      pieces.extend(wordpiece._tokenize_reference(word))
-    return pieces
 
   def convert_tokens_to_ids(self, tokens):
     """Token strings -> ids; KeyError for an unknown token."""
@@ -490,85 +495,70 @@ class BasicTokenizer(object):
   def _tokenize_chunk(self, chunk):
     """Basic tokens (list of str) of one chunk from `_split_chunks`."""
     if chunk.isascii():
-      return _split_ascii_chunk(chunk, self.do_lower_case)
-    # The reference steps with per-character work done by translate tables.
-    # Spaces around punctuation and then split() give the same tokens as the
-    # punctuation split followed by join and split.
-    words = []
-    for token in chunk.translate(_CLEAN_TABLE).split():
+      # No ASCII character is an ideograph or a mark or changed by NFD, and
+      # chunks hold no whitespace: only deletion, lowercasing and the
+      # punctuation split apply (a test checks these facts for all ASCII).
+      if not chunk.isprintable():
+        chunk = chunk.translate(_CLEAN_TABLE)
       if self.do_lower_case:
+        chunk = chunk.lower()
+      return chunk.translate(_PUNCTUATION_SPACING_TABLE).split()
+    words = []
+    # Also when cased: models trained on Chinese see one ideograph per token.
+    for token in chunk.translate(_CLEAN_AND_CJK_SPACING_TABLE).split():
+      if self.do_lower_case:
+        # Lowercasing sees the whole token before any punctuation split, as
+        # in the original: a final sigma depends on the letters around it.
         token = unicodedata.normalize("NFD", token.lower())
-        words.extend(token.translate(_UNCASED_WORD_TABLE).split())
+        words.extend(
+            token.translate(_MARK_DROP_AND_PUNCTUATION_SPACING_TABLE).split())
       else:
-        words.extend(token.translate(_CASED_WORD_TABLE).split())
+        words.extend(token.translate(_PUNCTUATION_SPACING_TABLE).split())
     return words
 
   def _tokenize_chunk_tuple(self, chunk):
     return tuple(self._tokenize_chunk(chunk))
 
-  def _tokenize_reference(self, text):
-    """The plain character-by-character path, in the original's step order."""
-    text = convert_to_unicode(text)
-    text = self._clean_text(text)
-    # Also when cased: models trained on Chinese see one ideograph per token.
-    text = self._tokenize_chinese_chars(text)
-    split_tokens = []
-    for token in whitespace_tokenize(text):
-      if self.do_lower_case:
-        token = token.lower()
-        token = self._run_strip_accents(token)
-      split_tokens.extend(self._run_split_on_punc(token))
-    return whitespace_tokenize(" ".join(split_tokens))
+  # The steps one at a time, with the original's names and results, for
+  # callers of these private helpers. The tokenizer runs them fused, above.
 
   def _run_strip_accents(self, text):
     """Decomposes (NFD) and drops nonspacing marks; does not recompose."""
-    text = unicodedata.normalize("NFD", text)
-    return "".join(c for c in text if unicodedata.category(c) != "Mn")
+    return unicodedata.normalize("NFD", text).translate(_MARK_DROP_TABLE)
 
   def _run_split_on_punc(self, text):
-    """Makes each punctuation character its own token."""
-    words = []
-    previous_was_punctuation = True
-    for char in text:
-      if _is_punctuation(char):
-        words.append([char])
-        previous_was_punctuation = True
-      elif previous_was_punctuation:
-        words.append([char])
-        previous_was_punctuation = False
+    """Makes each punctuation character its own token.
+
+    Runs of other characters stay together, whitespace included, as in the
+    original. (The tokenizer's chunks hold no whitespace, so it pads
+    punctuation with spaces and splits instead, which is faster.)
+    """
+    tokens = []
+    for is_punctuation, chars in itertools.groupby(text, _is_punctuation):
+      if is_punctuation:
+        tokens.extend(chars)
       else:
-        words[-1].append(char)
-    return ["".join(chars) for chars in words]
+        tokens.append("".join(chars))
+    return tokens
 
   def _tokenize_chinese_chars(self, text):
     """Puts a space on both sides of every CJK ideograph."""
-    output = []
-    for char in text:
-      if self._is_chinese_char(ord(char)):
-        output.extend((" ", char, " "))
-      else:
-        output.append(char)
-    return "".join(output)
+    return text.translate(_CJK_SPACING_TABLE)
 
   def _is_chinese_char(self, cp):
-    """True if code point `cp` (int) is a CJK ideograph (SPEC 10.1.5)."""
+    """True if code point `cp` (int) is a CJK ideograph (see `_CJK_RANGES`)."""
     return _is_cjk_ideograph(cp)
 
   def _clean_text(self, text):
     """Drops NUL, U+FFFD and controls; maps whitespace to a space."""
-    output = []
-    for char in text:
-      if _is_dropped(char):
-        continue
-      output.append(" " if _is_whitespace(char) else char)
-    return "".join(output)
+    return text.translate(_CLEAN_TABLE)
 
 
 class WordpieceTokenizer(object):
   """Greedy longest-match-first WordPiece over a fixed vocabulary.
 
-  The vocabulary is read once at construction (the fast path keeps its own
-  lookup table and cache), so it must not be changed afterwards.
+  The vocabulary is read once at construction into a lookup table and a
+  cache, so it must not be changed afterwards.
   """
 
   def __init__(self, vocab, unk_token="[UNK]", max_input_chars_per_word=200):
@@ -631,32 +621,3 @@ class WordpieceTokenizer(object):
       pieces.append(piece)
       start, max_chars, prefix = end, self._max_next_chars, "##"
     return tuple(pieces)
-
-  def _tokenize_reference(self, text):
-    """The plain path: tries every end position, longest first."""
-    output = []
-    for word in whitespace_tokenize(convert_to_unicode(text)):
-      chars = list(word)
-      if len(chars) > self.max_input_chars_per_word:
-        output.append(self.unk_token)
-        continue
-      pieces = []
-      start = 0
-      while start < len(chars):
-        end = len(chars)
-        found = None
-        while start < end:
-          candidate = "".join(chars[start:end])
-          if start > 0:
-            candidate = "##" + candidate
-          if candidate in self.vocab:
-            found = candidate
-            break
-          end -= 1
-        if found is None:
-          pieces = [self.unk_token]
-          break
-        pieces.append(found)
-        start = end
-      output.extend(pieces)
-    return output

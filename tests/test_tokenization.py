@@ -1,26 +1,30 @@
 """Tests for tokenization.py: upstream vectors, golden tokens, vocab, checks.
 
-Random-input equivalence of the fast and reference paths lives in
-test_tokenization_props.py.
+Where a test knows the answer, it also asks the character-by-character
+oracle of tokenization_reference.py, so that the oracle the property tests
+(test_tokenization_props.py) trust is itself checked against known answers.
 """
 
 import copy
+import functools
 import gc
 import json
 import os
 import pickle
 import subprocess
 import sys
+import unicodedata
 
 import pytest
 
 import tokenization
+import tokenization_reference as reference
 from conftest import GOLDEN_DIR, ROOT
 
 VOCAB_FILE = os.path.join(GOLDEN_DIR, "vocab.txt")
 TOKENIZATION_DIR = os.path.join(GOLDEN_DIR, "tokenization")
 
-# The vocabulary of the upstream tokenizer tests (SPEC section 3).
+# The vocabulary of the original's tokenization_test.py.
 UPSTREAM_VOCAB = ["[UNK]", "[CLS]", "[SEP]", "want", "##want", "##ed", "wa",
                   "un", "runn", "##ing", ","]
 
@@ -56,23 +60,42 @@ def golden_records():
   return records
 
 
-def basic_paths(tokenizer):
-  """The fast and the reference path of a BasicTokenizer."""
-  return [tokenizer.tokenize, tokenizer._tokenize_reference]
+def basic_tokenizers(do_lower_case):
+  """`BasicTokenizer.tokenize` and the oracle's basic tokenization."""
+  tokenizer = tokenization.BasicTokenizer(do_lower_case=do_lower_case)
+  return [tokenizer.tokenize,
+          functools.partial(reference.basic_tokenize,
+                            do_lower_case=do_lower_case)]
+
+
+def full_tokenizers(tokenizer):
+  """`tokenizer.tokenize` and the oracle with the same vocab and casing."""
+  return [tokenizer.tokenize,
+          functools.partial(reference.full_tokenize, tokenizer.vocab,
+                            do_lower_case=tokenizer.basic_tokenizer
+                            .do_lower_case)]
+
+
+def wordpiece_tokenizers(tokenizer):
+  """`tokenizer.tokenize` (a WordpieceTokenizer) and the oracle's."""
+  return [tokenizer.tokenize,
+          functools.partial(reference.wordpiece_tokenize, tokenizer.vocab,
+                            unk_token=tokenizer.unk_token,
+                            max_chars=tokenizer.max_input_chars_per_word)]
 
 
 # ---------------------------------------------------------------------------
-# Upstream acceptance vectors (SPEC section 3), on both paths.
+# The vectors of the original's tokenization_test.py.
 
 
-@pytest.mark.parametrize("path", ["fast", "reference", "batch"])
+@pytest.mark.parametrize("path", ["tokenize", "reference", "batch"])
 def test_full_tokenizer(tmp_path, path):
   tokenizer = tokenization.FullTokenizer(write_vocab(tmp_path, UPSTREAM_VOCAB))
   text = "UNwant\u00E9d,running"
-  if path == "fast":
+  if path == "tokenize":
     tokens = tokenizer.tokenize(text)
   elif path == "reference":
-    tokens = tokenizer._tokenize_reference(text)
+    tokens = reference.full_tokenize(tokenizer.vocab, text, True)
   else:
     tokens = tokenizer.tokenize_batch([text, text])[1]
   assert tokens == ["un", "##want", "##ed", ",", "runn", "##ing"]
@@ -82,22 +105,19 @@ def test_full_tokenizer(tmp_path, path):
 
 @pytest.mark.parametrize("do_lower_case", [True, False])
 def test_chinese(do_lower_case):
-  tokenizer = tokenization.BasicTokenizer(do_lower_case=do_lower_case)
-  for tokenize in basic_paths(tokenizer):
+  for tokenize in basic_tokenizers(do_lower_case):
     assert tokenize("ah\u535A\u63A8zz") == ["ah", "\u535A", "\u63A8", "zz"]
 
 
 def test_basic_tokenizer_lower():
-  tokenizer = tokenization.BasicTokenizer(do_lower_case=True)
-  for tokenize in basic_paths(tokenizer):
+  for tokenize in basic_tokenizers(True):
     assert tokenize(" \tHeLLo!how  \n Are yoU?  ") == [
         "hello", "!", "how", "are", "you", "?"]
     assert tokenize("H\u00E9llo") == ["hello"]
 
 
 def test_basic_tokenizer_no_lower():
-  tokenizer = tokenization.BasicTokenizer(do_lower_case=False)
-  for tokenize in basic_paths(tokenizer):
+  for tokenize in basic_tokenizers(False):
     assert tokenize(" \tHeLLo!how  \n Are yoU?  ") == [
         "HeLLo", "!", "how", "Are", "yoU", "?"]
     assert tokenize("H\u00E9llo") == ["H\u00E9llo"]
@@ -106,7 +126,7 @@ def test_basic_tokenizer_no_lower():
 def test_wordpiece_tokenizer():
   vocab = {token: i for i, token in enumerate(UPSTREAM_VOCAB)}
   tokenizer = tokenization.WordpieceTokenizer(vocab=vocab)
-  for tokenize in [tokenizer.tokenize, tokenizer._tokenize_reference]:
+  for tokenize in wordpiece_tokenizers(tokenizer):
     assert tokenize("") == []
     assert tokenize("unwanted running") == [
         "un", "##want", "##ed", "runn", "##ing"]
@@ -120,45 +140,63 @@ def test_convert_tokens_to_ids():
 
 
 def test_is_whitespace():
-  for char in [" ", "\t", "\r", "\n", "\u00A0"]:
-    assert tokenization._is_whitespace(char), repr(char)
-  for char in ["A", "-", "\u2028", "\x0b"]:
-    assert not tokenization._is_whitespace(char), repr(char)
+  for is_whitespace in [tokenization._is_whitespace, reference.is_whitespace]:
+    for char in [" ", "\t", "\r", "\n", "\u00A0", "\u3000"]:
+      assert is_whitespace(char), repr(char)
+    for char in ["A", "-", "\u2028", "\x0b", "\x85"]:
+      assert not is_whitespace(char), repr(char)
 
 
 def test_is_control():
-  assert tokenization._is_control("\u0005")
-  assert tokenization._is_control("\u200b")  # Cf counts too.
-  for char in ["A", " ", "\t", "\r", "\U0001F4A9", "\ue000"]:
-    assert not tokenization._is_control(char), repr(char)
+  for is_control in [tokenization._is_control, reference.is_control]:
+    assert is_control("\u0005")
+    assert is_control("\u200b")  # Cf counts too.
+    for char in ["A", " ", "\t", "\r", "\n", "\U0001F4A9", "\ue000"]:
+      assert not is_control(char), repr(char)
 
 
 def test_is_punctuation():
-  for char in ["-", "$", "`", ".", "+", "<", "=", ">", "^", "|", "~",
-               "\u3002", "\u00BF"]:
-    assert tokenization._is_punctuation(char), repr(char)
-  for char in ["A", " ", "\u00A9", "\u20AC"]:  # Non-ASCII symbols (S*) not.
-    assert not tokenization._is_punctuation(char), repr(char)
+  for is_punctuation in [tokenization._is_punctuation,
+                         reference.is_punctuation]:
+    for char in ["-", "$", "`", ".", "+", "<", "=", ">", "^", "|", "~",
+                 "\u3002", "\u00BF"]:
+      assert is_punctuation(char), repr(char)
+    for char in ["A", " ", "\u00A9", "\u20AC"]:  # Non-ASCII symbols (S*) not.
+      assert not is_punctuation(char), repr(char)
 
 
 def test_is_chinese_char():
   basic = tokenization.BasicTokenizer()
-  for cp in [0x4E00, 0x9FFF, 0x3400, 0x20000, 0x2A700, 0x2B820, 0xF900,
-             0x2F800, 0x2FA1F]:
-    assert basic._is_chinese_char(cp), hex(cp)
-  for cp in [0x3042, 0xAC00, 0x3002, 0x4DC0, 0x2A6E0, 0x2CEB0, ord("a")]:
-    assert not basic._is_chinese_char(cp), hex(cp)
+  for is_cjk in [basic._is_chinese_char, reference.is_cjk_ideograph]:
+    for cp in [0x4E00, 0x9FFF, 0x3400, 0x20000, 0x2A700, 0x2B820, 0xF900,
+               0x2F800, 0x2FA1F]:
+      assert is_cjk(cp), hex(cp)
+    for cp in [0x3042, 0xAC00, 0x3002, 0x4DC0, 0x2A6E0, 0x2CEB0, ord("a")]:
+      assert not is_cjk(cp), hex(cp)
 
 
 def test_private_helpers():
   basic = tokenization.BasicTokenizer()
-  assert basic._run_strip_accents("\u00E9t\u00E9\u0301") == "ete"
-  # NFD without recomposition: the Hangul syllable stays decomposed.
-  assert basic._run_strip_accents("\uAC00") == "\u1100\u1161"
-  assert basic._run_split_on_punc("a,b..c") == ["a", ",", "b", ".", ".", "c"]
-  assert basic._run_split_on_punc("") == []
-  assert basic._tokenize_chinese_chars("a\u4E00b") == "a \u4E00 b"
-  assert basic._clean_text("a\x00b\ufffdc\u200bd\te\u3000f") == "abcd e f"
+  cases = [
+      (basic._run_strip_accents, reference.strip_accents,
+       "\u00E9t\u00E9\u0301", "ete"),
+      # NFD without recomposition: the Hangul syllable stays decomposed.
+      (basic._run_strip_accents, reference.strip_accents,
+       "\uAC00", "\u1100\u1161"),
+      (basic._tokenize_chinese_chars, reference.space_cjk_ideographs,
+       "a\u4E00b", "a \u4E00 b"),
+      (basic._clean_text, reference.clean,
+       "a\x00b\ufffdc\u200bd\te\u3000f", "abcd e f"),
+  ]
+  for helper, oracle, text, expected in cases:
+    assert helper(text) == expected, (helper, text)
+    assert oracle(text) == expected, (oracle, text)
+  for split in [basic._run_split_on_punc, reference.split_on_punctuation]:
+    assert split("a,b..c") == ["a", ",", "b", ".", ".", "c"]
+    assert split("") == []
+    # Whitespace is an ordinary character to the helper, as upstream: the
+    # tokenizer only ever passes it text without whitespace.
+    assert split(" a b,\tc ") == [" a b", ",", "\tc "]
 
 
 # ---------------------------------------------------------------------------
@@ -173,7 +211,7 @@ def assert_all_match(records, key, tokenize):
 
 
 @pytest.mark.parametrize("key", ["lower", "nolower"])
-def test_golden_fast(golden_records, uncased, cased, key):
+def test_golden_tokens(golden_records, uncased, cased, key):
   tokenizer = uncased if key == "lower" else cased
   assert_all_match(golden_records, key, tokenizer.tokenize)
   # Twice, so the second pass is served from the warm cache.
@@ -181,9 +219,9 @@ def test_golden_fast(golden_records, uncased, cased, key):
 
 
 @pytest.mark.parametrize("key", ["lower", "nolower"])
-def test_golden_reference(golden_records, key):
-  tokenizer = tokenization.FullTokenizer(VOCAB_FILE, key == "lower")
-  assert_all_match(golden_records, key, tokenizer._tokenize_reference)
+def test_golden_tokens_of_the_oracle(golden_records, uncased, key):
+  assert_all_match(golden_records, key, functools.partial(
+      reference.full_tokenize, uncased.vocab, do_lower_case=key == "lower"))
 
 
 @pytest.mark.parametrize("key", ["lower", "nolower"])
@@ -196,23 +234,80 @@ def test_golden_batch_and_bytes(golden_records, key):
 
 
 @pytest.mark.parametrize("do_lower_case", [True, False])
-def test_golden_basic_paths_agree(golden_records, do_lower_case):
+def test_golden_basic_tokens_match_the_oracle(golden_records, do_lower_case):
   basic = tokenization.BasicTokenizer(do_lower_case=do_lower_case)
   for record in golden_records:
-    assert basic.tokenize(record["text"]) == basic._tokenize_reference(
-        record["text"]), record["line"]
+    assert basic.tokenize(record["text"]) == reference.basic_tokenize(
+        record["text"], do_lower_case), record["line"]
 
 
 def test_golden_covers_the_tricky_characters(golden_records):
-  """The golden lines exercise the characters the fast path treats apart."""
+  """The golden lines hold the characters that the splitting before
+  cleaning, the ASCII shortcuts and lowercasing in context treat apart."""
   text = "".join(r["text"] for r in golden_records)
   for char in ["\x0b", "\x0c", "\x1f", "\x85", "\u2028", "\u2029", "\x00",
                "\ufffd", "\u200b", "\r", "\x7f", "\u0130", "\u03A3"]:
     assert char in text, repr(char)
 
 
+# The characters that Unicode 15.0 assigned, in a category the tokenizer
+# treats apart, where Unicode 14.0 had nothing (category Cn). Python 3.11 has
+# Unicode 14.0, Python 3.12 has 15.0 and 3.13 has 15.1, which changed none of
+# them. The original asks `unicodedata`, so it tokenizes these differently on
+# 3.11 and on later interpreters, and so does this tokenizer. Every other
+# character that changed between 14.0 and 15.1 was also unassigned before and
+# is now a letter, digit, symbol or spacing mark (Mc), which tokenizes like an
+# unassigned character.
+# (Found by comparing the category, lowercase, NFD and isspace() of all code
+# points on 3.11 and 3.13.)
+UNICODE_15_ASSIGNED = {
+    # Nonspacing marks: deleted by lowercasing (accent stripping).
+    "Mn": [(0x0ECE, 0x0ECE), (0x10EFD, 0x10EFF), (0x11241, 0x11241),
+           (0x11F00, 0x11F01), (0x11F36, 0x11F3A), (0x11F40, 0x11F40),
+           (0x11F42, 0x11F42), (0x13440, 0x13440), (0x13447, 0x13455),
+           (0x1E08F, 0x1E08F), (0x1E4EC, 0x1E4EF)],
+    # Other punctuation: split off as tokens of their own.
+    "Po": [(0x11B00, 0x11B09), (0x11F43, 0x11F4F)],
+    # Format characters (Egyptian hieroglyph controls): deleted by cleaning.
+    "Cf": [(0x13439, 0x1343F)],
+}
+
+
+def unicode_15_assigned(category):
+  return [chr(cp) for first, last in UNICODE_15_ASSIGNED[category]
+          for cp in range(first, last + 1)]
+
+
+def test_golden_has_no_character_new_in_unicode_15(golden_records):
+  """So the golden tokens, made on Python 3.11, hold on 3.12 and 3.13 too."""
+  text = set("".join(r["text"] for r in golden_records))
+  for category in UNICODE_15_ASSIGNED:
+    assert not text & set(unicode_15_assigned(category)), category
+
+
+@pytest.mark.parametrize("category", sorted(UNICODE_15_ASSIGNED))
+def test_characters_new_in_unicode_15_follow_the_interpreter(category):
+  unidata_version = tuple(map(int, unicodedata.unidata_version.split(".")))
+  assigned = unidata_version >= (15, 0)
+  for char in unicode_15_assigned(category):
+    assert unicodedata.category(char) == (category if assigned else "Cn")
+    text = "a%sb" % char
+    # Unassigned, the character is an ordinary part of the word.
+    lower = nolower = [text]
+    if assigned and category == "Mn":
+      lower = ["ab"]
+    elif assigned and category == "Po":
+      lower = nolower = ["a", char, "b"]
+    elif assigned and category == "Cf":
+      lower = nolower = ["ab"]
+    for tokenize in basic_tokenizers(True):
+      assert tokenize(text) == lower, hex(ord(char))
+    for tokenize in basic_tokenizers(False):
+      assert tokenize(text) == nolower, hex(ord(char))
+
+
 # ---------------------------------------------------------------------------
-# Hand-picked edge cases, each checked against the reference path too.
+# Hand-picked edge cases, each checked against the oracle too.
 
 # A vocabulary for the edge cases, so that each expectation follows from the
 # rules alone.
@@ -264,21 +359,21 @@ def edge_tokenizers(tmp_path_factory):
 @pytest.mark.parametrize("text,lower,nolower", EDGE_CASES)
 def test_edge_cases(edge_tokenizers, text, lower, nolower):
   uncased, cased = edge_tokenizers
-  assert uncased.tokenize(text) == lower
-  assert uncased._tokenize_reference(text) == lower
-  assert cased.tokenize(text) == nolower
-  assert cased._tokenize_reference(text) == nolower
+  for tokenize in full_tokenizers(uncased):
+    assert tokenize(text) == lower
+  for tokenize in full_tokenizers(cased):
+    assert tokenize(text) == nolower
 
 
 def test_word_length_limit():
   vocab = {"a": 0, "##a": 1}
   tokenizer = tokenization.WordpieceTokenizer(vocab=vocab)
-  for tokenize in [tokenizer.tokenize, tokenizer._tokenize_reference]:
+  for tokenize in wordpiece_tokenizers(tokenizer):
     assert tokenize("a" * 200) == ["a"] + ["##a"] * 199
     assert tokenize("a" * 201) == ["[UNK]"]
   short = tokenization.WordpieceTokenizer(vocab, "<unk>",
                                           max_input_chars_per_word=3)
-  for tokenize in [short.tokenize, short._tokenize_reference]:
+  for tokenize in wordpiece_tokenizers(short):
     assert tokenize("aaa aaaa") == ["a", "##a", "##a", "<unk>"]
 
 
@@ -286,7 +381,7 @@ def test_greedy_longest_match_is_not_optimal():
   """Greedy matching fails although another split exists, as upstream."""
   vocab = {"ab": 0, "a": 1, "##bc": 2}
   tokenizer = tokenization.WordpieceTokenizer(vocab=vocab)
-  for tokenize in [tokenizer.tokenize, tokenizer._tokenize_reference]:
+  for tokenize in wordpiece_tokenizers(tokenizer):
     assert tokenize("abc") == ["[UNK]"]
     assert tokenize("ab") == ["ab"]
 
@@ -294,8 +389,9 @@ def test_greedy_longest_match_is_not_optimal():
 def test_long_chunks_and_many_tokens(uncased):
   # Longer than the cache's key limit and with more tokens than it stores.
   text = "word," * 100 + " " + "!" * 300 + " " + "\u4E00" * 80
-  assert uncased.tokenize(text) == uncased._tokenize_reference(text)
-  assert uncased.tokenize(text) == uncased._tokenize_reference(text)
+  expected = reference.full_tokenize(uncased.vocab, text, True)
+  assert uncased.tokenize(text) == expected
+  assert uncased.tokenize(text) == expected
 
 
 def test_cache_is_bounded(monkeypatch, tmp_path):
@@ -304,7 +400,8 @@ def test_cache_is_bounded(monkeypatch, tmp_path):
   texts = ["w%d, want%d unwanted" % (i, i) for i in range(50)]
   for _ in range(2):
     for text in texts:
-      assert tokenizer.tokenize(text) == tokenizer._tokenize_reference(text)
+      assert tokenizer.tokenize(text) == reference.full_tokenize(
+          tokenizer.vocab, text, True)
       assert len(tokenizer._chunk_cache) <= 8
       assert len(tokenizer.wordpiece_tokenizer._word_cache) <= 8
 
