@@ -62,10 +62,13 @@ import tempfile
 from absl import flags
 from absl import logging
 import numpy as np
-import tensorflow as tf
+
+# run_common before TensorFlow: it hides TensorFlow's start-up log lines.
+import run_common  # pylint: disable=g-bad-import-order
+
+import tensorflow as tf  # pylint: disable=g-bad-import-order
 
 import modeling
-import run_common
 
 tf1 = tf.compat.v1
 
@@ -929,4 +932,4 @@ def main(argv):
 
 if __name__ == "__main__":
   run_common.mark_flags_as_required(["input_dir", "output_dir"], FLAGS)
-  run_common.run_script(main, FLAGS)
+  run_common.run_script(main, FLAGS, __doc__)

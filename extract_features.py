@@ -70,10 +70,13 @@ import zipfile
 
 from absl import flags
 import numpy as np
-import tensorflow as tf
+
+# run_common before TensorFlow: it hides TensorFlow's start-up log lines.
+import run_common  # pylint: disable=g-bad-import-order
+
+import tensorflow as tf  # pylint: disable=g-bad-import-order
 
 import modeling
-import run_common
 import tokenization
 
 tf1 = tf.compat.v1
@@ -121,9 +124,10 @@ flags.DEFINE_bool(
 flags.DEFINE_enum(
     "output_format", "jsonl", ["jsonl", "npz"],
     "jsonl: one JSON object per line, as the original (values rounded to 6 "
-    "decimals). npz: a NumPy archive of float32 arrays `linex_index`, "
-    "`layer_{index}` and, without pooling, `tokens` and `token_offsets` "
-    "(see the module docstring).", flag_values=FLAGS)
+    "decimals). npz: a NumPy archive of exact values: int64 `linex_index`, "
+    "float32 `layer_{index}` and, without pooling, `tokens` and int64 "
+    "`token_offsets` (the layout is described at the top of --help).",
+    flag_values=FLAGS)
 
 flags.DEFINE_enum(
     "pooling", "none", ["none", "cls", "mean"],
@@ -197,13 +201,13 @@ _truncate_seq_pair = run_common.truncate_seq_pair
 
 
 def _log_features(feature):
-  tf1.logging.info("*** Example ***")
-  tf1.logging.info("unique_id: %s", feature.unique_id)
-  tf1.logging.info("tokens: %s", " ".join(
+  tf1.logging.debug("*** Example ***")
+  tf1.logging.debug("unique_id: %s", feature.unique_id)
+  tf1.logging.debug("tokens: %s", " ".join(
       tokenization.printable_text(token) for token in feature.tokens))
-  tf1.logging.info("input_ids: %s", " ".join(map(str, feature.input_ids)))
-  tf1.logging.info("input_mask: %s", " ".join(map(str, feature.input_mask)))
-  tf1.logging.info("input_type_ids: %s",
+  tf1.logging.debug("input_ids: %s", " ".join(map(str, feature.input_ids)))
+  tf1.logging.debug("input_mask: %s", " ".join(map(str, feature.input_mask)))
+  tf1.logging.debug("input_type_ids: %s",
                    " ".join(map(str, feature.input_type_ids)))
 
 
@@ -635,7 +639,6 @@ def write_predictions(results, pending_tokens, layer_indexes, writer):
 
 
 def main(_):
-  tf1.logging.set_verbosity(tf1.logging.INFO)
   bert_config, tokenizer, layer_indexes = validate_flags_or_throw(FLAGS)
 
   # The original gave RunConfig no model_dir, so Estimator made a temporary
@@ -664,9 +667,12 @@ def main(_):
     with _open_writer(FLAGS, layer_indexes, bert_config.hidden_size,
                       scratch_dir) as writer:
       num_lines = write_predictions(
-          estimator.predict(input_fn, yield_single_examples=True),
+          run_common.counted(
+              estimator.predict(input_fn, yield_single_examples=True),
+              "Lines encoded"),
           pending_tokens, layer_indexes, writer)
-    tf1.logging.info("Wrote %d lines to %s", num_lines, FLAGS.output_file)
+    tf1.logging.info("%d lines of features in %s.", num_lines,
+                     FLAGS.output_file)
   finally:
     shutil.rmtree(scratch_dir, ignore_errors=True)
 
@@ -675,4 +681,4 @@ if __name__ == "__main__":
   run_common.mark_flags_as_required(
       ["input_file", "vocab_file", "bert_config_file", "init_checkpoint",
        "output_file"], FLAGS)
-  run_common.run_script(main, FLAGS)
+  run_common.run_script(main, FLAGS, __doc__)

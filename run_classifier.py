@@ -12,27 +12,48 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""BERT fine-tuning for sentence (pair) classification: the GLUE tasks.
+"""Fine-tunes BERT to classify sentences or sentence pairs (or to score
+them: STS-B), evaluates it and labels a test set: the GLUE tasks, or your
+own data in one of their layouts.
 
-    python run_classifier.py --task_name=MRPC --do_train --do_eval \\
-      --data_dir=$GLUE_DIR/MRPC --vocab_file=$BERT_DIR/vocab.txt \\
-      --bert_config_file=$BERT_DIR/bert_config.json \\
-      --init_checkpoint=$BERT_DIR/bert_model.ckpt --output_dir=/tmp/mrpc
+  python run_classifier.py --task_name=MRPC --do_train --do_eval \\
+    --data_dir=$GLUE_DIR/MRPC --vocab_file=$BERT_DIR/vocab.txt \\
+    --bert_config_file=$BERT_DIR/bert_config.json \\
+    --init_checkpoint=$BERT_DIR/bert_model.ckpt --max_seq_length=128 \\
+    --train_batch_size=32 --learning_rate=2e-5 --num_train_epochs=3 \\
+    --output_dir=/tmp/mrpc
 
-Tasks (case-insensitive): the original's cola, mnli, mrpc and xnli, plus the
-rest of GLUE it never shipped (upstream #152, #548): sst-2, qqp, qnli, rte,
-wnli, sts-b (regression), mnli-mm (mismatched dev/test) and ax (the
-diagnostic set, predict only; use a model fine-tuned on MNLI).
+--task_name picks the data layout (the table below, printed from the code
+that reads the files). Files are UTF-8, tab-separated, without quoting; a
+header row is skipped where marked. The original had cola, mnli, mrpc and
+xnli; the rest of GLUE is new here (upstream #152, #548). For your own
+data, write it in a task's layout: SST-2 for single sentences, MRPC or QNLI
+for pairs, STS-B for a score.
 
-Outputs in --output_dir, as the original: train.tf_record, eval.tf_record,
-predict.tf_record, checkpoints, eval_results.txt (`key = value`, the
-original keys sorted, then the task metrics: eval_mcc for CoLA, eval_f1 for
-MRPC/QQP, eval_pearson/eval_spearman for STS-B) and test_results.tsv (one
-line of class probabilities per test example; the predicted score for
-STS-B). New: `<TASK>.tsv`, the GLUE submission file (`index`, predicted
-label), and --export_dir, a SavedModel for serving (upstream #146).
+Outputs in --output_dir:
+  train.tf_record, eval.tf_record, predict.tf_record
+      the features of each split (TFRecords of int64 input_ids, input_mask,
+      segment_ids [max_seq_length], label_ids, is_real_example);
+  model.ckpt-N.*, checkpoint, events.out.tfevents.*
+      checkpoints and TensorBoard scalars (loss, learning_rate,
+      global_step/sec; evaluation metrics under eval/);
+  eval_results.txt (--do_eval)
+      `key = value` lines: eval_accuracy, eval_loss (weighted mean per
+      example), global_step, loss (mean per batch), then the task metric:
+      eval_mcc (CoLA), eval_f1 (MRPC, QQP), eval_pearson and eval_spearman
+      (STS-B);
+  test_results.tsv (--do_predict)
+      one line per test example, in file order: the probability of each
+      label, tab-separated, in the label order of the table (STS-B: the
+      predicted score);
+  <TASK>.tsv (--do_predict)
+      the GLUE submission file: `index<TAB>prediction`, the predicted label.
+--export_dir also writes a SavedModel whose serving signature takes int32
+input_ids, input_mask, segment_ids [batch, max_seq_length] and returns
+`probabilities` (`predictions` for STS-B).
 
-Shape letters: B batch, S max_seq_length, H hidden size, C labels.
+Shape letters in the code: B batch, S max_seq_length, H hidden size, C
+labels.
 """
 
 from __future__ import absolute_import
@@ -49,11 +70,14 @@ import re
 
 from absl import flags
 import numpy as np
-import tensorflow as tf
+
+# run_common before TensorFlow: it hides TensorFlow's start-up log lines.
+import run_common  # pylint: disable=g-bad-import-order
+
+import tensorflow as tf  # pylint: disable=g-bad-import-order
 
 import glue_metrics
 import modeling
-import run_common
 import tokenization
 
 tf1 = tf.compat.v1
@@ -238,6 +262,27 @@ class GlueProcessor(DataProcessor):
 
   def get_labels(self):
     return list(self.LABELS)
+
+  def layout(self):
+    """Lines describing the files this task reads, for --help."""
+    def names(name):
+      return " or ".join(name) if isinstance(name, tuple) else name
+
+    def columns(spec, header):
+      parts = ["%s col %s" % (what, "last" if col == -1 else col)
+               for what, col in spec if col is not None]
+      return "%s: %s" % ("header row" if header else "no header",
+                         ", ".join(parts))
+
+    lines = []
+    splits = [name for name in (self.TRAIN_FILE, self.DEV_FILE) if name]
+    if splits:
+      lines.append("%s (%s)" % (", ".join(map(names, splits)), columns(
+          zip(("text_a", "text_b", "label"), self.COLUMNS), self.HEADER)))
+    lines.append("%s (%s)" % (names(self.TEST_FILE), columns(
+        zip(("index", "text_a", "text_b"), self.TEST_COLUMNS),
+        self.TEST_HEADER)))
+    return lines
 
   def data_file(self, data_dir, split):
     """Path of a split's file; ValueError if the task or file lacks it."""
@@ -428,6 +473,14 @@ class XnliProcessor(DataProcessor):
   def get_labels(self):
     return ["contradiction", "entailment", "neutral"]
 
+  def layout(self):
+    return ["multinli/multinli.train.%s.tsv (header row: text_a col 0, "
+            "text_b col 1, label col 2; 'contradictory' reads as "
+            "contradiction)" % self.language,
+            "xnli.dev.tsv (header row: language col 0, label col 1, text_a "
+            "col 6, text_b col 7; rows of language %s)" % self.language,
+            "no test set"]
+
   def data_file(self, data_dir, split):
     names = {"train": "multinli/multinli.train.%s.tsv" % self.language,
              "dev": "xnli.dev.tsv"}
@@ -501,6 +554,19 @@ processors = collections.OrderedDict([
 ])
 
 
+def task_table():
+  """The tasks, their labels and file layouts, for --help."""
+  lines = ["", "Tasks (--task_name) and their data in --data_dir:"]
+  for name, processor_class in processors.items():
+    processor = processor_class()
+    labels = processor.get_labels()
+    lines.append("  %-8s labels: %s" % (name, "a score (regression)" if
+                                        _is_regression(labels) else
+                                        ", ".join(labels)))
+    lines += ["             " + line for line in processor.layout()]
+  return "\n".join(lines) + "\n"
+
+
 def get_processor(task_name):
   """The processor for a case-insensitive task name ("SST-2", "sst2")."""
   wanted = (task_name or "").lower().replace("_", "-")
@@ -569,14 +635,14 @@ def convert_single_example(ex_index, example, label_list, max_seq_length,
 
 
 def _log_example(example, tokens, feature):
-  tf1.logging.info("*** Example ***")
-  tf1.logging.info("guid: %s", example.guid)
-  tf1.logging.info("tokens: %s", " ".join(
+  tf1.logging.debug("*** Example ***")
+  tf1.logging.debug("guid: %s", example.guid)
+  tf1.logging.debug("tokens: %s", " ".join(
       tokenization.printable_text(token) for token in tokens))
   for name in ("input_ids", "input_mask", "segment_ids"):
-    tf1.logging.info("%s: %s", name,
+    tf1.logging.debug("%s: %s", name,
                      " ".join(str(value) for value in getattr(feature, name)))
-  tf1.logging.info("label: %s (id = %s)", example.label, feature.label_id)
+  tf1.logging.debug("label: %s (id = %s)", example.label, feature.label_id)
 
 
 def _feature_example(feature, regression):
@@ -602,11 +668,11 @@ def file_based_convert_examples_to_features(
   The file appears under its name only when complete.
   """
   regression = _is_regression(label_list)
+  counted = run_common.counted(
+      examples, "Features of %s" % os.path.basename(output_file),
+      len(examples))
   with run_common.AtomicTFRecordWriter(output_file) as writer:
-    for (ex_index, example) in enumerate(examples):
-      if ex_index % 10000 == 0:
-        tf1.logging.info("Writing example %d of %d" %
-                         (ex_index, len(examples)))
+    for (ex_index, example) in enumerate(counted):
       feature = convert_single_example(ex_index, example, label_list,
                                        max_seq_length, tokenizer)
       writer.write(_feature_example(feature, regression).SerializeToString())
@@ -638,13 +704,10 @@ def file_based_input_fn_builder(input_file, seq_length, is_training,
 def convert_examples_to_features(examples, label_list, max_seq_length,
                                  tokenizer):
   """In-memory version of the TFRecord writer: [InputFeatures]."""
-  features = []
-  for (ex_index, example) in enumerate(examples):
-    if ex_index % 10000 == 0:
-      tf1.logging.info("Writing example %d of %d" % (ex_index, len(examples)))
-    features.append(convert_single_example(ex_index, example, label_list,
-                                           max_seq_length, tokenizer))
-  return features
+  return [convert_single_example(ex_index, example, label_list,
+                                 max_seq_length, tokenizer)
+          for (ex_index, example) in enumerate(
+              run_common.counted(examples, "Features", len(examples)))]
 
 
 def input_fn_builder(features, seq_length, is_training, drop_remainder,
@@ -751,7 +814,9 @@ def classifier_head(output_layer, labels, num_labels, is_training):
   output_bias = tf1.get_variable(
       "output_bias", [num_labels], initializer=tf1.zeros_initializer())
 
-  with tf1.variable_scope("loss"):
+  # Not "loss": Estimator names its TensorBoard loss after the op, and it
+  # would become `loss_1` next to a scope of that name.
+  with tf1.variable_scope("classifier"):
     if is_training:
       output_layer = tf.nn.dropout(output_layer, rate=0.1)  # keep 0.9
     logits = tf.matmul(output_layer, output_weights, transpose_b=True)
@@ -925,6 +990,8 @@ def validate_flags(flag_values):
       processor.data_file(flag_values.data_dir, split)
   if flag_values.export_dir and not flag_values.do_train:
     _export_checkpoint(flag_values, len(processor.get_labels()))
+  run_common.warn_about_random_head(
+      flag_values, ("output_weights", "output_bias"), "classifier")
   return shared.bert_config, processor, shared.tokenizer
 
 
@@ -992,17 +1059,19 @@ def train(estimator, examples, label_list, tokenizer, flag_values,
   train_file = os.path.join(flag_values.output_dir, "train.tf_record")
   file_based_convert_examples_to_features(
       examples, label_list, flag_values.max_seq_length, tokenizer, train_file)
-  tf1.logging.info("***** Running training *****")
-  tf1.logging.info("  Num examples = %d", len(examples))
-  tf1.logging.info("  Batch size = %d", flag_values.train_batch_size)
-  tf1.logging.info("  Num steps = %d", num_train_steps)
+  tf1.logging.info("Training: %d examples, batch size %d, %d steps.",
+                   len(examples), flag_values.train_batch_size,
+                   num_train_steps)
   train_input_fn = file_based_input_fn_builder(
       input_file=train_file,
       seq_length=flag_values.max_seq_length,
       is_training=True,
       drop_remainder=True,
       is_regression=_is_regression(label_list))
-  run_common.train_estimator(estimator, train_input_fn, num_train_steps)
+  run_common.train_estimator(
+      estimator, train_input_fn, num_train_steps,
+      examples_per_step=flag_values.train_batch_size,
+      runs_per_step=flag_values.gradient_accumulation_steps)
 
 
 def pad_for_tpu(examples, batch_size, use_tpu):
@@ -1023,11 +1092,9 @@ def evaluate(estimator, examples, label_list, tokenizer, flag_values):
   eval_file = os.path.join(flag_values.output_dir, "eval.tf_record")
   file_based_convert_examples_to_features(
       examples, label_list, flag_values.max_seq_length, tokenizer, eval_file)
-  tf1.logging.info("***** Running evaluation *****")
-  tf1.logging.info("  Num examples = %d (%d actual, %d padding)",
-                   len(examples), num_actual_eval_examples,
-                   len(examples) - num_actual_eval_examples)
-  tf1.logging.info("  Batch size = %d", flag_values.eval_batch_size)
+  tf1.logging.info("Evaluating: %d examples (%d padding), batch size %d.",
+                   len(examples), len(examples) - num_actual_eval_examples,
+                   flag_values.eval_batch_size)
   # On TPU the padded set divides into whole batches; elsewhere run to the
   # end of the data with a smaller last batch.
   eval_steps = None
@@ -1062,16 +1129,16 @@ def predict(estimator, examples, label_list, tokenizer, flag_values):
   file_based_convert_examples_to_features(
       examples, label_list, flag_values.max_seq_length, tokenizer,
       predict_file)
-  tf1.logging.info("***** Running prediction*****")
-  tf1.logging.info("  Num examples = %d", len(examples))
-  tf1.logging.info("  Batch size = %d", flag_values.predict_batch_size)
+  tf1.logging.info("Predicting: %d examples, batch size %d.",
+                   len(examples), flag_values.predict_batch_size)
   predict_input_fn = file_based_input_fn_builder(
       input_file=predict_file,
       seq_length=flag_values.max_seq_length,
       is_training=False,
       drop_remainder=flag_values.use_tpu,
       is_regression=_is_regression(label_list))
-  return estimator.predict(input_fn=predict_input_fn)
+  return run_common.counted(estimator.predict(input_fn=predict_input_fn),
+                            "Predicted examples", len(examples))
 
 
 def write_predictions(predictions, examples, label_list, output_dir,
@@ -1091,7 +1158,6 @@ def write_predictions(predictions, examples, label_list, output_dir,
   with run_common.atomic_output(results_path) as results, \
       _optional_output(submission_path) as submission:
     submission.write("index\tprediction\n")
-    tf1.logging.info("***** Predict results *****")
     for (i, prediction) in enumerate(predictions):
       if i >= len(examples):
         break
@@ -1171,4 +1237,4 @@ if __name__ == "__main__":
   run_common.mark_flags_as_required(
       ["data_dir", "task_name", "vocab_file", "bert_config_file",
        "output_dir"], FLAGS)
-  run_common.run_script(main, FLAGS)
+  run_common.run_script(main, FLAGS, __doc__ + task_table())

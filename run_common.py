@@ -30,17 +30,96 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+import atexit
 import collections
 import contextlib
+import datetime
 import json
+import logging
+import math
 import os
 import re
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import uuid
+import warnings
 
+
+# --------------------------------------------------------------------------
+# TensorFlow's start-up lines. Importing TensorFlow prints a dozen lines from
+# its C++ core on stderr (oneDNN notes, "Unable to register cuDNN factory"
+# and "Could not find cuda drivers" on a CPU machine, CPU instruction
+# notes), before Python code can change its log level, and TF_CPP_MIN_LOG_LEVEL
+# no longer hides them from 2.16 on. The scripts import run_common before
+# TensorFlow, so that this filter is in place when those lines come. It is
+# installed only in a process that runs one of the scripts, never merely on
+# import (a notebook or a test that imports run_common keeps its stderr).
+
+# BERT_VERBOSE=1 in the environment shows everything, as TensorFlow prints it.
+VERBOSE = os.environ.get("BERT_VERBOSE", "").strip() not in ("", "0")
+
+# The noise: absl's pre-initialization note, the CPU-instructions note, and
+# C++ log lines of either TensorFlow format ("I0000 00:00:17.0 123
+# file.cc:45] ..." from 2.16 on, "2026-01-01 00:00:00.0: I path/file.cc:45]
+# ..." in 2.15) that are INFO, or that come from the files telling a CPU
+# machine about missing CUDA libraries and TensorRT.
+_STARTUP_NOISE = re.compile(
+    r"(WARNING: All log messages before absl::InitializeLog"
+    r"|To enable the following instructions:"
+    r"|I\d{4} [\d:.]+ +\d+ \S+\.cc:\d+\]"
+    r"|\d{4}-\d\d-\d\d [\d:.]+: I \S+\.cc:\d+\]"
+    r"|(?:[WE]\d{4} [\d:.]+ +\d+ |\d{4}-\d\d-\d\d [\d:.]+: [WE] \S*?)"
+    r"(?:cudart_stub|cuda_platform|cuda_dnn|cuda_fft|cuda_blas|"
+    r"cuda_executor|cuda_diagnostics|py_utils)\.cc:\d+\])")
+
+
+class _StderrFilter(object):
+  """Forwards everything written to file descriptor 2 (Python's stderr and
+  TensorFlow's C++ logs alike) to the real stderr, minus start-up noise.
+
+  A thread copies a pipe that replaces fd 2, line by line; at exit fd 2 is
+  restored and the rest of the pipe is copied first.
+  """
+
+  def __init__(self):
+    read_end, write_end = os.pipe()
+    self._real_stderr = os.dup(2)
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    self._reader = os.fdopen(read_end, "rb")
+    self._thread = threading.Thread(target=self._copy, daemon=True)
+    self._thread.start()
+    atexit.register(self.close)
+
+  def _copy(self):
+    for line in iter(self._reader.readline, b""):
+      if not _STARTUP_NOISE.match(line.decode("utf-8", "replace")):
+        os.write(self._real_stderr, line)
+
+  def close(self):
+    sys.stderr.flush()
+    os.dup2(self._real_stderr, 2)  # Closes the pipe's last write end...
+    # ...unless a child process still holds it: do not wait for it forever.
+    self._thread.join(timeout=5)
+
+
+def _running_a_script():
+  """True when the process's main program is a script of this directory."""
+  main_file = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+  return (os.path.dirname(os.path.abspath(main_file)) ==
+          os.path.dirname(os.path.abspath(__file__)))
+
+
+if not VERBOSE and _running_a_script():
+  try:
+    _STDERR_FILTER = _StderrFilter()
+  except (OSError, ValueError):  # No usable fd 2 (some embedded hosts).
+    _STDERR_FILTER = None
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import flags
 import numpy as np
 import six
@@ -49,6 +128,7 @@ import tensorflow as tf
 import modeling
 import optimization
 import tokenization
+# pylint: enable=g-import-not-at-top,wrong-import-position
 
 tf1 = tf.compat.v1
 
@@ -190,17 +270,22 @@ USER_ERRORS = (ValueError, IOError, OSError, tf.errors.NotFoundError,
                tf.errors.FailedPreconditionError, tf.errors.DataLossError)
 
 
-def run_script(main, flag_values, argv=None):
+def run_script(main, flag_values, usage=None, argv=None):
   """Parses `argv` into `flag_values`, runs `main(argv)`, reports errors.
 
   Replaces `absl.app.run` for scripts with their own FlagValues. Supports
-  --flagfile, --help/--helpfull, and absl's boolean forms (--x, --nox,
-  --x=true). Flag errors print the usage error; user errors (ValueError,
-  missing or unreadable files, corrupt data) print one line; both exit 1.
+  --flagfile, --help/--helpfull (which print `usage`, the script's
+  docstring, before the flags), absl's --verbosity, and absl's boolean
+  forms (--x, --nox, --x=true). Flag errors print the usage error; user
+  errors (ValueError, missing or unreadable files, corrupt data) print one
+  line; both exit 1.
   """
   argv = list(sys.argv if argv is None else argv)
+  if "verbosity" not in flag_values:
+    # absl's own flag object: its value is what absl logging reads.
+    flag_values["verbosity"] = flags.FLAGS["verbosity"]
   if any(arg in ("-h", "--help", "--helpfull", "-?") for arg in argv[1:]):
-    print(flag_values.get_help())
+    print(script_help(flag_values, usage))
     sys.exit(0)
   try:
     remaining = flag_values(argv)
@@ -209,7 +294,7 @@ def run_script(main, flag_values, argv=None):
   # absl's logging reads the global FLAGS; mark them parsed (with their
   # defaults) so that it does not warn about logging before flag parsing.
   flags.FLAGS.mark_as_parsed()
-  tf1.logging.set_verbosity(tf1.logging.INFO)
+  setup_logging(flag_values.verbosity)
   try:
     main(remaining)
   except USER_ERRORS as error:
@@ -220,6 +305,71 @@ def run_script(main, flag_values, argv=None):
   except KeyboardInterrupt:
     fail("interrupted; outputs that were not finished were not renamed to "
          "their final names")
+
+
+def script_help(flag_values, usage=None):
+  """The --help text: the script's usage text, then its flags."""
+  text = flag_values.get_help()
+  if usage:
+    text = "%s\n\nFlags:\n%s" % (usage.strip(), text)
+  return text
+
+
+# --------------------------------------------------------------------------
+# Logging: the scripts' own progress at INFO with timestamps; TensorFlow's
+# INFO lines, deprecation notes and Python warnings only at --verbosity=1
+# (or BERT_VERBOSE=1).
+
+
+class _QuietTensorFlowFilter(logging.Filter):
+  """Drops TensorFlow's own records below ERROR and all deprecation notes:
+  the scripts log what a person running them needs to know themselves."""
+
+  def __init__(self, package_dirs):
+    super(_QuietTensorFlowFilter, self).__init__()
+    self._package_dirs = tuple(package_dirs)
+
+  def filter(self, record):
+    if "deprecated" in str(record.msg):
+      return False
+    from_tensorflow = record.pathname.startswith(self._package_dirs)
+    return record.levelno >= logging.ERROR or not from_tensorflow
+
+
+def _tensorflow_package_dirs():
+  """Directories whose code logs through TensorFlow's logger."""
+  site = os.path.dirname(os.path.dirname(tf.__file__))
+  return [os.path.join(site, name, "") for name in
+          ("tensorflow", "tensorflow_estimator", "keras", "tf_keras")]
+
+
+def setup_logging(verbosity=-1):
+  """Configures TensorFlow's logger for a script run.
+
+  Args:
+    verbosity: absl's --verbosity. -1 (its default): the scripts' own INFO
+      lines and warnings, while TensorFlow's own log lines below ERROR,
+      deprecation notes and Python warnings are hidden. 0: TensorFlow's
+      lines too. 1: everything, debug lines included (BERT_VERBOSE=1 in the
+      environment does the same, and also keeps TensorFlow's start-up
+      lines). -2 and below: warnings and errors only.
+  """
+  verbose = VERBOSE or verbosity >= 0
+  tf1.logging.set_verbosity(
+      tf1.logging.DEBUG if VERBOSE or verbosity >= 1 else
+      tf1.logging.WARN if verbosity <= -2 else tf1.logging.INFO)
+  formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s",
+                                datefmt="%H:%M:%S")
+  for handler in tf1.get_logger().handlers:
+    handler.setFormatter(formatter)
+    for old in [f for f in handler.filters
+                if isinstance(f, _QuietTensorFlowFilter)]:
+      handler.removeFilter(old)
+    if not verbose:
+      handler.addFilter(_QuietTensorFlowFilter(_tensorflow_package_dirs()))
+  if not verbose:
+    for module in ("tensorflow", "keras", "tf_keras"):
+      warnings.filterwarnings("ignore", module=module)
 
 
 # --------------------------------------------------------------------------
@@ -430,6 +580,9 @@ def validate_shared_flags(flag_values,
                                value("do_lower_case", True), bert_config,
                                required_tokens)
   check_init_checkpoint(value("init_checkpoint"), bert_config)
+  if bert_config is not None:
+    warn_about_random_encoder(value("init_checkpoint"), bert_config,
+                              value("output_dir"))
   _check_phase_numbers(flag_values)
   options = None
   if "gradient_accumulation_steps" in flag_values:
@@ -502,6 +655,7 @@ def atomic_output(path, mode="w"):
     yield writer
     writer.close()
     tf.io.gfile.rename(temp_path, path, overwrite=True)
+    tf1.logging.info("Wrote %s", path)
   except BaseException:
     writer.close()
     if tf.io.gfile.exists(temp_path):
@@ -537,6 +691,7 @@ class AtomicTFRecordWriter(object):
         tf.io.gfile.remove(self._temp_path)
       raise
     self._closed = True
+    tf1.logging.info("Wrote %s", self.path)
 
   def abort(self):
     if self._closed:
@@ -1053,9 +1208,14 @@ def _shard_for_worker(dataset, input_context):
   return dataset
 
 
-def train_estimator(estimator, input_fn, max_steps, hooks=None):
+def train_estimator(estimator, input_fn, max_steps, hooks=None,
+                    examples_per_step=None, runs_per_step=1):
   """Trains to global step `max_steps` on either stack, with multi-worker
-  support and a one-line error when the loss stops being finite."""
+  support, progress lines (ProgressHook, when `examples_per_step` is
+  given) and a one-line error when the loss stops being finite."""
+  if examples_per_step:
+    hooks = list(hooks or []) + [
+        ProgressHook(max_steps, examples_per_step, runs_per_step)]
   try:
     if (isinstance(estimator, _ReplicatedEstimator) and
         _multi_worker_count() > 1):
@@ -1222,14 +1382,14 @@ class GraphRunner(object):
       return self._train_replicated(input_fn, max_steps, hooks, cluster,
                                     latest)
     with tf.Graph().as_default():
-      global_step = self._start_graph()
+      self._start_graph()
       features, labels, input_hook = self._input(input_fn, ModeKeys.TRAIN)
       spec = self._call_model_fn(features, labels, ModeKeys.TRAIN)
-      self._run_training(spec.loss, spec.train_op, global_step, max_steps,
+      self._run_training(spec.loss, spec.train_op, max_steps,
                          [input_hook] + list(hooks or []), latest)
     return self
 
-  def _run_training(self, loss, train_op, global_step, max_steps, hooks,
+  def _run_training(self, loss, train_op, max_steps, hooks,
                     start_checkpoint, master="", is_chief=True):
     """The training loop: a MonitoredSession with Estimator's hooks
     (checkpoints, summaries and global_step/sec in model_dir).
@@ -1254,9 +1414,6 @@ class GraphRunner(object):
         prefix="bert_worker_")
     hooks = list(hooks) + [
         tf1.train.StopAtStepHook(last_step=max_steps),
-        tf1.train.LoggingTensorHook(
-            {"loss": loss, "step": global_step},
-            every_n_iter=config.log_step_count_steps or 100),
         tf1.train.CheckpointSaverHook(
             output_dir, save_steps=config.save_checkpoints_steps,
             scaffold=scaffold),
@@ -1293,7 +1450,7 @@ class GraphRunner(object):
         strategy, master, is_chief = _join_cluster(cluster,
                                                    self._session_config)
     with graph.as_default(), strategy.scope():
-      global_step = self._start_graph()
+      self._start_graph()
 
       def replica_input_fn(input_context):
         return _shard_for_worker(input_fn(self._params(ModeKeys.TRAIN)),
@@ -1309,7 +1466,7 @@ class GraphRunner(object):
       loss, train_op = strategy.experimental_run(replica_step, iterator)
       loss = strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None)
       self._run_training(
-          loss, strategy.group(train_op), global_step, max_steps,
+          loss, strategy.group(train_op), max_steps,
           [_RunAtSessionStart(iterator.initialize())] + list(hooks or []),
           start_checkpoint, master=master, is_chief=is_chief)
     if not is_chief:
@@ -1496,6 +1653,211 @@ def _join_cluster(cluster, session_config):
 
 
 # --------------------------------------------------------------------------
+# Progress a person can follow.
+
+# Collections through which create_train_op tells ProgressHook what to log.
+_LOSS_COLLECTION = "bert_progress_loss"
+_LEARNING_RATE_COLLECTION = "bert_progress_learning_rate"
+
+
+def format_duration(seconds):
+  """1234.5 -> "0:20:34"."""
+  return str(datetime.timedelta(seconds=int(round(seconds))))
+
+
+class ProgressHook(tf1.train.SessionRunHook):
+  """Logs training progress about ten times per run (and at least once a
+  minute), then a summary:
+
+    step 20/74 (27%): loss 0.6931, learning rate 1.80e-05, 45.1 examples/s,
+      elapsed 0:00:14, ETA 0:00:38
+
+  The loss is the mean over the steps since the previous line. It reads
+  the loss and learning rate that create_train_op registers, so it works
+  with any model_fn that trains through create_train_op, on both stacks.
+  """
+
+  def __init__(self, max_steps, examples_per_step, runs_per_step=1,
+               num_lines=10, max_seconds=60.0):
+    """Args:
+      max_steps: the global step training stops at.
+      examples_per_step: examples of one optimizer step (all replicas).
+      runs_per_step: session runs per optimizer step (gradient accumulation).
+      num_lines: about how many progress lines a whole run logs.
+      max_seconds: the longest time between two lines.
+    """
+    self._max_steps = max_steps
+    self._examples_per_run = examples_per_step / float(runs_per_step)
+    self._num_lines = num_lines
+    self._max_seconds = max_seconds
+
+  def begin(self):
+    self._global_step = tf1.train.get_global_step()
+    self._fetches = {"step": self._global_step}
+    for key, collection in (("loss", _LOSS_COLLECTION),
+                            ("learning_rate", _LEARNING_RATE_COLLECTION)):
+      tensors = tf1.get_collection(collection)
+      if tensors:
+        self._fetches[key] = tensors[0]
+
+  def after_create_session(self, session, coord):
+    del coord
+    self._start_step = int(session.run(self._global_step))
+    self._interval = max(1, int(math.ceil(
+        (self._max_steps - self._start_step) / float(self._num_lines))))
+    self._start_time = self._last_time = time.time()
+    self._runs = self._runs_since_line = 0
+    self._losses = []
+    self._last_line_step = self._start_step
+
+  def before_run(self, run_context):
+    del run_context
+    return tf1.train.SessionRunArgs(self._fetches)
+
+  def after_run(self, run_context, run_values):
+    del run_context
+    values = run_values.results
+    self._runs += 1
+    self._runs_since_line += 1
+    if "loss" in values:
+      self._losses.append(float(values["loss"]))
+    # The step read in the same run as the update may be either side of
+    # the increment; lines only need it to the step.
+    step = max(int(values["step"]) + 1, self._last_line_step)
+    now = time.time()
+    if (step - self._last_line_step >= self._interval or
+        now - self._last_time >= self._max_seconds or
+        step >= self._max_steps):
+      self._log_line(min(step, self._max_steps), values, now)
+
+  def _log_line(self, step, values, now):
+    rate = self._runs_since_line * self._examples_per_run / max(
+        now - self._last_time, 1e-9)
+    elapsed = now - self._start_time
+    done = step - self._start_step
+    eta = elapsed / done * (self._max_steps - step) if done > 0 else 0.0
+    parts = ["step %d/%d (%d%%)" % (step, self._max_steps,
+                                    100 * step // max(self._max_steps, 1))]
+    if self._losses:
+      parts.append("loss %.4f" % (sum(self._losses) / len(self._losses)))
+    if "learning_rate" in values:
+      parts.append("learning rate %.2e" % values["learning_rate"])
+    parts += ["%.1f examples/s" % rate, "elapsed %s" %
+              format_duration(elapsed), "ETA %s" % format_duration(eta)]
+    tf1.logging.info("%s", ", ".join(parts))
+    self._last_time, self._last_line_step = now, step
+    self._runs_since_line = 0
+    self._losses = []
+
+  def end(self, session):
+    elapsed = time.time() - self._start_time
+    step = int(session.run(self._global_step))
+    tf1.logging.info(
+        "Trained to step %d in %s (%.1f examples/s).", step,
+        format_duration(elapsed),
+        self._runs * self._examples_per_run / max(elapsed, 1e-9))
+
+
+def counted(items, what, total=None, every_seconds=15.0):
+  """Yields `items`, logging "<what>: 1200/2388 (85.2/s)" every
+  `every_seconds` and a last line with the count and rate at the end."""
+  start = last = time.time()
+  count = 0
+  of_total = "" if total is None else "/%d" % total
+  for item in items:
+    yield item
+    count += 1
+    now = time.time()
+    if now - last >= every_seconds:
+      tf1.logging.info("%s: %d%s (%.1f/s)", what, count, of_total,
+                       count / (now - start))
+      last = now
+  elapsed = max(time.time() - start, 1e-9)
+  tf1.logging.info("%s: %d%s in %s (%.1f/s)", what, count, of_total,
+                   format_duration(elapsed), count / elapsed)
+
+
+# --------------------------------------------------------------------------
+# Variables that start from random values.
+
+
+def describe_variables(names):
+  """A short description of variable names for messages, e.g.
+  "encoder layers 6-11, cls/squad/*" or "output_weights, output_bias"."""
+  layers = set()
+  groups = []
+  for name in names:
+    match = re.search(r"(?:^|/)encoder/layer_(\d+)/", name)
+    if match:
+      layers.add(int(match.group(1)))
+      continue
+    group = name.rsplit("/", 1)[0] + "/*" if "/" in name else name
+    if group not in groups:
+      groups.append(group)
+  parts = []
+  if layers:
+    layers = sorted(layers)
+    runs, start = [], layers[0]
+    for previous, current in zip(layers, layers[1:] + [None]):
+      if current != previous + 1:
+        runs.append(str(start) if start == previous else
+                    "%d-%d" % (start, previous))
+        start = current
+    parts.append("encoder layer%s %s" % ("s" if len(layers) > 1 else "",
+                                         ", ".join(runs)))
+  return ", ".join(parts + groups)
+
+
+def _checkpoint_names(checkpoint):
+  return set(name for name, _ in tf.train.list_variables(checkpoint))
+
+
+def _will_resume(output_dir):
+  """True when a run restores output_dir's checkpoint, not the init one."""
+  return bool(output_dir and tf.io.gfile.isdir(output_dir) and
+              tf.train.latest_checkpoint(output_dir))
+
+
+def warn_about_random_encoder(init_checkpoint, bert_config, output_dir):
+  """WARNING naming the encoder variables --init_checkpoint lacks: they
+  would start from random values (e.g. a 12-layer config with a 6-layer
+  checkpoint trains layers 6-11 from scratch)."""
+  if not init_checkpoint or _will_resume(output_dir):
+    return
+  have = _checkpoint_names(init_checkpoint)
+  missing = [name for name in sorted(bert_variable_shapes(bert_config))
+             if name not in have]
+  if missing:
+    tf1.logging.warning(
+        "--init_checkpoint=%s lacks %s of the model that --bert_config_file "
+        "builds: they start from random values. Check that the config "
+        "belongs to the checkpoint.", init_checkpoint,
+        describe_variables(missing))
+
+
+def warn_about_random_head(flag_values, head_variables, what):
+  """A WARNING when evaluation or prediction without training would use a
+  randomly initialized task head: --output_dir has no fine-tuned checkpoint
+  and --init_checkpoint lacks the head (the original ran this silently;
+  so does this, but says so)."""
+  if flag_values.do_train or not (
+      getattr(flag_values, "do_eval", False) or flag_values.do_predict):
+    return
+  if _will_resume(flag_values.output_dir):
+    return
+  have = (_checkpoint_names(flag_values.init_checkpoint)
+          if flag_values.init_checkpoint else set())
+  missing = [name for name in head_variables if name not in have]
+  if missing:
+    tf1.logging.warning(
+        "No --do_train, no checkpoint in --output_dir=%s, and "
+        "--init_checkpoint=%s has no %s head (%s): it starts from random "
+        "values, so the results mean nothing. Pass a fine-tuned checkpoint "
+        "or add --do_train.", flag_values.output_dir,
+        flag_values.init_checkpoint, what, describe_variables(missing))
+
+
+# --------------------------------------------------------------------------
 # Checkpoints and results.
 
 
@@ -1539,20 +1901,20 @@ def initialize_from_checkpoint(init_checkpoint, use_tpu):
     else:
       tf1.train.init_from_checkpoint(init_checkpoint, assignment_map)
 
-  tf1.logging.info("**** Trainable Variables ****")
+  tf1.logging.debug("**** Trainable Variables ****")
   for var in tvars:
     init_string = ""
     if var.name in initialized_variable_names:
       init_string = ", *INIT_FROM_CKPT*"
-    tf1.logging.info("  name = %s, shape = %s%s", var.name, var.shape,
-                     init_string)
+    tf1.logging.debug("  name = %s, shape = %s%s", var.name, var.shape,
+                      init_string)
   return scaffold_fn
 
 
 def log_features(features):
-  tf1.logging.info("*** Features ***")
+  tf1.logging.debug("*** Features ***")
   for name in sorted(features.keys()):
-    tf1.logging.info("  name = %s, shape = %s", name, features[name].shape)
+    tf1.logging.debug("  name = %s, shape = %s", name, features[name].shape)
 
 
 def write_eval_results(output_dir, result, file_name="eval_results.txt",
@@ -1766,10 +2128,13 @@ def create_train_op(loss, learning_rate, num_train_steps, num_warmup_steps,
         optimizer_name=options.optimizer,
         gradient_accumulation_steps=options.gradient_accumulation_steps,
         dynamic_loss_scale=options.precision == "fp16")
+  rate = optimization.learning_rate_schedule(
+      tf1.train.get_or_create_global_step(), learning_rate, num_train_steps,
+      num_warmup_steps)
+  tf1.add_to_collection(_LOSS_COLLECTION, loss)
+  tf1.add_to_collection(_LEARNING_RATE_COLLECTION, rate)
   if not use_tpu:  # On TPU, summaries would need a host_call.
-    _tagged_scalar_summary("learning_rate", optimization.learning_rate_schedule(
-        tf1.train.get_or_create_global_step(), learning_rate, num_train_steps,
-        num_warmup_steps))
+    _tagged_scalar_summary("learning_rate", rate)
   return train_op
 
 

@@ -14,7 +14,19 @@
 # limitations under the License.
 """Pretrains BERT: masked LM + next sentence prediction, on TFRecords.
 
-The input is what create_pretraining_data.py writes. Training resumes from
+  python run_pretraining.py --input_file=/tmp/tf_examples.tfrecord \\
+    --output_dir=/tmp/pretraining --do_train --do_eval \\
+    --bert_config_file=$BERT_DIR/bert_config.json \\
+    --init_checkpoint=$BERT_DIR/bert_model.ckpt --train_batch_size=32 \\
+    --max_seq_length=128 --max_predictions_per_seq=20 \\
+    --num_train_steps=20 --num_warmup_steps=10 --learning_rate=2e-5
+
+The input (--input_file: files, comma-separated, or globs) is what
+create_pretraining_data.py writes: TFRecords whose --max_seq_length and
+--max_predictions_per_seq must be the ones used there (checked before
+training). Checkpoints and TensorBoard scalars (loss, masked_lm_loss,
+next_sentence_loss, learning_rate, global_step/sec) go to --output_dir.
+Training resumes from
 the latest checkpoint in --output_dir (the Estimator's behaviour), so an
 interrupted run continues where it stopped when started again with the
 same flags. Evaluation reads the same input files, as the original's did,
@@ -34,10 +46,13 @@ import contextlib
 import re
 
 from absl import flags
-import tensorflow as tf
+
+# run_common before TensorFlow: it hides TensorFlow's start-up log lines.
+import run_common  # pylint: disable=g-bad-import-order
+
+import tensorflow as tf  # pylint: disable=g-bad-import-order
 
 import modeling
-import run_common
 
 tf1 = tf.compat.v1
 
@@ -583,7 +598,6 @@ def log_resume_point(output_dir, num_train_steps):
 
 
 def main(_):
-  tf1.logging.set_verbosity(tf1.logging.INFO)
   bert_config, options, input_files = validate_flags(FLAGS)
   tf1.logging.info("*** Input Files ***")
   for input_file in input_files:
@@ -592,19 +606,21 @@ def main(_):
   estimator = build_estimator(bert_config, options)
 
   if FLAGS.do_train:
-    tf1.logging.info("***** Running training *****")
-    tf1.logging.info("  Batch size = %d", FLAGS.train_batch_size)
+    tf1.logging.info("Training: batch size %d, %d steps.",
+                     FLAGS.train_batch_size, FLAGS.num_train_steps)
     log_resume_point(FLAGS.output_dir, FLAGS.num_train_steps)
     with _explain_data_errors(input_files):
       run_common.train_estimator(
           estimator,
           input_fn_builder(input_files, FLAGS.max_seq_length,
                            FLAGS.max_predictions_per_seq, is_training=True),
-          FLAGS.num_train_steps)
+          FLAGS.num_train_steps,
+          examples_per_step=FLAGS.train_batch_size,
+          runs_per_step=FLAGS.gradient_accumulation_steps)
 
   if FLAGS.do_eval:
-    tf1.logging.info("***** Running evaluation *****")
-    tf1.logging.info("  Batch size = %d", FLAGS.eval_batch_size)
+    tf1.logging.info("Evaluating: batch size %d, at most %d batches.",
+                     FLAGS.eval_batch_size, FLAGS.max_eval_steps)
     with _explain_data_errors(input_files):
       result = estimator.evaluate(
           input_fn=input_fn_builder(input_files, FLAGS.max_seq_length,
@@ -617,4 +633,4 @@ def main(_):
 if __name__ == "__main__":
   run_common.mark_flags_as_required(
       ["bert_config_file", "input_file", "output_dir"], FLAGS)
-  run_common.run_script(main, FLAGS)
+  run_common.run_script(main, FLAGS, __doc__)

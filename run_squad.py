@@ -12,34 +12,56 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""BERT fine-tuning and prediction on SQuAD 1.1 and 2.0.
+"""Fine-tunes BERT to answer questions by pointing at a span of a context
+paragraph (SQuAD 1.1 and 2.0), predicts answers and scores them.
 
-Same flags, files and outputs as the original `run_squad.py`:
-`train.tf_record`, `eval.tf_record`, `predictions.json`,
-`nbest_predictions.json` and, with --version_2_with_negative,
-`null_odds.json`. Differences and additions (docs/DEVIATIONS.md):
+  python run_squad.py --do_train --do_predict \\
+    --train_file=$SQUAD_DIR/train-v2.0.json \\
+    --predict_file=$SQUAD_DIR/dev-v2.0.json --version_2_with_negative \\
+    --vocab_file=$BERT_DIR/vocab.txt \\
+    --bert_config_file=$BERT_DIR/bert_config.json \\
+    --init_checkpoint=$BERT_DIR/bert_model.ckpt --max_seq_length=384 \\
+    --doc_stride=128 --train_batch_size=12 --learning_rate=3e-5 \\
+    --num_train_epochs=2 --output_dir=/tmp/squad
 
-* A 2.0 n-best list without any non-empty text no longer crashes (upstream
-  #211, #417, #476): the remaining candidates are searched for the best
-  non-null answer, and without one the prediction is "" with null odds 1e6
-  ("SQuAD 2.0 with no non-null answer").
-* A context without WordPiece tokens has no features (upstream #353): 1.1
-  answers "empty" as before, 2.0 answers "" with null odds 1e6 ("SQuAD
-  contexts without WordPiece tokens").
-* The library functions take keyword parameters instead of reading the
-  flags, so research code can call them directly ("Library functions take
-  parameters, not flags").
-* Built-in evaluation: when the predict file holds gold answers the script
-  scores its predictions with the official SQuAD metrics (squad_metrics.py),
-  writes `eval_results.json` and, for 2.0, finds the best
-  --null_score_diff_threshold in the same run.
-* --export_dir writes a SavedModel for serving (upstream #146).
-* Bad input stops with a one-line error naming the file or flag, before any
-  file is written. Settings that are merely unusual (windows that do not
-  overlap, questions cut to nothing) run with a warning ("Checks the
-  original lacked").
+Input: SQuAD JSON (--train_file, --predict_file):
+  {"version": ..., "data": [{"title": ..., "paragraphs": [{"context": TEXT,
+   "qas": [{"id": ID, "question": TEXT, "answers": [{"text": TEXT,
+   "answer_start": CHARACTER OFFSET}], "is_impossible": BOOL}]}]}]}
+A training question has exactly one answer (none with "is_impossible":
+true, 2.0 only); answers whose text is not found at answer_start are
+skipped with a warning, as the original did. A predict file needs no
+answers; when it has them, the predictions are scored.
 
-Shape letters: B batch, S max_seq_length, H hidden size.
+Outputs in --output_dir:
+  train.tf_record, eval.tf_record
+      the features: each question with a window of its context (long
+      contexts give several windows, --doc_stride tokens apart);
+  model.ckpt-N.*, checkpoint, events.out.tfevents.*
+      checkpoints and TensorBoard scalars (loss, learning_rate,
+      global_step/sec);
+  predictions.json        {question id: answer text} ("" = no answer, 2.0);
+  nbest_predictions.json  {question id: [{"text", "probability",
+                          "start_logit", "end_logit"}, ...]}, best first;
+  null_odds.json (2.0)    {question id: score of "no answer" minus the best
+                          span's}; answers are "" where it exceeds
+                          --null_score_diff_threshold;
+  eval_results.json       when the predict file has answers: exact_match
+                          and f1 (0-100), for 2.0 also HasAns_/NoAns_ parts
+                          and best_exact/best_f1 with the threshold that
+                          reaches them.
+--export_dir also writes a SavedModel (int32 input_ids, input_mask,
+segment_ids [batch, max_seq_length] -> start_logits, end_logits).
+
+Beyond the original (docs/DEVIATIONS.md): 2.0 predictions no longer crash
+when no non-empty answer is left (upstream #211, #417, #476) or a context
+has no WordPiece tokens (#353); the library functions take keyword
+parameters instead of reading flags; the built-in evaluation
+(squad_metrics.py); --export_dir (#146); one-line errors before any file
+is written, and warnings for settings the original ran that may give
+worse results (windows that do not overlap, questions cut to nothing).
+
+Shape letters in the code: B batch, S max_seq_length, H hidden size.
 """
 
 from __future__ import absolute_import
@@ -54,10 +76,13 @@ import random
 
 from absl import flags
 import six
-import tensorflow as tf
+
+# run_common before TensorFlow: it hides TensorFlow's start-up log lines.
+import run_common  # pylint: disable=g-bad-import-order
+
+import tensorflow as tf  # pylint: disable=g-bad-import-order
 
 import modeling
-import run_common
 import squad_metrics
 import tokenization
 
@@ -531,32 +556,32 @@ def _window_positions(example, doc_span, query_length, tok_start_position,
 
 
 def _log_feature(feature, example, is_training):
-  tf1.logging.info("*** Example ***")
-  tf1.logging.info("unique_id: %s" % (feature.unique_id))
-  tf1.logging.info("example_index: %s" % (feature.example_index))
-  tf1.logging.info("doc_span_index: %s" % (feature.doc_span_index))
-  tf1.logging.info("tokens: %s" % " ".join(
+  tf1.logging.debug("*** Example ***")
+  tf1.logging.debug("unique_id: %s" % (feature.unique_id))
+  tf1.logging.debug("example_index: %s" % (feature.example_index))
+  tf1.logging.debug("doc_span_index: %s" % (feature.doc_span_index))
+  tf1.logging.debug("tokens: %s" % " ".join(
       [tokenization.printable_text(x) for x in feature.tokens]))
-  tf1.logging.info("token_to_orig_map: %s" % " ".join([
+  tf1.logging.debug("token_to_orig_map: %s" % " ".join([
       "%d:%d" % (x, y)
       for (x, y) in six.iteritems(feature.token_to_orig_map)]))
-  tf1.logging.info("token_is_max_context: %s" % " ".join([
+  tf1.logging.debug("token_is_max_context: %s" % " ".join([
       "%d:%s" % (x, y)
       for (x, y) in six.iteritems(feature.token_is_max_context)]))
-  tf1.logging.info("input_ids: %s" % " ".join([str(x) for x in
+  tf1.logging.debug("input_ids: %s" % " ".join([str(x) for x in
                                                feature.input_ids]))
-  tf1.logging.info("input_mask: %s" % " ".join([str(x) for x in
+  tf1.logging.debug("input_mask: %s" % " ".join([str(x) for x in
                                                 feature.input_mask]))
-  tf1.logging.info("segment_ids: %s" % " ".join([str(x) for x in
+  tf1.logging.debug("segment_ids: %s" % " ".join([str(x) for x in
                                                  feature.segment_ids]))
   if is_training and example.is_impossible:
-    tf1.logging.info("impossible example")
+    tf1.logging.debug("impossible example")
   if is_training and not example.is_impossible:
     answer_text = " ".join(
         feature.tokens[feature.start_position:(feature.end_position + 1)])
-    tf1.logging.info("start_position: %d" % (feature.start_position))
-    tf1.logging.info("end_position: %d" % (feature.end_position))
-    tf1.logging.info("answer: %s" % (tokenization.printable_text(answer_text)))
+    tf1.logging.debug("start_position: %d" % (feature.start_position))
+    tf1.logging.debug("end_position: %d" % (feature.end_position))
+    tf1.logging.debug("answer: %s" % (tokenization.printable_text(answer_text)))
 
 
 def convert_examples_to_features(examples, tokenizer, max_seq_length,
@@ -1099,8 +1124,6 @@ def write_predictions(all_examples, all_features, all_results, n_best_size,
   Returns:
     A SquadPredictions of OrderedDicts keyed by qas_id.
   """
-  tf1.logging.info("Writing predictions to: %s" % (output_prediction_file))
-  tf1.logging.info("Writing nbest to: %s" % (output_nbest_file))
 
   example_index_to_features = collections.defaultdict(list)
   for feature in all_features:
@@ -1268,6 +1291,9 @@ def validate_flags(flag_values):
   """
   shared = run_common.validate_shared_flags(flag_values)
   _check_squad_flags(flag_values)
+  run_common.warn_about_random_head(
+      flag_values, ("cls/squad/output_weights", "cls/squad/output_bias"),
+      "SQuAD")
   return shared
 
 
@@ -1444,7 +1470,9 @@ def _write_features(examples, tokenizer, filename, is_training, flag_values,
 
   try:
     convert_examples_to_features(
-        examples=examples,
+        examples=run_common.counted(
+            examples, "Questions into %s" % os.path.basename(filename),
+            len(examples)),
         tokenizer=tokenizer,
         max_seq_length=flag_values.max_seq_length,
         doc_stride=flag_values.doc_stride,
@@ -1464,11 +1492,9 @@ def _train(estimator, train_examples, tokenizer, num_train_steps,
   train_file = os.path.join(flag_values.output_dir, "train.tf_record")
   num_features, _ = _write_features(train_examples, tokenizer, train_file,
                                     True, flag_values)
-  tf1.logging.info("***** Running training *****")
-  tf1.logging.info("  Num orig examples = %d", len(train_examples))
-  tf1.logging.info("  Num split examples = %d", num_features)
-  tf1.logging.info("  Batch size = %d", flag_values.train_batch_size)
-  tf1.logging.info("  Num steps = %d", num_train_steps)
+  tf1.logging.info("Training: %d questions in %d windows, batch size %d, "
+                   "%d steps.", len(train_examples), num_features,
+                   flag_values.train_batch_size, num_train_steps)
   if num_features == 0:
     raise ValueError("--train_file=%s gives no features (no context has "
                      "WordPiece tokens)." % flag_values.train_file)
@@ -1477,7 +1503,10 @@ def _train(estimator, train_examples, tokenizer, num_train_steps,
       seq_length=flag_values.max_seq_length,
       is_training=True,
       drop_remainder=True)
-  run_common.train_estimator(estimator, train_input_fn, num_train_steps)
+  run_common.train_estimator(
+      estimator, train_input_fn, num_train_steps,
+      examples_per_step=flag_values.train_batch_size,
+      runs_per_step=flag_values.gradient_accumulation_steps)
 
 
 def _predict_logits(estimator, eval_file, num_features, seq_length):
@@ -1491,10 +1520,9 @@ def _predict_logits(estimator, eval_file, num_features, seq_length):
       seq_length=seq_length,
       is_training=False,
       drop_remainder=False)
-  for result in estimator.predict(predict_input_fn,
-                                  yield_single_examples=True):
-    if len(all_results) % 1000 == 0:
-      tf1.logging.info("Processing example: %d" % (len(all_results)))
+  for result in run_common.counted(
+      estimator.predict(predict_input_fn, yield_single_examples=True),
+      "Predicted windows", num_features):
     all_results.append(RawResult(
         unique_id=int(result["unique_ids"]),
         start_logits=[float(x) for x in result["start_logits"].flat],
@@ -1513,10 +1541,9 @@ def _predict(estimator, eval_examples, tokenizer, flag_values):
   num_features, eval_features = _write_features(
       eval_examples, tokenizer, eval_file, False, flag_values,
       keep_features=True)
-  tf1.logging.info("***** Running predictions *****")
-  tf1.logging.info("  Num orig examples = %d", len(eval_examples))
-  tf1.logging.info("  Num split examples = %d", num_features)
-  tf1.logging.info("  Batch size = %d", flag_values.predict_batch_size)
+  tf1.logging.info("Predicting: %d questions in %d windows, batch size %d.",
+                   len(eval_examples), num_features,
+                   flag_values.predict_batch_size)
   all_results = _predict_logits(estimator, eval_file, num_features,
                                 flag_values.max_seq_length)
   return write_predictions(
@@ -1592,4 +1619,4 @@ def main(_):
 if __name__ == "__main__":
   run_common.mark_flags_as_required(
       ["vocab_file", "bert_config_file", "output_dir"], FLAGS)
-  run_common.run_script(main, FLAGS)
+  run_common.run_script(main, FLAGS, __doc__)

@@ -660,6 +660,7 @@ def _base_flags(tmp_path, **overrides):
   flags = dict(
       vocab_file=VOCAB,
       bert_config_file=os.path.join(SQUAD_CKPT, "bert_config.json"),
+      init_checkpoint=os.path.join(SQUAD_CKPT, "bert_model.ckpt"),
       output_dir=str(tmp_path / "out"),
       do_predict=True,
       predict_file=os.path.join(SQUAD_GOLDEN, "data", "dev-v2.0.json"),
@@ -702,7 +703,8 @@ def _small_config(tmp_path, **overrides):
     (dict(do_lower_case=False,
           init_checkpoint="/x/uncased_L-12_H-768_A-12/bert_model.ckpt"),
      "uncased_L-12_H-768_A-12"),
-    (dict(export_dir="/tmp/never-written"), "--export_dir needs trained"),
+    (dict(export_dir="/tmp/never-written", init_checkpoint=None),
+     "--export_dir needs trained"),
     # The pretraining checkpoint has no SQuAD head to export.
     (dict(do_predict=False, export_dir="/tmp/never-written",
           init_checkpoint=os.path.join(GOLDEN_DIR, "pretrain_ckpt",

@@ -1,0 +1,213 @@
+"""What a person running the scripts sees: warnings for weights that start
+random, progress lines, a short log without TensorFlow's noise, TensorBoard
+scalars and --help texts that explain the data and the outputs."""
+
+import glob
+import json
+import logging
+import os
+import re
+
+import pytest
+import tensorflow as tf
+
+from conftest import GOLDEN_DIR
+import run_classifier
+import run_common
+from script_runner import run_main
+from script_runner import run_script
+
+MRPC_DATA = os.path.join(GOLDEN_DIR, "run_classifier", "mrpc", "data")
+PRETRAIN_CKPT = os.path.join(GOLDEN_DIR, "pretrain_ckpt")
+STACKS = ["default"] + (["graph_runner"] if run_common.estimator_module()
+                        else [])
+PROGRESS_LINE = re.compile(
+    r"^\d\d:\d\d:\d\d INFO step (\d+)/(\d+) \(\d+%\), loss \d+\.\d{4}, "
+    r"learning rate \d\.\d\de[-+]\d\d, \d+\.\d examples/s, "
+    r"elapsed \d+:\d\d:\d\d, ETA \d+:\d\d:\d\d$")
+
+
+def _mrpc_flags(output_dir, **extra):
+  flags = dict(
+      task_name="MRPC", data_dir=MRPC_DATA,
+      vocab_file=os.path.join(GOLDEN_DIR, "vocab.txt"),
+      bert_config_file=os.path.join(PRETRAIN_CKPT, "bert_config.json"),
+      init_checkpoint=os.path.join(PRETRAIN_CKPT, "bert_model.ckpt"),
+      output_dir=str(output_dir), max_seq_length=64, train_batch_size=8,
+      learning_rate=1e-3, num_train_epochs=1.0, tf_random_seed=42)
+  flags.update(extra)
+  return flags
+
+
+@pytest.fixture
+def tf_warnings(caplog):
+  """The WARNING messages logged through TensorFlow's logger."""
+  caplog.set_level(logging.WARNING, logger="tensorflow")
+  return lambda: [r.getMessage() for r in caplog.records
+                  if r.levelno == logging.WARNING]
+
+
+def test_describe_variables_is_compact():
+  names = ["bert/encoder/layer_%d/attention/self/query/kernel" % i
+           for i in range(6, 12)]
+  names += ["bert/encoder/layer_3/output/dense/bias", "cls/squad/output_bias",
+            "cls/squad/output_weights", "output_weights"]
+  assert run_common.describe_variables(names) == (
+      "encoder layers 3, 6-11, cls/squad/*, output_weights")
+  assert run_common.describe_variables(
+      ["bert/encoder/layer_0/output/dense/bias"]) == "encoder layer 0"
+
+
+def test_config_with_more_layers_than_the_checkpoint_warns(
+    tmp_path, tf_warnings):
+  config = json.load(open(os.path.join(PRETRAIN_CKPT, "bert_config.json")))
+  config["num_hidden_layers"] = 4
+  config_file = tmp_path / "bert_config.json"
+  config_file.write_text(json.dumps(config))
+  with pytest.raises(ValueError, match="At least one"):  # Stops after checks.
+    run_main(run_classifier, **_mrpc_flags(
+        tmp_path / "out", bert_config_file=str(config_file)))
+  (warning,) = [w for w in tf_warnings() if "start from random" in w]
+  assert "lacks encoder layers 2-3 of the model" in warning
+  assert not os.path.exists(tmp_path / "out")
+
+
+def test_predicting_without_a_task_head_warns_and_runs(tmp_path,
+                                                       tf_warnings):
+  out = tmp_path / "out"
+  run_main(run_classifier, **_mrpc_flags(out, do_predict=True))
+  (warning,) = [w for w in tf_warnings() if "head" in w]
+  assert "has no classifier head (output_weights, output_bias)" in warning
+  assert "results mean nothing" in warning
+  assert (out / "test_results.tsv").exists()  # As the original, it runs.
+
+
+def test_a_fine_tuned_checkpoint_gives_no_head_warning(tmp_path,
+                                                       tf_warnings):
+  run_main(run_classifier, **_mrpc_flags(
+      tmp_path / "out", do_predict=True,
+      init_checkpoint=os.path.join(GOLDEN_DIR, "classifier_ckpt",
+                                   "bert_model.ckpt")))
+  assert not [w for w in tf_warnings() if "random" in w]
+
+
+def test_a_vocab_shorter_than_vocab_size_warns(tmp_path, tf_warnings):
+  vocab = open(os.path.join(GOLDEN_DIR, "vocab.txt")).read().splitlines()
+  short_vocab = tmp_path / "vocab.txt"
+  short_vocab.write_text("\n".join(vocab[:20000]) + "\n")
+  with pytest.raises(ValueError, match="At least one"):
+    run_main(run_classifier, **_mrpc_flags(tmp_path / "out",
+                                           vocab_file=str(short_vocab)))
+  assert [w for w in tf_warnings()
+          if "has 20000 entries but the BERT config's vocab_size is 30522"
+          in w]
+
+
+@pytest.fixture(scope="module")
+def fine_tune_log(tmp_path_factory):
+  """stderr of a real 9-step fine-tune + evaluation + prediction run."""
+  out = tmp_path_factory.mktemp("log") / "out"
+  done = run_script("run_classifier.py", _mrpc_flags(
+      out, do_train=True, do_eval=True, do_predict=True,
+      num_train_epochs=3.0), env={"TF_CPP_MIN_LOG_LEVEL": "0"})
+  assert done.returncode == 0, done.stderr[-3000:]
+  return done.stderr.splitlines(), out
+
+
+@pytest.mark.slow
+def test_a_tiny_fine_tune_logs_a_few_dozen_readable_lines(fine_tune_log):
+  lines, out = fine_tune_log
+  assert len(lines) <= 40, "\n".join(lines)
+  noise = re.compile(r"cuda|cuDNN|oneDNN|TensorRT|deprecated|tensorflow:|"
+                     r"absl::InitializeLog|^[IWE]\d{4}|\.cc:\d+\]")
+  assert not [line for line in lines if noise.search(line)], lines
+  assert all(re.match(r"^\d\d:\d\d:\d\d (INFO|WARNING) ", line)
+             for line in lines), lines
+  for name in ("train.tf_record", "eval_results.txt", "test_results.tsv",
+               "MRPC.tsv"):
+    assert "INFO Wrote %s" % os.path.join(str(out), name) in "\n".join(lines)
+
+
+@pytest.mark.slow
+def test_training_progress_lines(fine_tune_log):
+  lines, _ = fine_tune_log
+  progress = [PROGRESS_LINE.match(line) for line in lines]
+  steps = [int(m.group(1)) for m in progress if m]
+  assert steps == list(range(1, 10)), lines  # 9 steps: a line each.
+  assert all(int(m.group(2)) == 9 for m in progress if m)
+  assert [line for line in lines if "Trained to step 9 in" in line]
+  assert [line for line in lines
+          if re.search(r"Predicted examples: 12/12 in \d+:\d\d:\d\d", line)]
+
+
+def test_progress_lines_come_about_ten_times_per_run():
+  hook = run_common.ProgressHook(max_steps=74, examples_per_step=32)
+  with tf.Graph().as_default():
+    step = tf.compat.v1.train.create_global_step()
+    loss = tf.constant(0.5)
+    tf.compat.v1.add_to_collection("bert_progress_loss", loss)
+    increment = step.assign_add(1)
+    hook.begin()
+    with tf.compat.v1.train.MonitoredSession(hooks=[hook]) as session:
+      logged = []
+      info = tf.compat.v1.logging.info
+      try:
+        tf.compat.v1.logging.info = lambda msg, *a: logged.append(msg % a)
+        for _ in range(74):
+          session.run(increment)
+      finally:
+        tf.compat.v1.logging.info = info
+  lines = [line for line in logged if line.startswith("step ")]
+  assert 9 <= len(lines) <= 11, lines
+  assert lines[-1].startswith("step 74/74 (100%), loss 0.5000")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stack", STACKS)
+def test_tensorboard_scalars_at_save_summary_steps(tmp_path, monkeypatch,
+                                                   stack):
+  monkeypatch.setenv("BERT_USE_ESTIMATOR", "0" if stack == "graph_runner"
+                     else "1")
+  out = tmp_path / "out"
+  run_main(run_classifier, **_mrpc_flags(
+      out, do_train=True, num_train_epochs=3.0, save_summary_steps=3))
+  tags = {}
+  for path in glob.glob(str(out / "events.out.tfevents.*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        tags.setdefault(value.tag, []).append(event.step)
+  # Estimator writes a summary at the first step and then every 3 steps.
+  assert tags["loss"] == tags["learning_rate"], tags
+  assert tags["loss"][:3] in ([1, 4, 7], [0, 3, 6]), tags
+  assert "global_step/sec" in tags
+
+
+@pytest.mark.parametrize("script", [
+    "run_classifier.py", "run_squad.py", "run_pretraining.py",
+    "create_pretraining_data.py", "extract_features.py",
+    "convert_checkpoint.py"])
+def test_help_starts_with_what_the_script_does(script):
+  done = run_script(script, extra_args=["--help"])
+  assert done.returncode == 0
+  first_lines = done.stdout.lstrip().splitlines()[:3]
+  assert first_lines and not first_lines[0].startswith(("--", "Flags")), (
+      done.stdout[:500])
+  assert "python %s" % script in done.stdout  # A typical command.
+  assert "\nFlags:\n" in done.stdout
+
+
+def test_classifier_help_gives_every_task_layout():
+  text = run_script("run_classifier.py", extra_args=["--help"]).stdout
+  for task in run_classifier.processors:
+    assert re.search(r"^  %s +labels: " % re.escape(task), text, re.M), task
+  assert ("train.tsv, dev.tsv (header row: text_a col 0, label col 1)"
+          in text)  # SST-2.
+  assert "test.tsv (header row: index col 0, text_a col 1)" in text
+  for output in ("eval_results.txt", "test_results.tsv", "<TASK>.tsv"):
+    assert output in text
+
+
+def test_extract_features_help_has_the_npz_layout():
+  text = run_script("extract_features.py", extra_args=["--help"]).stdout
+  assert "linex_index    int64 [n]" in text
+  assert "int64 `linex_index`" in " ".join(text.split())
