@@ -14,34 +14,38 @@
 # limitations under the License.
 """Creates masked-LM and next-sentence TFRecords for BERT pretraining.
 
+  python create_pretraining_data.py --input_file=./sample_text.txt \\
+    --output_file=/tmp/tf_examples.tfrecord \\
+    --vocab_file=$BERT_BASE_DIR/vocab.txt --do_lower_case=True \\
+    --max_seq_length=128 --max_predictions_per_seq=20 \\
+    --masked_lm_prob=0.15 --random_seed=12345 --dupe_factor=5
+
 Input: plain text, one sentence per line, a blank line between documents.
 Output: one `tf.train.Example` per instance with the features `input_ids`,
 `input_mask`, `segment_ids` [S], `masked_lm_positions`, `masked_lm_ids`,
-`masked_lm_weights` [P] and `next_sentence_labels` [1] (SPEC 9.1), written
-round-robin to the comma-separated `--output_file`s.
+`masked_lm_weights` [P] and `next_sentence_labels` [1] (the features
+run_pretraining.py reads), written round-robin to the comma-separated
+`--output_file`s.
 
-The random stream is the original's, call for call (SPEC 10.6), so the same
-seed and input give the same instances in the same order, bit for bit.
+Every random choice comes from one `random.Random(--random_seed)`, drawn in
+the original script's order, call for call, so the same seed and input give
+the original's instances in the original's order.
 
-Two ways through the same algorithm:
-
-* The library functions (`create_training_instances`,
-  `create_instances_from_document`, `create_masked_lm_predictions`,
-  `truncate_seq_pair`, `write_instance_to_example_files`) keep the original's
-  API: documents as lists of token strings, a list of `TrainingInstance`s.
-  That list holds every instance of every duplicate in memory, which is what
-  killed the original on real corpora (upstream #117, #612, #1270).
-* `main()` streams instead (SPEC D4): documents are kept as token ids in flat
-  arrays (`CompactDocuments`), each instance is serialized to Example bytes as
-  soon as it is made and appended to a spool that spills to a temporary file
-  when its buffer fills, and the final shuffle permutes an array of record
-  indexes. `random.shuffle` draws the same numbers for any sequence of the
-  same length, so the output is identical to the library path.
+One algorithm, `InstanceMaker`, makes the instances of a document. `main()`
+runs it on token ids with bounded memory (docs/DEVIATIONS.md, "Pretraining
+data in bounded memory"): documents are kept as ids in flat arrays
+(`CompactDocuments`), each instance is serialized as soon as it is made into
+a spool that spills to a temporary file, and the final shuffle permutes an
+array of record indexes. The original's functions (`create_training_instances`,
+`create_instances_from_document`, `create_masked_lm_predictions`,
+`truncate_seq_pair`, `write_instance_to_example_files`) keep their signatures
+and results and are thin wrappers around the same code; they hold their
+results in memory as the original did.
 
 `--num_workers=N` (N > 1) is an opt-in parallel mode: each worker process
 makes the instances of a share of the documents with its own random stream.
 The instances are different from the default mode's (equally valid, equally
-distributed, but not bit-for-bit the original's).
+distributed, but not the original's).
 """
 
 from __future__ import absolute_import
@@ -58,9 +62,12 @@ import tempfile
 import time
 
 from absl import flags
-import tensorflow as tf
 
-import run_common
+# run_common before TensorFlow: it hides TensorFlow's start-up log lines.
+import run_common  # pylint: disable=g-bad-import-order
+
+import tensorflow as tf  # pylint: disable=g-bad-import-order
+
 import tokenization
 
 tf1 = tf.compat.v1
@@ -118,7 +125,8 @@ PROGRESS_INTERVAL_SECONDS = 15.0
 # Instances logged in full, as the original does.
 _NUM_LOGGED_INSTANCES = 20
 
-_SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[MASK]", "[UNK]")
+# Masking needs [MASK]; [CLS], [SEP] and [UNK] every script needs.
+REQUIRED_TOKENS = ("[CLS]", "[SEP]", "[UNK]", "[MASK]")
 FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids",
                  "masked_lm_positions", "masked_lm_ids", "masked_lm_weights",
                  "next_sentence_labels")
@@ -172,100 +180,397 @@ MaskedLmInstance = collections.namedtuple("MaskedLmInstance",
 
 
 # --------------------------------------------------------------------------
-# Flags read only when a library function is called without the keyword
-# (SPEC D5: the original read FLAGS.do_whole_word_mask globally).
+# Random draws. Every instance shuffles its ~S mask candidates; with
+# rng.shuffle and rng.randint the whole run took 22-29% longer
+# (benchmarks/pretraining_data_bench.py, 5 and 20 MB corpora), mostly in
+# the Python-level calls of CPython's Random._randbelow. These two functions
+# make the same draws with less overhead; every draw of this script goes
+# through them or through rng.random(). They rely on three behaviours of
+# CPython's random.Random, unchanged since Python 3.2 (a test compares them
+# with the running Python and fails loudly if a release changes them):
+#   * shuffle(x) swaps x[i] and x[_randbelow(i + 1)] for i = len(x)-1 .. 1;
+#   * randint(a, b) is a + _randbelow(b - a + 1);
+#   * _randbelow(n) draws getrandbits(n.bit_length()) until it is below n.
+# A subclass of random.Random may draw differently (CPython derives
+# _randbelow from random() when only random() is overridden): such
+# generators keep their own shuffle and randint.
 
 
-def _flag_value(name):
-  """The parsed flag if this script's flags were parsed, else its default."""
-  if FLAGS.is_parsed():
-    return FLAGS[name].value
-  return FLAGS[name].default
+def _shuffle(rng, items):
+  """rng.shuffle(items): the same draws and the same order."""
+  if type(rng) is not random.Random:  # pylint: disable=unidiomatic-typecheck
+    rng.shuffle(items)
+    return
+  getrandbits = rng.getrandbits
+  for i in range(len(items) - 1, 0, -1):
+    bits = (i + 1).bit_length()
+    j = getrandbits(bits)
+    while j > i:
+      j = getrandbits(bits)
+    items[i], items[j] = items[j], items[i]
+
+
+def _randint(rng, low, high):
+  """rng.randint(low, high): the same draws and the same result."""
+  if type(rng) is not random.Random:  # pylint: disable=unidiomatic-typecheck
+    return rng.randint(low, high)
+  width = high - low + 1
+  if width <= 0:
+    raise ValueError("empty range for randint(%d, %d)" % (low, high))
+  bits = width.bit_length()
+  value = rng.getrandbits(bits)
+  while value >= width:
+    value = rng.getrandbits(bits)
+  return low + value
 
 
 # --------------------------------------------------------------------------
-# The algorithm (SPEC 10.6). Every random draw below is part of the stream.
+# The algorithm. Every rng call below is part of the original's random
+# stream: the order and the arguments of the calls must not change.
+
+# What `InstanceMaker` makes: the fields of `TrainingInstance`, with tokens
+# and labels as vocab ids in main() and as token strings in the original's
+# list-based API. tokens: list of S' <= S, [CLS] A [SEP] B [SEP] with masks
+# applied; segment_ids: list of S' (0 up to the first [SEP], then 1);
+# masked_lm_positions: sorted list of P' <= P; masked_lm_labels: the P'
+# original tokens there; is_random_next: bool.
+Instance = collections.namedtuple("Instance", [
+    "tokens", "segment_ids", "masked_lm_positions", "masked_lm_labels",
+    "is_random_next"])
+
+GenerationOptions = collections.namedtuple("GenerationOptions", [
+    "max_seq_length", "max_predictions_per_seq", "dupe_factor",
+    "masked_lm_prob", "short_seq_prob", "do_whole_word_mask"])
+
+
+class MaskingVocab(collections.namedtuple("MaskingVocab", [
+    "cls", "sep", "mask", "replacements", "is_continuation"])):
+  """The tokens masking needs, as ids or as strings.
+
+  cls, sep, mask: the special tokens. replacements: `vocab_words`, every
+  vocab entry in vocab order, for random replacements. is_continuation:
+  callable token -> bool, true for WordPieces that continue a word ("##").
+  """
+  __slots__ = ()
+
+
+def masking_vocab_of_ids(vocab):
+  """The MaskingVocab of a tokenizer's vocab (OrderedDict token -> id)."""
+  missing = [token for token in ("[CLS]", "[SEP]", "[MASK]")
+             if token not in vocab]
+  if missing:
+    raise ValueError("The vocab lacks %s, which masking needs: use the "
+                     "vocab.txt of a BERT model." % ", ".join(missing))
+  is_continuation = bytearray(max(vocab.values()) + 1)
+  for token, token_id in vocab.items():
+    if token.startswith("##"):
+      is_continuation[token_id] = 1
+  return MaskingVocab(vocab["[CLS]"], vocab["[SEP]"], vocab["[MASK]"],
+                      list(vocab.values()), is_continuation.__getitem__)
+
+
+def _starts_with_hashes(token):
+  return token.startswith("##")
+
+
+def masking_vocab_of_words(vocab_words):
+  """The MaskingVocab of token strings (list of every vocab token)."""
+  return MaskingVocab("[CLS]", "[SEP]", "[MASK]", vocab_words,
+                      _starts_with_hashes)
+
+
+class InstanceMaker(object):
+  """Makes the instances of one document at a time: the one implementation
+  of the algorithm, behind main() and the original's API alike.
+
+  Documents are read through the interface of `CompactDocuments`:
+  `len(documents)`; `documents.segment_range(k)`, the (first, end) segment
+  indexes of document k; `documents.segment_bounds`, where segment s is
+  `documents.tokens[segment_bounds[s]:segment_bounds[s + 1]]`; and
+  `documents.may_contain(tokens)`. A and B are [start, end) ranges of
+  `documents.tokens` until they are masked.
+  """
+
+  def __init__(self, documents, masking_vocab, options, rng):
+    """Args:
+      documents: shuffled `CompactDocuments` (or the same interface).
+      masking_vocab: `MaskingVocab` of the tokens in `documents`.
+      options: `GenerationOptions`.
+      rng: `random.Random`.
+    """
+    self._documents = documents
+    self._vocab = masking_vocab
+    self._options = options
+    self._rng = rng
+    # Only a custom tokenizer could put [CLS] or [SEP] inside A or B.
+    self._specials_in_text = documents.may_contain(
+        (masking_vocab.cls, masking_vocab.sep))
+
+  def instances_of_document(self, document_index):
+    """Yields the `Instance`s of one document.
+
+    Segments (lines) are packed into chunks of about `target_length`
+    tokens; each chunk is split into A and B at a random segment boundary,
+    and half of the time (always for a one-segment chunk) B is replaced by
+    text from a random document.
+    """
+    rng = self._rng
+    bounds = self._documents.segment_bounds
+    first, end = self._documents.segment_range(document_index)
+    max_num_tokens = self._options.max_seq_length - 3  # [CLS] A [SEP] B [SEP]
+    target_length = self._target_length(max_num_tokens)
+    chunk_first = segment = first
+    while segment < end:
+      chunk_size = segment - chunk_first + 1
+      if (segment == end - 1 or
+          bounds[segment + 1] - bounds[chunk_first] >= target_length):
+        a_end_segment = chunk_first + (_randint(rng, 1, chunk_size - 1)
+                                       if chunk_size >= 2 else 1)
+        a_range = [bounds[chunk_first], bounds[a_end_segment]]
+        # Short-circuit: a one-segment chunk draws nothing here.
+        is_random_next = chunk_size == 1 or rng.random() < 0.5
+        if is_random_next:
+          b_range = self._random_next_range(
+              document_index, target_length - (a_range[1] - a_range[0]))
+          # The chunk's segments after A were not used: the next chunk
+          # starts with them.
+          segment = a_end_segment - 1
+        else:
+          b_range = [a_range[1], bounds[segment + 1]]
+        _truncate_ranges(a_range, b_range, max_num_tokens, rng)
+        yield self._masked_instance(a_range, b_range, is_random_next)
+        chunk_first = segment + 1
+      segment += 1
+
+  def _target_length(self, max_num_tokens):
+    """Mostly full sequences, but sometimes (short_seq_prob) shorter ones,
+    to lessen the mismatch with short fine-tuning inputs. The first draw
+    happens for every document, even a short one."""
+    if self._rng.random() < self._options.short_seq_prob:
+      return _randint(self._rng, 2, max_num_tokens)
+    return max_num_tokens
+
+  def _random_next_range(self, document_index, target_b_length):
+    """[start, end) token range of B from a random document.
+
+    Up to 10 draws look for another document; after 10 misses the last draw
+    is used even if it is this document (as the original: in a one-document
+    corpus the "random" B comes from the same document). B starts at a
+    random segment and takes segments until it holds target_b_length tokens.
+    """
+    rng = self._rng
+    for _ in range(10):
+      random_document_index = _randint(rng, 0, len(self._documents) - 1)
+      if random_document_index != document_index:
+        break
+    first, end = self._documents.segment_range(random_document_index)
+    bounds = self._documents.segment_bounds
+    start_segment = first + _randint(rng, 0, end - first - 1)
+    b_start = bounds[start_segment]
+    for segment in range(start_segment, end):
+      b_end = bounds[segment + 1]
+      if b_end - b_start >= target_b_length:
+        break
+    return [b_start, b_end]
+
+  def _masked_instance(self, a_range, b_range, is_random_next):
+    """[CLS] A [SEP] B [SEP], masked, as an `Instance`."""
+    flat_tokens = self._documents.tokens
+    num_a, num_b = a_range[1] - a_range[0], b_range[1] - b_range[0]
+    assert num_a >= 1 and num_b >= 1, "A and B must be non-empty"
+    tokens = [self._vocab.cls]
+    tokens += flat_tokens[a_range[0]:a_range[1]]
+    tokens.append(self._vocab.sep)
+    tokens += flat_tokens[b_range[0]:b_range[1]]
+    tokens.append(self._vocab.sep)
+    segment_ids = [0] * (num_a + 2) + [1] * (num_b + 1)
+    if self._specials_in_text:
+      candidates = candidate_positions(tokens, self._vocab)
+    else:  # the same list, without testing every token
+      candidates = list(range(1, num_a + 1))
+      candidates += range(num_a + 2, num_a + num_b + 2)
+    options = self._options
+    positions, labels = mask_tokens(
+        tokens, candidates, self._vocab,
+        num_to_predict(len(tokens), options.masked_lm_prob,
+                       options.max_predictions_per_seq),
+        options.do_whole_word_mask, self._rng)
+    return Instance(tokens, segment_ids, positions, labels, is_random_next)
+
+
+def iterate_instances(maker, dupe_factor, document_indexes, progress=None):
+  """Yields the instances of `dupe_factor` passes over the documents, in
+  the original's order (before its final shuffle).
+
+  Args:
+    maker: `InstanceMaker`.
+    dupe_factor: number of passes.
+    document_indexes: the documents of each pass, in order.
+    progress: optional callable(pass_index, documents_done), called after
+      each document.
+  """
+  for pass_index in range(dupe_factor):
+    for done, document_index in enumerate(document_indexes, 1):
+      for instance in maker.instances_of_document(document_index):
+        yield instance
+      if progress is not None:
+        progress(pass_index, done)
+
+
+def _truncate_ranges(a_range, b_range, max_num_tokens, rng):
+  """Shrinks two [start, end) ranges in place to max_num_tokens together.
+
+  One token at a time comes off the longer range (B on ties), at its front
+  or its back with equal chance, to avoid a bias towards the end of text.
+  """
+  while (a_range[1] - a_range[0]) + (b_range[1] - b_range[0]) > (
+      max_num_tokens):
+    longer = (a_range if a_range[1] - a_range[0] > b_range[1] - b_range[0]
+              else b_range)
+    assert longer[1] > longer[0], "cannot truncate an empty sequence"
+    if rng.random() < 0.5:
+      longer[0] += 1
+    else:
+      longer[1] -= 1
+
+
+def num_to_predict(num_tokens, masked_lm_prob, max_predictions_per_seq):
+  """How many of `num_tokens` (specials included) to mask: rounded half
+  to even (Python 3's round), at least 1, at most max_predictions_per_seq."""
+  return min(max_predictions_per_seq,
+             max(1, int(round(num_tokens * masked_lm_prob))))
+
+
+def candidate_positions(tokens, masking_vocab):
+  """Every position that may be masked: all but [CLS] and [SEP]."""
+  return [index for index, token in enumerate(tokens)
+          if token != masking_vocab.cls and token != masking_vocab.sep]
+
+
+def mask_tokens(tokens, candidates, masking_vocab, count, do_whole_word_mask,
+                rng):
+  """Chooses up to `count` candidate positions and masks them in place.
+
+  Args:
+    tokens: list of S' tokens (ids or strings, as `masking_vocab`),
+      [CLS] A [SEP] B [SEP]; changed in place.
+    candidates: `candidate_positions(tokens, masking_vocab)`, a new list.
+    masking_vocab: `MaskingVocab`.
+    count: the number of positions to mask (`num_to_predict`); whole-word
+      masking may mask fewer.
+    do_whole_word_mask: mask all pieces of a word together.
+    rng: `random.Random`.
+
+  Returns:
+    (positions, labels): the masked positions, sorted, and the tokens that
+    were there.
+  """
+  if do_whole_word_mask:
+    groups = _whole_word_groups(tokens, candidates, masking_vocab)
+    _shuffle(rng, groups)
+    chosen = _fit_groups(groups, count)
+  else:
+    # Every group is one position: the first `count` after the shuffle.
+    chosen = candidates
+    _shuffle(rng, chosen)
+    del chosen[count:]
+  # 80% [MASK], 10% the token itself, 10% a random vocab entry ([PAD],
+  # [CLS] and [unused*] included).
+  mask, replacements = masking_vocab.mask, masking_vocab.replacements
+  random_draw = rng.random
+  masked = []
+  for index in chosen:
+    masked.append((index, tokens[index]))
+    if random_draw() < 0.8:
+      tokens[index] = mask
+    elif random_draw() >= 0.5:
+      tokens[index] = replacements[_randint(rng, 0, len(replacements) - 1)]
+  masked.sort()  # positions are distinct: labels are never compared
+  return [index for index, _ in masked], [label for _, label in masked]
+
+
+def _whole_word_groups(tokens, candidates, masking_vocab):
+  """Lists of candidate positions that are masked together.
+
+  A "##" piece joins the group before it, even across a [SEP] (as the
+  original); a "##" piece with no group before it starts one.
+  """
+  groups = []
+  is_continuation = masking_vocab.is_continuation
+  for index in candidates:
+    if groups and is_continuation(tokens[index]):
+      groups[-1].append(index)
+    else:
+      groups.append([index])
+  return groups
+
+
+def _fit_groups(groups, count):
+  """Positions of the groups taken in order while they fit in `count`.
+
+  A whole word that would overflow is skipped, not cut: a later, shorter
+  word may still fit. Groups never overlap, so the original's check for
+  already covered positions could never fire and is left out.
+  """
+  chosen = []
+  for group in groups:
+    if len(chosen) >= count:
+      break
+    if len(chosen) + len(group) <= count:
+      chosen.extend(group)
+  return chosen
+
+
+# --------------------------------------------------------------------------
+# The original's API, on the algorithm above. Library functions take
+# parameters and never read flags (docs/DEVIATIONS.md, "Library functions
+# take parameters, not flags"); the defaults are the flags' defaults.
 
 
 def create_training_instances(input_files, tokenizer, max_seq_length,
                               dupe_factor, short_seq_prob, masked_lm_prob,
                               max_predictions_per_seq, rng,
-                              do_whole_word_mask=None):
+                              do_whole_word_mask=False):
   """Creates every `TrainingInstance` of the corpus, in memory.
 
-  The original's API. It holds every document and all `dupe_factor` copies
-  of the instances as Python objects; `main()` streams the same instances
-  with bounded memory instead.
+  Holds all `dupe_factor` copies of the instances as Python objects, as the
+  original did; `main()` streams the same instances with bounded memory.
 
   Args:
     input_files: list of text file paths, read in this order.
     tokenizer: a `tokenization.FullTokenizer`.
     max_seq_length, dupe_factor, short_seq_prob, masked_lm_prob,
-      max_predictions_per_seq: as the flags of the same names.
+      max_predictions_per_seq, do_whole_word_mask: as the flags of the same
+      names.
     rng: `random.Random`, consumed exactly as the original does.
-    do_whole_word_mask: bool; None reads the flag (SPEC D5).
 
   Returns:
     A shuffled list of `TrainingInstance`.
   """
-  if do_whole_word_mask is None:
-    do_whole_word_mask = _flag_value("do_whole_word_mask")
-  all_documents = [[]]
-  for tokens in tokenized_lines(input_files, tokenizer):
-    if tokens is None:
-      all_documents.append([])
-    else:
-      all_documents[-1].append(tokens)
-  all_documents = [document for document in all_documents if document]
-  rng.shuffle(all_documents)
-
-  vocab_words = list(tokenizer.vocab.keys())
-  instances = list(iterate_instances(
-      all_documents, vocab_words, rng, dupe_factor=dupe_factor,
-      max_seq_length=max_seq_length, short_seq_prob=short_seq_prob,
-      masked_lm_prob=masked_lm_prob,
-      max_predictions_per_seq=max_predictions_per_seq,
-      do_whole_word_mask=do_whole_word_mask))
-  rng.shuffle(instances)
+  documents = read_compact_documents(input_files, tokenizer)
+  documents.shuffle(rng)
+  options = GenerationOptions(max_seq_length, max_predictions_per_seq,
+                              dupe_factor, masked_lm_prob, short_seq_prob,
+                              do_whole_word_mask)
+  maker = InstanceMaker(documents, masking_vocab_of_ids(tokenizer.vocab),
+                        options, rng)
+  instances = [
+      to_training_instance(instance, documents.id_to_token)
+      for instance in iterate_instances(maker, dupe_factor,
+                                        range(len(documents)))]
+  _shuffle(rng, instances)
   return instances
-
-
-def iterate_instances(all_documents, vocab_words, rng, dupe_factor,
-                      max_seq_length, short_seq_prob, masked_lm_prob,
-                      max_predictions_per_seq, do_whole_word_mask=None):
-  """Yields the instances of `dupe_factor` passes over the documents, in
-  the original's order (before its final shuffle).
-
-  Args:
-    all_documents: sequence of documents (see
-      `create_instances_from_document`), already shuffled.
-    vocab_words: list of every vocab token, in vocab order.
-    rng: `random.Random`.
-    Other arguments: as `create_instances_from_document`.
-  """
-  for _ in range(dupe_factor):
-    for document_index in range(len(all_documents)):
-      for instance in create_instances_from_document(
-          all_documents, document_index, max_seq_length, short_seq_prob,
-          masked_lm_prob, max_predictions_per_seq, vocab_words, rng,
-          do_whole_word_mask=do_whole_word_mask):
-        yield instance
 
 
 def create_instances_from_document(all_documents, document_index,
                                    max_seq_length, short_seq_prob,
                                    masked_lm_prob, max_predictions_per_seq,
-                                   vocab_words, rng, do_whole_word_mask=None):
+                                   vocab_words, rng, do_whole_word_mask=False):
   """Creates the `TrainingInstance`s of one document.
 
-  Segments (lines) are packed into chunks of about `target_seq_length`
-  tokens; each chunk is split into A and B, and half of the time (always for
-  a one-segment chunk) B is replaced by text from a random document.
-
   Args:
-    all_documents: sequence of documents; `all_documents[k][j]` is segment
-      j of document k, a list of token strings. Lists of lists work, and so
-      does a `CompactDocuments`.
+    all_documents: list of documents; `all_documents[k][j]` is segment
+      (line) j of document k, a list of token strings.
     document_index: the document to use.
     max_seq_length: S; A, B and 3 special tokens fit in it.
     short_seq_prob: chance of a random shorter target length (drawn once
@@ -277,99 +582,18 @@ def create_instances_from_document(all_documents, document_index,
   Returns:
     A list of `TrainingInstance`.
   """
-  document = all_documents[document_index]
-  num_segments = len(document)
-  max_num_tokens = max_seq_length - 3  # [CLS] A [SEP] B [SEP]
-  # Mostly full sequences, but sometimes (short_seq_prob) shorter ones, to
-  # lessen the mismatch with short fine-tuning inputs. The draw always
-  # happens, even when the document is short.
-  target_seq_length = max_num_tokens
-  if rng.random() < short_seq_prob:
-    target_seq_length = rng.randint(2, max_num_tokens)
-
-  instances = []
-  chunk = []
-  chunk_length = 0
-  i = 0
-  while i < num_segments:
-    segment = document[i]
-    chunk.append(segment)
-    chunk_length += len(segment)
-    if i == num_segments - 1 or chunk_length >= target_seq_length:
-      a_end = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
-      tokens_a = _concatenate(chunk[:a_end])
-      # Short-circuit: a one-segment chunk draws nothing here.
-      is_random_next = len(chunk) == 1 or rng.random() < 0.5
-      if is_random_next:
-        tokens_b = _random_next_tokens(
-            all_documents, document_index,
-            target_seq_length - len(tokens_a), rng)
-        # The chunk's B-side segments were not used: start the next chunk
-        # with them.
-        i -= len(chunk) - a_end
-      else:
-        tokens_b = _concatenate(chunk[a_end:])
-      truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng)
-      instances.append(_make_instance(
-          tokens_a, tokens_b, is_random_next, masked_lm_prob,
-          max_predictions_per_seq, vocab_words, rng, do_whole_word_mask))
-      chunk = []
-      chunk_length = 0
-    i += 1
-  return instances
-
-
-def _concatenate(segments):
-  tokens = []
-  for segment in segments:
-    tokens.extend(segment)
-  return tokens
-
-
-def _random_next_tokens(all_documents, document_index, target_b_length,
-                        rng):
-  """Tokens of a random document from a random segment on, for B.
-
-  Up to 10 draws look for another document; after 10 misses the last draw
-  is used even if it is this document (as upstream: in a one-document corpus
-  "random" B comes from the same document).
-  """
-  for _ in range(10):
-    random_document_index = rng.randint(0, len(all_documents) - 1)
-    if random_document_index != document_index:
-      break
-  random_document = all_documents[random_document_index]
-  num_segments = len(random_document)
-  tokens_b = []
-  for j in range(rng.randint(0, num_segments - 1), num_segments):
-    tokens_b.extend(random_document[j])
-    if len(tokens_b) >= target_b_length:
-      break
-  return tokens_b
-
-
-def _make_instance(tokens_a, tokens_b, is_random_next, masked_lm_prob,
-                   max_predictions_per_seq, vocab_words, rng,
-                   do_whole_word_mask):
-  """[CLS] A [SEP] B [SEP] with masks, as a `TrainingInstance`."""
-  assert tokens_a and tokens_b, "A and B must be non-empty"
-  tokens = ["[CLS]"] + tokens_a + ["[SEP]"] + tokens_b + ["[SEP]"]
-  segment_ids = [0] * (len(tokens_a) + 2) + [1] * (len(tokens_b) + 1)
-  (tokens, masked_lm_positions,
-   masked_lm_labels) = create_masked_lm_predictions(
-       tokens, masked_lm_prob, max_predictions_per_seq, vocab_words, rng,
-       do_whole_word_mask=do_whole_word_mask)
-  return TrainingInstance(
-      tokens=tokens,
-      segment_ids=segment_ids,
-      is_random_next=is_random_next,
-      masked_lm_positions=masked_lm_positions,
-      masked_lm_labels=masked_lm_labels)
+  options = GenerationOptions(max_seq_length, max_predictions_per_seq, 1,
+                              masked_lm_prob, short_seq_prob,
+                              do_whole_word_mask)
+  maker = InstanceMaker(_ListDocuments(all_documents),
+                        masking_vocab_of_words(vocab_words), options, rng)
+  return [to_training_instance(instance)
+          for instance in maker.instances_of_document(document_index)]
 
 
 def create_masked_lm_predictions(tokens, masked_lm_prob,
                                  max_predictions_per_seq, vocab_words, rng,
-                                 do_whole_word_mask=None):
+                                 do_whole_word_mask=False):
   """Chooses and masks the tokens to predict.
 
   Args:
@@ -379,102 +603,116 @@ def create_masked_lm_predictions(tokens, masked_lm_prob,
     max_predictions_per_seq: P, the cap on predictions.
     vocab_words: list of every vocab token, for random replacements.
     rng: `random.Random`.
-    do_whole_word_mask: mask all pieces of a word together; None reads the
-      flag (SPEC D5).
+    do_whole_word_mask: mask all pieces of a word together.
 
   Returns:
     (output_tokens, masked_lm_positions, masked_lm_labels): S' tokens with
     masks applied, the sorted masked positions and their original tokens.
   """
-  if do_whole_word_mask is None:
-    do_whole_word_mask = _flag_value("do_whole_word_mask")
-  candidates = _candidate_groups(tokens, do_whole_word_mask)
-  rng.shuffle(candidates)
-  num_to_predict = min(max_predictions_per_seq,
-                       max(1, int(round(len(tokens) * masked_lm_prob))))
-
   output_tokens = list(tokens)
-  masked_positions = _fit_groups(candidates, num_to_predict)
-  for index in masked_positions:
-    output_tokens[index] = _masked_token(tokens[index], vocab_words, rng)
-  masked_positions.sort()
-  masked_labels = [tokens[index] for index in masked_positions]
-  return (output_tokens, masked_positions, masked_labels)
-
-
-def _candidate_groups(tokens, do_whole_word_mask):
-  """Lists of positions that are masked together; specials excluded.
-
-  With whole-word masking a "##" piece joins the group before it (the first
-  candidate may itself be a "##" piece: then it starts a group).
-  """
-  groups = []
-  for index, token in enumerate(tokens):
-    if token == "[CLS]" or token == "[SEP]":
-      continue
-    if do_whole_word_mask and groups and token.startswith("##"):
-      groups[-1].append(index)
-    else:
-      groups.append([index])
-  return groups
-
-
-def _masked_token(token, vocab_words, rng):
-  """80% [MASK], 10% the token itself, 10% a random vocab word.
-
-  The random word can be any entry, [PAD], [CLS] or [unused*] included.
-  """
-  if rng.random() < 0.8:
-    return "[MASK]"
-  if rng.random() < 0.5:
-    return token
-  return vocab_words[rng.randint(0, len(vocab_words) - 1)]
+  masking_vocab = masking_vocab_of_words(vocab_words)
+  positions, labels = mask_tokens(
+      output_tokens, candidate_positions(tokens, masking_vocab),
+      masking_vocab,
+      num_to_predict(len(tokens), masked_lm_prob, max_predictions_per_seq),
+      do_whole_word_mask, rng)
+  return (output_tokens, positions, labels)
 
 
 def truncate_seq_pair(tokens_a, tokens_b, max_num_tokens, rng):
-  """Truncates a pair of sequences in place to a maximum total length.
+  """Truncates a pair of token lists in place to a maximum total length.
 
   Tokens are removed from the longer list (B on ties), at the front or at
   the back with equal chance, to avoid a bias towards the end of the text.
   """
-  while len(tokens_a) + len(tokens_b) > max_num_tokens:
-    trunc_tokens = tokens_a if len(tokens_a) > len(tokens_b) else tokens_b
-    assert trunc_tokens, "cannot truncate an empty sequence"
-    if rng.random() < 0.5:
-      del trunc_tokens[0]
-    else:
-      trunc_tokens.pop()
+  a_range, b_range = [0, len(tokens_a)], [0, len(tokens_b)]
+  _truncate_ranges(a_range, b_range, max_num_tokens, rng)
+  for tokens, (start, end) in ((tokens_a, a_range), (tokens_b, b_range)):
+    del tokens[end:]
+    del tokens[:start]
+
+
+def write_instance_to_example_files(instances, tokenizer, max_seq_length,
+                                    max_predictions_per_seq, output_files):
+  """Writes `TrainingInstance`s round-robin to TFRecord files.
+
+  Instance i goes to output_files[i % n]. Each file is written under a
+  temporary name and renamed when all are complete.
+  """
+  vocab = tokenizer.vocab
+  encoder = ExampleEncoder(max_seq_length, max_predictions_per_seq,
+                           max(vocab.values()) + 1)
+  records = (encoder.encode(_instance_of_ids(instance, vocab))
+             for instance in instances)
+  id_to_token = {token_id: token for token, token_id in vocab.items()}
+  with contextlib.ExitStack() as stack:
+    writers = open_output_writers(output_files, stack)
+    write_records(records, writers, id_to_token)
+
+
+def to_training_instance(instance, id_to_token=None):
+  """A `TrainingInstance` of an `Instance`.
+
+  Args:
+    instance: `Instance` of ids, or of token strings if id_to_token is None.
+    id_to_token: sequence or mapping id -> token string.
+  """
+  tokens, labels = instance.tokens, instance.masked_lm_labels
+  if id_to_token is not None:
+    tokens = [id_to_token[token_id] for token_id in tokens]
+    labels = [id_to_token[token_id] for token_id in labels]
+  return TrainingInstance(tokens, instance.segment_ids,
+                          instance.masked_lm_positions, labels,
+                          instance.is_random_next)
+
+
+def _instance_of_ids(training_instance, vocab):
+  """The `Instance` of ids of a `TrainingInstance` (vocab: token -> id)."""
+  for name in ("segment_ids", "masked_lm_positions"):
+    if min(getattr(training_instance, name), default=0) < 0:
+      raise ValueError("A TrainingInstance has negative %s: %s" %
+                       (name, training_instance))
+  return Instance([vocab[token] for token in training_instance.tokens],
+                  training_instance.segment_ids,
+                  training_instance.masked_lm_positions,
+                  [vocab[token] for token in
+                   training_instance.masked_lm_labels],
+                  training_instance.is_random_next)
+
+
+class _ListDocuments(object):
+  """The original's `all_documents` (lists of segments of token strings)
+  behind the interface `InstanceMaker` reads (see `CompactDocuments`).
+
+  A document is appended to the flat `tokens` list when it is first used,
+  so one call costs what the original's did: the documents it touches.
+  """
+
+  def __init__(self, all_documents):
+    self._all_documents = all_documents
+    self.tokens = []
+    self.segment_bounds = [0]
+    self._segment_ranges = {}
+
+  def __len__(self):
+    return len(self._all_documents)
+
+  def may_contain(self, unused_tokens):
+    return True  # documents are read as they are used
+
+  def segment_range(self, document_index):
+    if document_index not in self._segment_ranges:
+      first = len(self.segment_bounds) - 1
+      for segment in self._all_documents[document_index]:
+        self.tokens.extend(segment)
+        self.segment_bounds.append(len(self.tokens))
+      self._segment_ranges[document_index] = (
+          first, len(self.segment_bounds) - 1)
+    return self._segment_ranges[document_index]
 
 
 # --------------------------------------------------------------------------
 # Reading the corpus.
-
-
-def expand_input_files(input_file):
-  """Comma-separated paths or globs -> list of files, in glob order.
-
-  Raises:
-    ValueError: if nothing matches.
-  """
-  input_files = []
-  for pattern in input_file.split(","):
-    pattern = pattern.strip()
-    if not pattern:
-      continue
-    matched = tf.io.gfile.glob(pattern)
-    if not matched:
-      tf1.logging.warning("--input_file: %s matches no file", pattern)
-    for path in matched:
-      if tf.io.gfile.isdir(path):
-        raise ValueError(
-            "--input_file: %s is a directory. Pass text files, or a glob "
-            "such as '%s/*.txt'." % (path, path.rstrip("/")))
-    input_files.extend(matched)
-  if not input_files:
-    raise ValueError(
-        "--input_file=%s matches no file. Pass existing text files, comma-"
-        "separated, or globs such as 'corpus/*.txt'." % input_file)
-  return input_files
 
 
 def _open_binary(path):
@@ -487,7 +725,8 @@ def _line_batches(path):
   """Yields lists of decoded, stripped lines of one file.
 
   Lines end at "\\n" only (as the original's gfile readline); bytes are
-  decoded as UTF-8 with bad bytes dropped (SPEC D7).
+  decoded as UTF-8 with bad bytes dropped (docs/DEVIATIONS.md, "Files read
+  as UTF-8 bytes").
   """
   with _open_binary(path) as reader:
     batch = []
@@ -504,7 +743,8 @@ def tokenized_lines(input_files, tokenizer, progress=None):
   """Yields the tokens of each line; None where a document ends.
 
   A blank line ends a document; a line whose tokens are empty (e.g. only
-  control characters) is skipped without ending one.
+  control characters) is skipped without ending one. A new file does not
+  start a new document.
 
   Args:
     input_files: list of paths.
@@ -514,7 +754,7 @@ def tokenized_lines(input_files, tokenizer, progress=None):
   tokenize = tokenizer.tokenize
   lines_read = 0
   for input_file in input_files:
-    tf1.logging.info("Reading %s", input_file)
+    tf1.logging.debug("Reading %s", input_file)
     for lines in _line_batches(input_file):
       for line in lines:
         if not line:
@@ -531,12 +771,10 @@ def tokenized_lines(input_files, tokenizer, progress=None):
 class CompactDocuments(object):
   """Every document of the corpus as WordPiece ids in flat arrays.
 
-  Reads like the original's `all_documents` list for
-  `create_instances_from_document`: `documents[k]` is a document view and
-  `documents[k][j]` is segment j of it as a new list of token strings.
   Memory: 2 bytes per token (4 for vocabularies above 65536 entries) plus
   8 per segment and 16 per document, instead of a Python list and string
-  pointer per token.
+  pointer per token. `InstanceMaker` reads documents through `__len__`,
+  `segment_range`, `segment_bounds` and `tokens`.
   """
 
   def __init__(self, vocab):
@@ -544,24 +782,25 @@ class CompactDocuments(object):
     self.vocab = vocab
     size = max(vocab.values()) + 1 if vocab else 0
     self.id_to_token = [None] * size
-    for token, index in vocab.items():
-      self.id_to_token[index] = token
-    self.token_ids = array.array("H" if size <= (1 << 16) else "i")
-    # Segment s is token_ids[segment_bounds[s]:segment_bounds[s + 1]];
+    for token, token_id in vocab.items():
+      self.id_to_token[token_id] = token
+    # Every segment's ids, end to end.
+    self.tokens = array.array("H" if size <= (1 << 16) else "i")
+    # Segment s is tokens[segment_bounds[s]:segment_bounds[s + 1]];
     # document d holds segments document_bounds[d] to document_bounds[d+1].
     self.segment_bounds = array.array("q", [0])
     self.document_bounds = array.array("q", [0])
-    self.order = None
+    self.order = None  # shuffled document k is document order[k]
 
   def add_segment(self, tokens):
     """Appends a non-empty list of token strings to the current document."""
     try:
-      self.token_ids.extend([self.vocab[token] for token in tokens])
+      self.tokens.extend([self.vocab[token] for token in tokens])
     except KeyError as error:
       raise ValueError(
           "The tokenizer produced %s, which is not in the vocabulary. Every "
           "vocab must hold [UNK] (for words it cannot spell)." % error)
-    self.segment_bounds.append(len(self.token_ids))
+    self.segment_bounds.append(len(self.tokens))
 
   def end_document(self):
     """Closes the current document; empty documents are dropped."""
@@ -569,54 +808,24 @@ class CompactDocuments(object):
       self.document_bounds.append(len(self.segment_bounds) - 1)
 
   def shuffle(self, rng):
-    """Shuffles the document order with the draws of rng.shuffle(list)."""
-    order = array.array("q", range(len(self)))
-    fast_shuffle(order, rng)
-    self.order = order
+    """Shuffles the document order: shuffling an index array makes the
+    draws of the original's rng.shuffle(all_documents)."""
+    self.order = array.array("q", range(len(self)))
+    _shuffle(rng, self.order)
 
   def segment_range(self, document_index):
-    """(first, end) global segment indexes of a (shuffled) document."""
+    """(first, end) segment indexes of (shuffled) document_index."""
     if self.order is not None:
       document_index = self.order[document_index]
-    bounds = self.document_bounds
-    return bounds[document_index], bounds[document_index + 1]
-
-  @property
-  def num_tokens(self):
-    return len(self.token_ids)
+    return (self.document_bounds[document_index],
+            self.document_bounds[document_index + 1])
 
   def __len__(self):
     return len(self.document_bounds) - 1
 
-  def __getitem__(self, index):
-    if not 0 <= index < len(self):
-      raise IndexError("document index %d out of range" % index)
-    return _DocumentView(self, *self.segment_range(index))
-
-  def segment_tokens(self, segment):
-    """Token strings of one segment (global segment index)."""
-    bounds = self.segment_bounds
-    return list(map(self.id_to_token.__getitem__,
-                    self.token_ids[bounds[segment]:bounds[segment + 1]]))
-
-
-class _DocumentView(object):
-  """One document of a `CompactDocuments`: a sequence of segments."""
-
-  __slots__ = ("_documents", "_first", "_end")
-
-  def __init__(self, documents, first_segment, end_segment):
-    self._documents = documents
-    self._first = first_segment
-    self._end = end_segment
-
-  def __len__(self):
-    return self._end - self._first
-
-  def __getitem__(self, index):
-    if not 0 <= index < self._end - self._first:
-      raise IndexError("segment index %d out of range" % index)
-    return self._documents.segment_tokens(self._first + index)
+  def may_contain(self, token_ids):
+    """Whether any of token_ids occurs in the text."""
+    return any(token_id in self.tokens for token_id in token_ids)
 
 
 class _Throttle(object):
@@ -640,11 +849,7 @@ class _Throttle(object):
 
 
 def read_compact_documents(input_files, tokenizer):
-  """Reads and tokenizes the corpus into a `CompactDocuments`.
-
-  Raises:
-    ValueError: if the corpus holds no tokens at all.
-  """
+  """Reads and tokenizes the corpus into a `CompactDocuments`."""
   documents = CompactDocuments(tokenizer.vocab)
   throttle = _Throttle()
 
@@ -652,7 +857,7 @@ def read_compact_documents(input_files, tokenizer):
     if throttle.ready():
       tf1.logging.info(
           "Read %d lines, %d documents, %d tokens (%.0f lines/s)",
-          lines_read, len(documents), documents.num_tokens,
+          lines_read, len(documents), len(documents.tokens),
           lines_read / throttle.elapsed())
 
   for tokens in tokenized_lines(input_files, tokenizer, progress):
@@ -661,99 +866,133 @@ def read_compact_documents(input_files, tokenizer):
     else:
       documents.add_segment(tokens)
   documents.end_document()
+  tf1.logging.info("Read %d documents, %d segments, %d tokens in %.1f s",
+                   len(documents), len(documents.segment_bounds) - 1,
+                   len(documents.tokens), throttle.elapsed())
+  return documents
+
+
+def require_text(documents, input_files):
+  """Raises ValueError for a corpus without any token."""
   if not len(documents):
     raise ValueError(
         "--input_file: %s hold no text (after tokenization). Pass text files "
         "with one sentence per line and blank lines between documents." %
         ", ".join(input_files))
-  tf1.logging.info("Read %d documents, %d segments, %d tokens in %.1f s",
-                   len(documents), len(documents.segment_bounds) - 1,
-                   documents.num_tokens, throttle.elapsed())
-  return documents
 
 
 # --------------------------------------------------------------------------
 # Instances -> Examples.
 
 
-def instance_features(instance, vocab, max_seq_length,
-                      max_predictions_per_seq):
-  """The padded feature values of one instance (SPEC 9.1).
+def _varint(value):
+  """Protobuf varint bytes of a non-negative int."""
+  out = bytearray()
+  while value >= 0x80:
+    out.append((value & 0x7F) | 0x80)
+    value >>= 7
+  out.append(value)
+  return bytes(out)
 
-  Returns:
-    OrderedDict feature name -> list: input_ids, input_mask, segment_ids
-    [S] ints; masked_lm_positions, masked_lm_ids [P] ints;
-    masked_lm_weights [P] floats; next_sentence_labels [1] int.
+
+class ExampleEncoder(object):
+  """Serializes `Instance`s of ids as tf.train.Example bytes.
+
+  Writes protobuf's wire format directly: filling a tf.train.Example for
+  every instance made the whole run 30-38% longer
+  (benchmarks/pretraining_data_bench.py, 5 and 20 MB corpora). The records
+  parse to the Examples the original wrote. The features come in the order
+  protobuf 3 and 4 serialize this map (newer releases order map entries
+  differently; every order parses the same), so the bytes are the
+  original's too.
+
+  Wire format: Example.features (field 1) holds one Features.feature map
+  entry (field 1) per name: the key (field 1), then the value (field 2), a
+  Feature with int64_list (field 3) or float_list (field 2) whose packed
+  `value` is field 1. Int64s are varints, floats 4 little-endian bytes.
   """
-  input_ids = [vocab[token] for token in instance.tokens]
-  num_tokens = len(input_ids)
-  assert num_tokens <= max_seq_length, (num_tokens, max_seq_length)
-  padding = [0] * (max_seq_length - num_tokens)
-  num_predictions = len(instance.masked_lm_positions)
-  assert num_predictions <= max_predictions_per_seq
-  lm_padding = [0] * (max_predictions_per_seq - num_predictions)
-  features = collections.OrderedDict()
-  features["input_ids"] = input_ids + padding
-  features["input_mask"] = [1] * num_tokens + padding
-  features["segment_ids"] = list(instance.segment_ids) + padding
-  features["masked_lm_positions"] = (
-      list(instance.masked_lm_positions) + lm_padding)
-  features["masked_lm_ids"] = (
-      [vocab[token] for token in instance.masked_lm_labels] + lm_padding)
-  features["masked_lm_weights"] = (
-      [1.0] * num_predictions + [0.0] * len(lm_padding))
-  features["next_sentence_labels"] = [1 if instance.is_random_next else 0]
-  return features
 
+  _FLOAT_ONE = b"\x00\x00\x80\x3f"
 
-def serialize_features(features):
-  """Example bytes of `instance_features` output, as the original writes.
+  def __init__(self, max_seq_length, max_predictions_per_seq, vocab_size):
+    self._max_seq_length = max_seq_length
+    self._max_predictions = max_predictions_per_seq
+    # Varint bytes of every id, position and length up to the vocab size.
+    self._varints = [_varint(value) for value in
+                     range(max(vocab_size, max_seq_length, 128))]
+    # Map key field (1) and the value's field tag (2) of each name.
+    self._keys = {name: b"\x0a" + _varint(len(name)) + name.encode("ascii") +
+                  b"\x12" for name in FEATURE_NAMES}
+    # Entries whose values always pack to the same number of bytes: S
+    # mask bytes, P floats, one label byte. Their header is computed once.
+    self._headers = {
+        name: self._entry(name, b"\x00" * size)[:-size]
+        for name, size in (("input_mask", max_seq_length),
+                           ("masked_lm_weights", 4 * max_predictions_per_seq),
+                           ("next_sentence_labels", 1))}
 
-  Building the Features map from a dict in this order gives byte-identical
-  records to the original's (checked against the golden file).
-  """
-  feature_map = collections.OrderedDict()
-  for name, values in features.items():
-    if name == "masked_lm_weights":
-      feature_map[name] = create_float_feature(values)
-    else:
-      feature_map[name] = create_int_feature(values)
-  example = tf.train.Example(features=tf.train.Features(feature=feature_map))
-  return example.SerializeToString()
+  def encode(self, instance):
+    """Example bytes of one `Instance` of ids, padded to S and P."""
+    num_tokens = len(instance.tokens)
+    num_masked = len(instance.masked_lm_positions)
+    assert num_tokens <= self._max_seq_length, (num_tokens,
+                                                self._max_seq_length)
+    assert num_masked <= self._max_predictions
+    padding = b"\x00" * (self._max_seq_length - num_tokens)
+    lm_padding = b"\x00" * (self._max_predictions - num_masked)
+    varint_list = self._varint_list
+    headers = self._headers
+    # The order protobuf 3 and 4 serialize these seven map keys in.
+    features = b"".join([
+        self._entry("masked_lm_ids",
+                    varint_list(instance.masked_lm_labels) + lm_padding),
+        self._entry("input_ids", varint_list(instance.tokens) + padding),
+        self._entry("masked_lm_positions",
+                    varint_list(instance.masked_lm_positions) + lm_padding),
+        headers["next_sentence_labels"],
+        b"\x01" if instance.is_random_next else b"\x00",
+        headers["input_mask"], b"\x01" * num_tokens, padding,
+        headers["masked_lm_weights"], self._FLOAT_ONE * num_masked,
+        lm_padding * 4,  # float 0.0
+        self._entry("segment_ids",
+                    self._small_varint_list(instance.segment_ids) + padding),
+    ])
+    return b"\x0a" + self._length(len(features)) + features
 
+  def _entry(self, name, packed_values):
+    """One Features.feature map entry, with its field tag and length."""
+    value_list = b"\x0a" + self._length(len(packed_values)) + packed_values
+    kind = b"\x12" if name == "masked_lm_weights" else b"\x1a"
+    feature = kind + self._length(len(value_list)) + value_list
+    entry = self._keys[name] + self._length(len(feature)) + feature
+    return b"\x0a" + self._length(len(entry)) + entry
 
-def log_instance(tokens, features):
-  """Logs one instance as the original does for the first 20."""
-  tf1.logging.info("*** Example ***")
-  tf1.logging.info("tokens: %s" % " ".join(
-      tokenization.printable_text(x) for x in tokens))
-  for name, values in features.items():
-    tf1.logging.info("%s: %s" % (name, " ".join(str(x) for x in values)))
+  def _small_varint_list(self, values):
+    """`_varint_list` of mostly small ints such as segment ids: a value
+    below 0x80 is its own varint byte, so bytes() packs them at once."""
+    try:
+      packed = bytes(values)
+    except ValueError:  # a value outside 0..255
+      return self._varint_list(values)
+    return packed if packed.isascii() else self._varint_list(values)
 
+  def _length(self, value):
+    if value < len(self._varints):
+      return self._varints[value]
+    return _varint(value)
 
-def write_instance_to_example_files(instances, tokenizer, max_seq_length,
-                                    max_predictions_per_seq, output_files):
-  """Writes `TrainingInstance`s round-robin to TFRecord files.
-
-  Instance i goes to output_files[i % n]. Each file is written under a
-  temporary name and renamed when all are complete.
-  """
-  with contextlib.ExitStack() as stack:
-    writers = open_output_writers(output_files, stack)
-    for (inst_index, instance) in enumerate(instances):
-      features = instance_features(instance, tokenizer.vocab, max_seq_length,
-                                   max_predictions_per_seq)
-      writers[inst_index % len(writers)].write(serialize_features(features))
-      if inst_index < _NUM_LOGGED_INSTANCES:
-        log_instance(instance.tokens, features)
-  tf1.logging.info("Wrote %d total instances", len(instances))
+  def _varint_list(self, values):
+    """Packed varints of non-negative ints."""
+    try:
+      return b"".join(map(self._varints.__getitem__, values))
+    except IndexError:  # a value beyond the table
+      return b"".join(map(_varint, values))
 
 
 def open_output_writers(output_files, stack):
   """An `AtomicTFRecordWriter` per file, registered with an ExitStack.
 
-  They are opened before any work, so an unwritable path fails at once; on
-  an error the temporary files are removed and nothing is renamed.
+  On an error the temporary files are removed and nothing is renamed.
   """
   writers = []
   for output_file in output_files:
@@ -768,328 +1007,49 @@ def open_output_writers(output_files, stack):
   return writers
 
 
-# --------------------------------------------------------------------------
-# The fast path of main(): the same algorithm on token ids.
+def write_records(records, writers, id_to_token):
+  """Writes record k to writers[k % n]; logs the first 20 in full.
 
-
-def _rand_below(getrandbits, n):
-  """random.Random._randbelow(n) for n >= 1: same draws, less overhead."""
-  k = n.bit_length()
-  r = getrandbits(k)
-  while r >= n:
-    r = getrandbits(k)
-  return r
-
-
-def fast_shuffle(x, rng):
-  """rng.shuffle(x) with the same draws and result, about twice as fast.
-
-  CPython's shuffle swaps x[i] with x[_randbelow(i + 1)] for i from the end
-  down to 1; this inlines `_randbelow`. Subclasses of random.Random may
-  override the draws, so they get rng.shuffle itself.
+  Args:
+    records: iterable of Example bytes.
+    writers: list of TFRecord writers.
+    id_to_token: sequence or mapping id -> token string, for the logs.
   """
-  if type(rng) is not random.Random:  # pylint: disable=unidiomatic-typecheck
-    rng.shuffle(x)
-    return
-  getrandbits = rng.getrandbits
-  for i in range(len(x) - 1, 0, -1):
-    n = i + 1
-    k = n.bit_length()
-    j = getrandbits(k)
-    while j >= n:
-      j = getrandbits(k)
-    x[i], x[j] = x[j], x[i]
+  throttle = _Throttle()
+  written = 0
+  for record in records:
+    writers[written % len(writers)].write(record)
+    if written < _NUM_LOGGED_INSTANCES:
+      _log_record(record, id_to_token)
+    written += 1
+    if throttle.ready():
+      tf1.logging.info("Wrote %d instances (%.0f/s)", written,
+                       written / throttle.elapsed())
+  tf1.logging.info("Wrote %d total instances", written)
 
 
-def _varint(value):
-  """Protobuf varint bytes of a non-negative int."""
-  out = bytearray()
-  while value >= 0x80:
-    out.append((value & 0x7F) | 0x80)
-    value >>= 7
-  out.append(value)
-  return bytes(out)
-
-
-class ExampleEncoder(object):
-  """Writes pretraining Examples as protobuf bytes directly.
-
-  Several times faster than building `tf.train.Example` messages. The
-  features are emitted in the order the protobuf library serializes this
-  map, so the bytes equal the original's records (a test compares them with
-  the golden file); any order parses to the same Example.
-
-  Wire format: Example.features (field 1) holds one Features.feature map
-  entry (field 1) per name: key (field 1), then value (field 2) = Feature
-  with int64_list (field 3) or float_list (field 2), whose packed `value`
-  is field 1.
-  """
-
-  # Map order of protobuf's serializer for these seven keys.
-  _ORDER = ("masked_lm_ids", "input_ids", "masked_lm_positions",
-            "next_sentence_labels", "input_mask", "masked_lm_weights",
-            "segment_ids")
-  _FLOAT_FEATURES = ("masked_lm_weights",)
-
-  def __init__(self, max_seq_length, max_predictions_per_seq, vocab_size):
-    self._seq_length = max_seq_length
-    self._num_predictions = max_predictions_per_seq
-    self._varints = [_varint(i) for i in
-                     range(max(vocab_size, max_seq_length, 128))]
-    # Features of fixed size have fixed headers: [S] 0/1 bytes, [P] floats
-    # of 4 bytes, [1] label.
-    fixed_sizes = {"input_mask": max_seq_length,
-                   "segment_ids": max_seq_length,
-                   "masked_lm_weights": 4 * max_predictions_per_seq,
-                   "next_sentence_labels": 1}
-    self._fixed_headers = {
-        name: self._entry(name, b"\x00" * size)[:-size]
-        for name, size in fixed_sizes.items()}
-
-  def _length(self, value):
-    if value < len(self._varints):
-      return self._varints[value]
-    return _varint(value)
-
-  def _entry(self, name, packed):
-    """The bytes of one Features.feature map entry with a packed list."""
-    length = self._length
-    value_list = b"\x0a" + length(len(packed)) + packed
-    feature = (b"\x12" if name in self._FLOAT_FEATURES else b"\x1a") + (
-        length(len(value_list)) + value_list)
-    entry = (b"\x0a" + length(len(name)) + name.encode("ascii") +
-             b"\x12" + length(len(feature)) + feature)
-    return b"\x0a" + length(len(entry)) + entry
-
-  def encode(self, input_ids, num_a_side, masked_positions, masked_ids,
-             is_random_next):
-    """Example bytes of one instance.
-
-    Args:
-      input_ids: list of S' <= S ids, [CLS] A [SEP] B [SEP], masks applied.
-      num_a_side: len(A) + 2, the positions with segment id 0.
-      masked_positions, masked_ids: lists of P' <= P ints.
-      is_random_next: bool.
-    """
-    varints = self._varints.__getitem__
-    headers = self._fixed_headers
-    num_tokens = len(input_ids)
-    padding = b"\x00" * (self._seq_length - num_tokens)
-    num_masked = len(masked_positions)
-    lm_padding = b"\x00" * (self._num_predictions - num_masked)
-    features = b"".join((
-        self._entry("masked_lm_ids",
-                    b"".join(map(varints, masked_ids)) + lm_padding),
-        self._entry("input_ids",
-                    b"".join(map(varints, input_ids)) + padding),
-        self._entry("masked_lm_positions",
-                    b"".join(map(varints, masked_positions)) + lm_padding),
-        headers["next_sentence_labels"],
-        b"\x01" if is_random_next else b"\x00",
-        headers["input_mask"], b"\x01" * num_tokens, padding,
-        # float32 1.0 and 0.0, little-endian.
-        headers["masked_lm_weights"],
-        b"\x00\x00\x80\x3f" * num_masked, lm_padding * 4,
-        headers["segment_ids"], b"\x00" * num_a_side,
-        b"\x01" * (num_tokens - num_a_side), padding))
-    return b"\x0a" + self._length(len(features)) + features
-
-
-class InstanceMaker(object):
-  """`create_instances_from_document` on ids, straight to Example bytes.
-
-  Makes the same random draws in the same order as the library functions,
-  so the records equal theirs bit for bit (tests compare the two), but A
-  and B are ranges of the flat `CompactDocuments.token_ids` (truncation
-  moves their ends), masking works on ids and the Example is encoded
-  directly: no TrainingInstance or list of strings per instance.
-  """
-
-  def __init__(self, documents, options, rng):
-    """Args:
-      documents: shuffled `CompactDocuments`.
-      options: `GenerationOptions`.
-      rng: `random.Random`.
-    """
-    vocab = documents.vocab
-    self._documents = documents
-    self._options = options
-    self._rng = rng
-    self._getrandbits = rng.getrandbits
-    # Subclasses of random.Random may draw differently: use their randint.
-    self._inline_draws = type(rng) is random.Random  # pylint: disable=unidiomatic-typecheck
-    self._cls_id, self._sep_id = vocab["[CLS]"], vocab["[SEP]"]
-    self._mask_id = vocab["[MASK]"]
-    # vocab_words[j] of the library path, as ids.
-    self._vocab_word_ids = list(vocab.values())
-    self._is_continuation = bytearray(len(documents.id_to_token))
-    for token, index in vocab.items():
-      if token.startswith("##"):
-        self._is_continuation[index] = 1
-    # Corpus ids equal to [CLS]/[SEP] are no candidates, as in the library
-    # path; only a custom tokenizer could make them, but check once.
-    token_ids = documents.token_ids
-    self._scan_specials = (self._cls_id in token_ids or
-                           self._sep_id in token_ids)
-    self._num_to_predict = [
-        min(options.max_predictions_per_seq,
-            max(1, int(round(n * options.masked_lm_prob))))
-        for n in range(options.max_seq_length + 1)]
-    self._encoder = ExampleEncoder(options.max_seq_length,
-                                   options.max_predictions_per_seq,
-                                   len(documents.id_to_token))
-
-  def _randint(self, a, b):
-    """rng.randint(a, b): same draws (CPython's randrange for step 1)."""
-    if not self._inline_draws:
-      return self._rng.randint(a, b)
-    return a + _rand_below(self._getrandbits, b - a + 1)
-
-  def records_of_document(self, document_index):
-    """Yields the Example bytes of one document's instances (mirrors
-    `create_instances_from_document` step by step)."""
-    random_draw = self._rng.random
-    bounds = self._documents.segment_bounds
-    first, end = self._documents.segment_range(document_index)
-    num_segments = end - first
-    max_num_tokens = self._options.max_seq_length - 3
-    target_seq_length = max_num_tokens
-    if random_draw() < self._options.short_seq_prob:
-      target_seq_length = self._randint(2, max_num_tokens)
-
-    chunk_start = 0  # first segment of the current chunk (in the document)
-    chunk_length = 0
-    i = 0
-    while i < num_segments:
-      chunk_length += bounds[first + i + 1] - bounds[first + i]
-      if i == num_segments - 1 or chunk_length >= target_seq_length:
-        chunk_size = i - chunk_start + 1
-        a_end = self._randint(1, chunk_size - 1) if chunk_size >= 2 else 1
-        a_range = [bounds[first + chunk_start],
-                   bounds[first + chunk_start + a_end]]
-        is_random_next = chunk_size == 1 or random_draw() < 0.5
-        if is_random_next:
-          b_range = self._random_next_range(
-              document_index, target_seq_length - (a_range[1] - a_range[0]))
-          i -= chunk_size - a_end
-        else:
-          b_range = [a_range[1], bounds[first + i + 1]]
-        self._truncate(a_range, b_range, max_num_tokens)
-        yield self._record(a_range, b_range, is_random_next)
-        chunk_start = i + 1
-        chunk_length = 0
-      i += 1
-
-  def _random_next_range(self, document_index, target_b_length):
-    """[start, end) token range of B from a random document."""
-    num_documents = len(self._documents)
-    for _ in range(10):
-      random_document_index = self._randint(0, num_documents - 1)
-      if random_document_index != document_index:
-        break
-    first, end = self._documents.segment_range(random_document_index)
-    bounds = self._documents.segment_bounds
-    start_segment = first + self._randint(0, end - first - 1)
-    b_start = bounds[start_segment]
-    for segment in range(start_segment, end):
-      b_end = bounds[segment + 1]
-      if b_end - b_start >= target_b_length:
-        break
-    return [b_start, b_end]
-
-  def _truncate(self, a_range, b_range, max_num_tokens):
-    """truncate_seq_pair on ranges: move the start or the end inwards."""
-    random_draw = self._rng.random
-    while (a_range[1] - a_range[0]) + (b_range[1] - b_range[0]) > (
-        max_num_tokens):
-      longer = (a_range if a_range[1] - a_range[0] > b_range[1] - b_range[0]
-                else b_range)
-      assert longer[1] > longer[0], "cannot truncate an empty sequence"
-      if random_draw() < 0.5:
-        longer[0] += 1
-      else:
-        longer[1] -= 1
-
-  def _record(self, a_range, b_range, is_random_next):
-    """Masks [CLS] A [SEP] B [SEP] and encodes it."""
-    token_ids = self._documents.token_ids
-    num_a = a_range[1] - a_range[0]
-    assert num_a > 0 and b_range[1] > b_range[0], "A and B must be non-empty"
-    input_ids = [self._cls_id]
-    input_ids += token_ids[a_range[0]:a_range[1]]
-    input_ids.append(self._sep_id)
-    input_ids += token_ids[b_range[0]:b_range[1]]
-    input_ids.append(self._sep_id)
-    positions, labels = self._mask(input_ids, num_a)
-    return self._encoder.encode(input_ids, num_a + 2, positions, labels,
-                                is_random_next)
-
-  def _mask(self, input_ids, num_a):
-    """`create_masked_lm_predictions` on ids; masks `input_ids` in place.
-
-    Returns:
-      (sorted masked positions, their original ids).
-    """
-    num_to_predict = self._num_to_predict[len(input_ids)]
-    if self._options.do_whole_word_mask or self._scan_specials:
-      groups = self._candidate_groups(input_ids)
-      fast_shuffle(groups, self._rng)
-      chosen = _fit_groups(groups, num_to_predict)
+def _log_record(record, id_to_token):
+  """Logs one record as the original logs its first 20 instances."""
+  feature_map = tf.train.Example.FromString(record).features.feature
+  features = collections.OrderedDict()
+  for name in FEATURE_NAMES:
+    feature = feature_map[name]
+    if name == "masked_lm_weights":
+      features[name] = list(feature.float_list.value)
     else:
-      # One group per position but [CLS] (0) and the two [SEP]s; the
-      # first num_to_predict after the shuffle are the ones masked.
-      chosen = list(range(1, num_a + 1))
-      chosen += range(num_a + 2, len(input_ids) - 1)
-      fast_shuffle(chosen, self._rng)
-      del chosen[num_to_predict:]
-
-    random_draw = self._rng.random
-    vocab_word_ids = self._vocab_word_ids
-    masked = []
-    for index in chosen:
-      masked.append((index, input_ids[index]))
-      if random_draw() < 0.8:
-        input_ids[index] = self._mask_id
-      elif random_draw() >= 0.5:  # else: keep the original token
-        input_ids[index] = vocab_word_ids[
-            self._randint(0, len(vocab_word_ids) - 1)]
-    masked.sort()
-    return [index for index, _ in masked], [label for _, label in masked]
-
-  def _candidate_groups(self, input_ids):
-    """`_candidate_groups` on ids."""
-    groups = []
-    special = (self._cls_id, self._sep_id)
-    is_continuation = (self._is_continuation if
-                       self._options.do_whole_word_mask else None)
-    for index, token_id in enumerate(input_ids):
-      if token_id in special:
-        continue
-      if is_continuation is not None and groups and is_continuation[token_id]:
-        groups[-1].append(index)
-      else:
-        groups.append([index])
-    return groups
-
-
-def _fit_groups(groups, num_to_predict):
-  """Positions of the groups taken in order while they fit.
-
-  A whole word that would overflow is skipped, not cut: a later, shorter
-  word may still fit. Groups never overlap, so the original's check for
-  already covered positions could never fire and is left out.
-  """
-  chosen = []
-  for group in groups:
-    if len(chosen) >= num_to_predict:
-      break
-    if len(chosen) + len(group) <= num_to_predict:
-      chosen.extend(group)
-  return chosen
+      features[name] = list(feature.int64_list.value)
+  num_tokens = sum(features["input_mask"])
+  tf1.logging.debug("*** Example ***")
+  tf1.logging.debug("tokens: %s" % " ".join(
+      tokenization.printable_text(id_to_token[token_id])
+      for token_id in features["input_ids"][:num_tokens]))
+  for name, values in features.items():
+    tf1.logging.debug("%s: %s" % (name, " ".join(str(x) for x in values)))
 
 
 # --------------------------------------------------------------------------
-# The bounded-memory pipeline of main() (SPEC D4).
+# The bounded-memory pipeline of main() (docs/DEVIATIONS.md, "Pretraining
+# data in bounded memory").
 
 
 class RecordSpool(object):
@@ -1214,6 +1174,12 @@ class SpoolChain(object):
     for spool in self._spools:
       spool.close()
 
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *unused_exc_info):
+    self.close()
+
 
 def spill_directory(output_files):
   """Local directory for temporary spool files: beside the first output
@@ -1236,59 +1202,31 @@ def spool_instances(documents, spool, rng, options, document_indexes=None):
   """
   if document_indexes is None:
     document_indexes = range(len(documents))
-  maker = InstanceMaker(documents, options, rng)
+  maker = InstanceMaker(documents, masking_vocab_of_ids(documents.vocab),
+                        options, rng)
+  encoder = ExampleEncoder(options.max_seq_length,
+                           options.max_predictions_per_seq,
+                           len(documents.id_to_token))
   throttle = _Throttle()
-  for pass_index in range(options.dupe_factor):
-    for done, document_index in enumerate(document_indexes, 1):
-      for record in maker.records_of_document(document_index):
-        spool.append(record)
-      if throttle.ready() or done == len(document_indexes):
-        tf1.logging.info(
-            "Pass %d of %d: %d of %d documents; %d instances so far "
-            "(%.0f instances/s)", pass_index + 1, options.dupe_factor, done,
-            len(document_indexes), len(spool),
-            len(spool) / throttle.elapsed())
+
+  def progress(pass_index, done):
+    if throttle.ready() or done == len(document_indexes):
+      tf1.logging.info(
+          "Pass %d of %d: %d of %d documents; %d instances so far "
+          "(%.0f instances/s)", pass_index + 1, options.dupe_factor, done,
+          len(document_indexes), len(spool),
+          len(spool) / throttle.elapsed())
+
+  for instance in iterate_instances(maker, options.dupe_factor,
+                                    document_indexes, progress):
+    spool.append(encoder.encode(instance))
 
 
 def shuffled_order(num_records, rng):
-  """rng.shuffle of an index array: the draws of shuffling the instances."""
+  """A shuffled index array: the draws of shuffling the instances."""
   order = array.array("q", range(num_records))
-  fast_shuffle(order, rng)
+  _shuffle(rng, order)
   return order
-
-
-def write_spooled_instances(records, order, writers, id_to_token):
-  """Writes records[order[k]] to writers[k % n]; logs the first 20.
-
-  Returns:
-    The number of records written.
-  """
-  throttle = _Throttle()
-  for k, index in enumerate(order):
-    record = records[index]
-    writers[k % len(writers)].write(record)
-    if k < _NUM_LOGGED_INSTANCES:
-      _log_record(record, id_to_token)
-    if throttle.ready():
-      tf1.logging.info("Wrote %d of %d instances (%.0f/s)", k + 1,
-                       len(order), (k + 1) / throttle.elapsed())
-  tf1.logging.info("Wrote %d total instances", len(order))
-  return len(order)
-
-
-def _log_record(record, id_to_token):
-  """`log_instance` for serialized Example bytes."""
-  feature_map = tf.train.Example.FromString(record).features.feature
-  features = collections.OrderedDict()
-  for name in FEATURE_NAMES:
-    feature = feature_map[name]
-    if name == "masked_lm_weights":
-      features[name] = list(feature.float_list.value)
-    else:
-      features[name] = list(feature.int64_list.value)
-  num_tokens = sum(features["input_mask"])
-  tokens = [id_to_token[i] for i in features["input_ids"][:num_tokens]]
-  log_instance(tokens, features)
 
 
 # --------------------------------------------------------------------------
@@ -1297,9 +1235,10 @@ def _log_record(record, id_to_token):
 _WORKER_STATE = {}
 
 
-def _init_worker(documents, options, spill_dir):
+def _init_worker(documents, options, spill_dir, random_seed, num_workers):
   _WORKER_STATE.update(documents=documents, options=options,
-                       spill_dir=spill_dir)
+                       spill_dir=spill_dir, random_seed=random_seed,
+                       num_workers=num_workers)
 
 
 def _worker_seed(random_seed, worker_index, num_workers):
@@ -1311,16 +1250,16 @@ def _worker_seed(random_seed, worker_index, num_workers):
 
 def _worker_spool_instances(worker_index):
   """Worker body: instances of every num_workers-th document, spooled."""
-  documents = _WORKER_STATE["documents"]
-  options = _WORKER_STATE["options"]
-  rng = random.Random(_worker_seed(options.random_seed, worker_index,
-                                   options.num_workers))
-  document_indexes = range(worker_index, len(documents), options.num_workers)
-  spool = RecordSpool(_WORKER_STATE["spill_dir"],
-                      SPOOL_BUFFER_BYTES // options.num_workers,
+  state = _WORKER_STATE
+  num_workers = state["num_workers"]
+  rng = random.Random(_worker_seed(state["random_seed"], worker_index,
+                                   num_workers))
+  document_indexes = range(worker_index, len(state["documents"]),
+                           num_workers)
+  spool = RecordSpool(state["spill_dir"], SPOOL_BUFFER_BYTES // num_workers,
                       keep_name=True)
   try:
-    spool_instances(documents, spool, rng, options,
+    spool_instances(state["documents"], spool, rng, state["options"],
                     document_indexes=document_indexes)
     path, offsets = spool.detach()
     return path, offsets, None
@@ -1330,8 +1269,9 @@ def _worker_spool_instances(worker_index):
     return None, None, "%s: %s" % (type(error).__name__, error)
 
 
-def spool_instances_parallel(documents, options, spill_dir):
-  """Spools instances in `options.num_workers` processes.
+def spool_instances_parallel(documents, options, spill_dir, random_seed,
+                             num_workers):
+  """Spools instances in `num_workers` processes.
 
   Documents are dealt round-robin to the workers; random next sentences
   still come from the whole corpus.
@@ -1339,14 +1279,17 @@ def spool_instances_parallel(documents, options, spill_dir):
   Returns:
     A `SpoolChain` of the workers' spools, in worker order.
   """
+  tf1.logging.info(
+      "Making instances in %d processes (--num_workers): the output differs "
+      "from the default single-process output.", num_workers)
   methods = multiprocessing.get_all_start_methods()
   # fork shares the documents copy-on-write; spawn pickles them.
   context = multiprocessing.get_context(
       "fork" if "fork" in methods else "spawn")
-  worker_indexes = list(range(options.num_workers))
-  with context.Pool(options.num_workers, initializer=_init_worker,
-                    initargs=(documents, options, spill_dir)) as pool:
-    results = pool.map(_worker_spool_instances, worker_indexes)
+  with context.Pool(num_workers, initializer=_init_worker,
+                    initargs=(documents, options, spill_dir, random_seed,
+                              num_workers)) as pool:
+    results = pool.map(_worker_spool_instances, range(num_workers))
   spools = SpoolChain([RecordSpool.attach(path, offsets)
                        for path, offsets, _ in results])
   errors = [error for _, _, error in results if error]
@@ -1356,13 +1299,57 @@ def spool_instances_parallel(documents, options, spill_dir):
   return spools
 
 
+def make_spool(documents, rng, options, spill_dir, num_workers=1,
+               random_seed=None):
+  """Instances of the whole corpus, serialized and spooled.
+
+  Returns:
+    A `RecordSpool`, or a `SpoolChain` for num_workers > 1 (which draws
+    from seeds derived from random_seed instead of rng).
+  """
+  if num_workers > 1:
+    return spool_instances_parallel(documents, options, spill_dir,
+                                    random_seed, num_workers)
+  spool = RecordSpool(spill_dir)
+  try:
+    spool_instances(documents, spool, rng, options)
+  except BaseException:
+    spool.close()
+    raise
+  return spool
+
+
 # --------------------------------------------------------------------------
 # Validation and main.
 
-GenerationOptions = collections.namedtuple("GenerationOptions", [
-    "max_seq_length", "max_predictions_per_seq", "dupe_factor",
-    "masked_lm_prob", "short_seq_prob", "do_whole_word_mask", "random_seed",
-    "num_workers"])
+ValidatedInputs = collections.namedtuple("ValidatedInputs", [
+    "tokenizer", "input_files", "output_files", "options"])
+
+
+def validate_flags(flag_values):
+  """Checks every flag and input before any work or any file is written.
+
+  Returns:
+    ValidatedInputs: the FullTokenizer, the input and output file lists and
+    the `GenerationOptions`.
+
+  Raises:
+    ValueError: naming the flag and the fix.
+  """
+  shared = run_common.validate_shared_flags(flag_values,
+                                            required_tokens=REQUIRED_TOKENS)
+  options = options_from_flags(flag_values)
+  run_common.check_positive(flag_values.num_workers, "num_workers")
+  input_files = run_common.expand_input_files(flag_values.input_file,
+                                              "text files")
+  output_files = split_output_files(flag_values.output_file)
+  warning = masking_cap_warning(options.max_seq_length,
+                                options.max_predictions_per_seq,
+                                options.masked_lm_prob)
+  if warning:
+    tf1.logging.warning(warning)
+  return ValidatedInputs(shared.tokenizer, input_files, output_files,
+                         options)
 
 
 def options_from_flags(flag_values):
@@ -1373,14 +1360,12 @@ def options_from_flags(flag_values):
       dupe_factor=flag_values.dupe_factor,
       masked_lm_prob=flag_values.masked_lm_prob,
       short_seq_prob=flag_values.short_seq_prob,
-      do_whole_word_mask=flag_values.do_whole_word_mask,
-      random_seed=flag_values.random_seed,
-      num_workers=flag_values.num_workers)
+      do_whole_word_mask=flag_values.do_whole_word_mask)
   if options.max_seq_length < 5:
     raise ValueError(
         "--max_seq_length=%d is too short: [CLS] A [SEP] B [SEP] needs at "
         "least 5 positions (128 or 512 are usual)." % options.max_seq_length)
-  for name in ("max_predictions_per_seq", "dupe_factor", "num_workers"):
+  for name in ("max_predictions_per_seq", "dupe_factor"):
     run_common.check_positive(getattr(options, name), name)
   for name in ("masked_lm_prob", "short_seq_prob"):
     value = getattr(options, name)
@@ -1405,18 +1390,10 @@ def masking_cap_warning(max_seq_length, max_predictions_per_seq,
            max_predictions_per_seq, wanted, wanted, masked_lm_prob))
 
 
-def load_tokenizer(vocab_file, do_lower_case):
-  """The FullTokenizer; raises ValueError for a vocab without specials."""
-  run_common.require_file(vocab_file, "vocab_file")
-  tokenizer = tokenization.FullTokenizer(
-      vocab_file=vocab_file, do_lower_case=do_lower_case)
-  run_common.require_vocab_tokens(tokenizer.vocab, vocab_file,
-                                  tokens=_SPECIAL_TOKENS)
-  return tokenizer
-
-
 def split_output_files(output_file):
-  """Comma-separated output paths (not globbed), each named once."""
+  """Comma-separated output paths (not globbed), each named once, none a
+  directory, each in an existing local directory (other file systems are
+  checked when the file is opened)."""
   output_files = [path.strip() for path in output_file.split(",")
                   if path.strip()]
   if not output_files:
@@ -1429,56 +1406,33 @@ def split_output_files(output_file):
       raise ValueError("--output_file=%s is a directory; pass a file path "
                        "such as %s/output.tfrecord." %
                        (path, path.rstrip("/")))
+    directory = os.path.dirname(os.path.abspath(path))
+    if "://" not in path and not os.path.isdir(directory):
+      raise ValueError("--output_file=%s cannot be written (%s is not a "
+                       "directory). Check that its directory exists and is "
+                       "writable." % (path, directory))
   return output_files
 
 
-def make_spool(documents, rng, options, spill_dir):
-  """Instances of the whole corpus, serialized and spooled."""
-  if options.num_workers > 1:
-    tf1.logging.info(
-        "Making instances in %d processes (--num_workers): the output differs "
-        "from the default single-process output.", options.num_workers)
-    return spool_instances_parallel(documents, options, spill_dir)
-  spool = RecordSpool(spill_dir)
-  try:
-    spool_instances(documents, spool, rng, options)
-  except BaseException:
-    spool.close()
-    raise
-  return spool
-
-
 def main(_):
-  tf1.logging.set_verbosity(tf1.logging.INFO)
-  options = options_from_flags(FLAGS)
-  tokenizer = load_tokenizer(FLAGS.vocab_file, FLAGS.do_lower_case)
-  input_files = expand_input_files(FLAGS.input_file)
-  output_files = split_output_files(FLAGS.output_file)
-  warning = masking_cap_warning(options.max_seq_length,
-                                options.max_predictions_per_seq,
-                                options.masked_lm_prob)
-  if warning:
-    tf1.logging.warning(warning)
-
-  tf1.logging.info("*** Reading from input files ***")
-  rng = random.Random(options.random_seed)
+  inputs = validate_flags(FLAGS)
+  rng = random.Random(FLAGS.random_seed)
   with contextlib.ExitStack() as stack:
-    writers = open_output_writers(output_files, stack)
-    documents = read_compact_documents(input_files, tokenizer)
-    # Same draws as the original's rng.shuffle(all_documents).
+    # Opened first: an unwritable path fails before the expensive work.
+    writers = open_output_writers(inputs.output_files, stack)
+    documents = read_compact_documents(inputs.input_files, inputs.tokenizer)
+    require_text(documents, inputs.input_files)
     documents.shuffle(rng)
-    spool = make_spool(documents, rng, options,
-                       spill_directory(output_files))
-    stack.callback(spool.close)
-    # Same draws as the original's rng.shuffle(instances).
+    spool = stack.enter_context(make_spool(
+        documents, rng, inputs.options, spill_directory(inputs.output_files),
+        FLAGS.num_workers, FLAGS.random_seed))
+    # The draws of the original's final rng.shuffle(instances).
     order = shuffled_order(len(spool), rng)
-    tf1.logging.info("*** Writing to output files ***")
-    for output_file in output_files:
-      tf1.logging.info("  %s", output_file)
-    write_spooled_instances(spool, order, writers, documents.id_to_token)
+    write_records((spool[index] for index in order), writers,
+                  documents.id_to_token)
 
 
 if __name__ == "__main__":
   run_common.mark_flags_as_required(
       ["input_file", "output_file", "vocab_file"], FLAGS)
-  run_common.run_script(main, FLAGS)
+  run_common.run_script(main, FLAGS, __doc__)

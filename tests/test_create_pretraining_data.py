@@ -1,9 +1,11 @@
 """Tests for create_pretraining_data.py.
 
-Golden tests run the real main() on the original's inputs and compare the
-TFRecords with the original's output; equivalence tests check that the
-streaming fast path of main() and the library functions (the original's
-API) make the same random draws and the same records on random corpora.
+Golden tests run the real main() and the original's API on the original's
+inputs and compare the TFRecords with the original's output. Equivalence
+tests check the one implementation, `InstanceMaker` and main()'s streaming
+pipeline, against the in-memory reference of the original's algorithm in
+pretraining_reference.py: the same random draws, the same instances, the
+same records, on random corpora.
 """
 
 import array
@@ -16,6 +18,8 @@ import pytest
 import tensorflow as tf
 
 import create_pretraining_data as cpd
+import pretraining_reference as reference
+import run_common
 import tokenization
 from conftest import GOLDEN_DIR
 from script_runner import assert_clean_failure, run_main, run_script
@@ -84,7 +88,8 @@ def raw_records(path):
 def test_main_matches_golden(config, tmp_path):
   output_file = run_golden(config, tmp_path)
   assert parsed_records(output_file) == golden_lines(config)
-  # Stronger than required: the records are the original's bytes.
+  # Stronger than required: ExampleEncoder writes the map in the order
+  # protobuf 3 and 4 did, so the records are the original's bytes.
   golden_file = os.path.join(GOLDEN_CPD, config, "output.tfrecord")
   assert raw_records(output_file) == raw_records(golden_file)
   # Nothing but the output is left in the directory (no spool, no temp).
@@ -137,12 +142,14 @@ def test_library_api_matches_golden(config, tmp_path, tokenizer):
 
 
 def test_first_20_instances_and_progress_are_logged(tmp_path, monkeypatch):
+  """Progress at INFO; the first 20 instances at DEBUG (--verbosity=1)."""
   messages = []
 
   def record(message, *args):
     messages.append(message % args if args else message)
 
   monkeypatch.setattr(tf.compat.v1.logging, "info", record)
+  monkeypatch.setattr(tf.compat.v1.logging, "debug", record)
   monkeypatch.setattr(cpd, "PROGRESS_INTERVAL_SECONDS", 0.0)
   run_golden("default", tmp_path)
   assert messages.count("*** Example ***") == 20
@@ -165,7 +172,7 @@ def test_first_20_instances_and_progress_are_logged(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------
-# Fast path == library path on random corpora.
+# The engine against the reference, on random corpora.
 
 
 def random_corpus(rng, words, num_documents, max_lines, max_words):
@@ -179,24 +186,51 @@ def random_corpus(rng, words, num_documents, max_lines, max_words):
   return "\n\n".join(documents) + "\n"
 
 
-def library_records(path, tokenizer, options, rng):
-  instances = cpd.create_training_instances(
+def random_options(rng, seed):
+  # Tiny and usual sequence lengths, no to full masking, whole words.
+  return cpd.GenerationOptions(
+      max_seq_length=rng.choice([5, 6, 9, 24, 64]),
+      max_predictions_per_seq=rng.choice([1, 3, 20]),
+      dupe_factor=rng.randint(1, 3),
+      masked_lm_prob=rng.choice([0.0, 0.15, 0.5, 1.0]),
+      short_seq_prob=rng.choice([0.0, 0.1, 0.9]),
+      do_whole_word_mask=bool(seed % 2))
+
+
+def write_random_corpus(rng, directory, words):
+  # Few documents (one-document corpora included), long and short lines
+  # (truncation of A and B).
+  text = random_corpus(rng, words, num_documents=rng.randint(1, 6),
+                       max_lines=rng.choice([1, 3, 12]),
+                       max_words=rng.choice([2, 8, 60]))
+  path = directory / "corpus.txt"
+  path.write_text(text, encoding="utf-8")
+  return str(path)
+
+
+def reference_instances(path, tokenizer, options, rng):
+  return reference.create_training_instances(
       [path], tokenizer, options.max_seq_length, options.dupe_factor,
       options.short_seq_prob, options.masked_lm_prob,
       options.max_predictions_per_seq, rng,
       do_whole_word_mask=options.do_whole_word_mask)
-  return [cpd.serialize_features(cpd.instance_features(
+
+
+def reference_records(path, tokenizer, options, rng):
+  return [json.dumps(reference.instance_features(
       instance, tokenizer.vocab, options.max_seq_length,
-      options.max_predictions_per_seq)) for instance in instances]
+      options.max_predictions_per_seq), sort_keys=True)
+          for instance in reference_instances(path, tokenizer, options, rng)]
 
 
-def fast_records(path, tokenizer, options, rng, directory, buffer_bytes):
+def streamed_records(path, tokenizer, options, rng, directory, buffer_bytes):
+  """The records main() writes, in order (its steps without the flags)."""
   documents = cpd.read_compact_documents([path], tokenizer)
   documents.shuffle(rng)
   with cpd.RecordSpool(directory, buffer_bytes) as spool:
     cpd.spool_instances(documents, spool, rng, options)
     order = cpd.shuffled_order(len(spool), rng)
-    return [spool[index] for index in order]
+    return [record_json(spool[index]) for index in order]
 
 
 @pytest.fixture(scope="module")
@@ -209,33 +243,135 @@ def lee_words():
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_fast_path_equals_library_path(seed, tmp_path, tokenizer, lee_words):
+def test_main_pipeline_equals_reference(seed, tmp_path, tokenizer,
+                                        lee_words):
   rng = random.Random(seed)
-  # Few documents (one-document corpora included), long and short lines
-  # (truncation of A and B), tiny and usual sequence lengths.
-  text = random_corpus(rng, lee_words, num_documents=rng.randint(1, 6),
-                       max_lines=rng.choice([1, 3, 12]),
-                       max_words=rng.choice([2, 8, 60]))
-  path = tmp_path / "corpus.txt"
-  path.write_text(text, encoding="utf-8")
-  options = cpd.GenerationOptions(
-      max_seq_length=rng.choice([5, 6, 9, 24, 64]),
-      max_predictions_per_seq=rng.choice([1, 3, 20]),
-      dupe_factor=rng.randint(1, 3),
-      masked_lm_prob=rng.choice([0.0, 0.15, 0.5, 1.0]),
-      short_seq_prob=rng.choice([0.0, 0.1, 0.9]),
-      do_whole_word_mask=bool(seed % 2),
-      random_seed=seed, num_workers=1)
-  library_rng = random.Random(seed)
-  fast_rng = random.Random(seed)
-  expected = library_records(str(path), tokenizer, options, library_rng)
-  actual = fast_records(str(path), tokenizer, options, fast_rng,
-                        str(tmp_path), buffer_bytes=rng.choice([1, 1 << 20]))
-  # Parsed, not byte for byte: protobuf releases order map fields
-  # differently when they serialize.
-  assert [record_json(r) for r in actual] == [record_json(r) for r in expected]
+  path = write_random_corpus(rng, tmp_path, lee_words)
+  options = random_options(rng, seed)
+  reference_rng, engine_rng = random.Random(seed), random.Random(seed)
+  expected = reference_records(path, tokenizer, options, reference_rng)
+  actual = streamed_records(path, tokenizer, options, engine_rng,
+                            str(tmp_path), rng.choice([1, 1 << 20]))
+  assert actual == expected
   # Both consumed exactly the same random stream.
-  assert fast_rng.random() == library_rng.random()
+  assert engine_rng.random() == reference_rng.random()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_create_training_instances_equals_reference(seed, tmp_path,
+                                                    tokenizer, lee_words):
+  rng = random.Random(100 + seed)
+  path = write_random_corpus(rng, tmp_path, lee_words)
+  options = random_options(rng, seed)
+  reference_rng, engine_rng = random.Random(seed), random.Random(seed)
+  expected = reference_instances(path, tokenizer, options, reference_rng)
+  actual = cpd.create_training_instances(
+      [path], tokenizer, options.max_seq_length, options.dupe_factor,
+      options.short_seq_prob, options.masked_lm_prob,
+      options.max_predictions_per_seq, engine_rng,
+      do_whole_word_mask=options.do_whole_word_mask)
+  assert all(isinstance(i, cpd.TrainingInstance) for i in actual)
+  assert [str(i) for i in actual] == [str(i) for i in expected]
+  assert engine_rng.random() == reference_rng.random()
+
+
+class SpecialsTokenizer(object):
+  """A custom tokenizer that puts [CLS] and [SEP] inside the text."""
+
+  def __init__(self, tokenizer):
+    self.vocab = tokenizer.vocab
+    self._tokenizer = tokenizer
+
+  def tokenize(self, text):
+    swaps = {"the": "[SEP]", "a": "[CLS]"}
+    return [swaps.get(token, token)
+            for token in self._tokenizer.tokenize(text)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_specials_inside_the_text_are_never_masked(seed, tmp_path,
+                                                   tokenizer, lee_words):
+  specials_tokenizer = SpecialsTokenizer(tokenizer)
+  rng = random.Random(200 + seed)
+  path = write_random_corpus(rng, tmp_path, lee_words)
+  options = random_options(rng, seed)._replace(max_seq_length=64,
+                                               masked_lm_prob=1.0)
+  reference_rng, engine_rng = random.Random(seed), random.Random(seed)
+  expected = reference_records(path, specials_tokenizer, options,
+                               reference_rng)
+  actual = streamed_records(path, specials_tokenizer, options, engine_rng,
+                            str(tmp_path), 1 << 20)
+  assert actual == expected
+  assert engine_rng.random() == reference_rng.random()
+
+
+def random_tokens(rng, length):
+  pool = ["the", "un", "##aff", "##able", "[CLS]", "[SEP]", "x", "##y",
+          "not-in-vocab-words", "[MASK]"]
+  return [rng.choice(pool) for _ in range(length)]
+
+
+def test_create_instances_from_document_equals_reference():
+  rng = random.Random(7)
+  vocab_words = ["[PAD]", "[CLS]", "[SEP]", "[MASK]", "the", "##able", "zz"]
+  for trial in range(300):
+    all_documents = [
+        [random_tokens(rng, rng.randint(1, 12))
+         for _ in range(rng.randint(1, 6))]
+        for _ in range(rng.randint(1, 4))]
+    arguments = (rng.choice([5, 7, 16, 40]), rng.choice([0.0, 0.5]),
+                 rng.choice([0.15, 0.6]), rng.choice([1, 4, 20]), vocab_words)
+    whole_word = bool(trial % 2)
+    for document_index in range(len(all_documents)):
+      reference_rng, engine_rng = random.Random(trial), random.Random(trial)
+      expected = reference.create_instances_from_document(
+          all_documents, document_index, *arguments, reference_rng,
+          do_whole_word_mask=whole_word)
+      actual = cpd.create_instances_from_document(
+          all_documents, document_index, *arguments, engine_rng,
+          do_whole_word_mask=whole_word)
+      assert [str(i) for i in actual] == [str(i) for i in expected]
+      assert engine_rng.random() == reference_rng.random()
+
+
+def test_create_masked_lm_predictions_equals_reference():
+  rng = random.Random(8)
+  vocab_words = ["[PAD]", "[MASK]", "a", "##b", "c"]
+  for trial in range(500):
+    tokens = random_tokens(rng, rng.randint(1, 40))
+    arguments = (tokens, rng.choice([0.0, 0.15, 0.5, 1.0]),
+                 rng.randint(1, 30), vocab_words)
+    whole_word = bool(trial % 2)
+    reference_rng, engine_rng = random.Random(trial), random.Random(trial)
+    expected = reference.create_masked_lm_predictions(
+        *arguments, reference_rng, do_whole_word_mask=whole_word)
+    actual = cpd.create_masked_lm_predictions(
+        *arguments, engine_rng, do_whole_word_mask=whole_word)
+    assert actual == expected
+    assert engine_rng.random() == reference_rng.random()
+
+
+def test_truncate_seq_pair_equals_reference():
+  rng = random.Random(9)
+  for trial in range(500):
+    pair = (list(range(rng.randint(0, 30))),
+            list(range(100, 100 + rng.randint(1, 30))))
+    limit = rng.randint(1, 40)
+    expected, actual = ([list(tokens) for tokens in pair] for _ in range(2))
+    reference_rng, engine_rng = random.Random(trial), random.Random(trial)
+    reference.truncate_seq_pair(*expected, limit, reference_rng)
+    cpd.truncate_seq_pair(*actual, limit, engine_rng)
+    assert actual == expected
+    assert engine_rng.random() == reference_rng.random()
+
+
+def document_lists(documents):
+  """A CompactDocuments as the original's lists of lists of tokens."""
+  bounds = documents.segment_bounds
+  return [[[documents.id_to_token[token_id]
+            for token_id in documents.tokens[bounds[s]:bounds[s + 1]]]
+           for s in range(*documents.segment_range(d))]
+          for d in range(len(documents))]
 
 
 def test_compact_documents_read_like_lists(tmp_path, tokenizer):
@@ -251,8 +387,7 @@ def test_compact_documents_read_like_lists(tmp_path, tokenizer):
       lists[-1].append(tokens)
   lists = [document for document in lists if document]
   documents = cpd.read_compact_documents([str(path)], tokenizer)
-  as_lists = [[segment for segment in document] for document in documents]
-  assert as_lists == lists
+  assert document_lists(documents) == lists
   assert len(documents) == 3
   # A line of control characters only is skipped without ending the
   # document; the bad byte \xff is dropped; "\r\n" is stripped.
@@ -261,58 +396,101 @@ def test_compact_documents_read_like_lists(tmp_path, tokenizer):
   rng_a, rng_b = random.Random(3), random.Random(3)
   documents.shuffle(rng_a)
   rng_b.shuffle(lists)
-  assert [[s for s in d] for d in documents] == lists
+  assert document_lists(documents) == lists
   assert rng_a.random() == rng_b.random()
 
 
-def test_fast_shuffle_equals_random_shuffle():
-  for length in list(range(0, 70)) + [255, 256, 257, 1000]:
-    rng_a, rng_b = random.Random(length), random.Random(length)
-    items_a = list(range(length))
-    items_b = array.array("q", range(length))
-    rng_a.shuffle(items_a)
-    cpd.fast_shuffle(items_b, rng_b)
-    assert list(items_b) == items_a
-    assert rng_a.random() == rng_b.random()
+# --------------------------------------------------------------------------
+# The inlined draws and the hand-written encoder.
+
+inlined_shuffle = cpd._shuffle  # pylint: disable=protected-access
+inlined_randint = cpd._randint  # pylint: disable=protected-access
+
+CPYTHON_DRAWS_CHANGED = (
+    "This Python's random.Random draws differently from what "
+    "create_pretraining_data._shuffle/_randint copy (shuffle swaps x[i] with "
+    "x[_randbelow(i + 1)] from the end; randint(a, b) = a + _randbelow(b - "
+    "a + 1); _randbelow(n) retries getrandbits(n.bit_length()) until < n). "
+    "Update the copies, or call rng.shuffle/rng.randint, so that the output "
+    "stays the original's.")
 
 
-def test_fast_shuffle_defers_to_random_subclasses():
+def test_shuffle_and_randint_draw_as_cpython():
+  for length in list(range(0, 70)) + [127, 128, 129, 255, 256, 257, 1000]:
+    for make in (list, lambda items: array.array("q", items)):
+      rng_a, rng_b = random.Random(length), random.Random(length)
+      items_a, items_b = list(range(length)), make(range(length))
+      rng_a.shuffle(items_a)
+      inlined_shuffle(rng_b, items_b)
+      if list(items_b) != items_a or rng_a.random() != rng_b.random():
+        pytest.fail(CPYTHON_DRAWS_CHANGED)
+  rng_a, rng_b = random.Random(5), random.Random(5)
+  for low, high in [(0, 0), (1, 1), (2, 3), (0, 127), (0, 128), (0, 30521),
+                    (-5, 5), (2, 1 << 70)] * 50:
+    expected = rng_a.randint(low, high)
+    actual = inlined_randint(rng_b, low, high)
+    if actual != expected or rng_a.random() != rng_b.random():
+      pytest.fail(CPYTHON_DRAWS_CHANGED)
+  with pytest.raises(ValueError):
+    inlined_randint(random.Random(1), 3, 2)
 
-  class CountingRandom(random.Random):
-    calls = 0
 
-    def shuffle(self, x):  # pylint: disable=arguments-differ
-      CountingRandom.calls += 1
-      super(CountingRandom, self).shuffle(x)
+def test_draws_of_random_subclasses_are_their_own():
 
-  cpd.fast_shuffle([1, 2, 3], CountingRandom(1))
-  assert CountingRandom.calls == 1
+  class RandomOnly(random.Random):
+    """Overrides random() only: CPython's _randbelow then uses random()."""
+
+    def random(self):
+      return super(RandomOnly, self).random()
+
+  rng_a, rng_b = RandomOnly(3), RandomOnly(3)
+  items_a, items_b = list(range(50)), list(range(50))
+  rng_a.shuffle(items_a)
+  inlined_shuffle(rng_b, items_b)
+  assert items_b == items_a
+  assert [rng_a.randint(0, 9) for _ in range(20)] == [
+      inlined_randint(rng_b, 0, 9) for _ in range(20)]
+
+
+def protobuf_record(instance, max_seq_length, max_predictions_per_seq):
+  features = reference.instance_features(
+      instance, {str(i): i for i in range(1 << 20)}, max_seq_length,
+      max_predictions_per_seq)
+  feature_map = {
+      name: (cpd.create_float_feature(values) if name == "masked_lm_weights"
+             else cpd.create_int_feature(values))
+      for name, values in features.items()}
+  return tf.train.Example(features=tf.train.Features(
+      feature=feature_map)).SerializeToString()
 
 
 def test_example_encoder_matches_protobuf():
   rng = random.Random(5)
-  for max_seq_length, num_predictions in ((5, 1), (64, 10), (512, 80)):
-    encoder = cpd.ExampleEncoder(max_seq_length, num_predictions, 30522)
+  # Ids beyond the encoder's varint table, positions of two bytes (S 512),
+  # segment ids other than 0 and 1.
+  for max_seq_length, num_predictions, vocab_size in (
+      (5, 1, 30522), (64, 10, 100), (512, 80, 30522)):
+    encoder = cpd.ExampleEncoder(max_seq_length, num_predictions, vocab_size)
     for _ in range(20):
       num_tokens = rng.randint(3, max_seq_length)
       input_ids = [rng.randint(0, 30521) for _ in range(num_tokens)]
       num_a_side = rng.randint(2, num_tokens - 1)
+      segment_ids = [0] * num_a_side + [1] * (num_tokens - num_a_side)
+      if rng.random() < 0.3:
+        segment_ids[-1] = rng.choice([2, 127, 128, 300])
       count = rng.randint(0, min(num_predictions, num_tokens))
-      positions = sorted(rng.sample(range(num_tokens), count))
-      labels = [rng.randint(0, 30521) for _ in positions]
-      is_random_next = rng.random() < 0.5
-      instance = cpd.TrainingInstance(
-          tokens=[str(i) for i in input_ids],
-          segment_ids=[0] * num_a_side + [1] * (num_tokens - num_a_side),
-          masked_lm_positions=positions,
-          masked_lm_labels=[str(i) for i in labels],
-          is_random_next=is_random_next)
-      identity = {str(i): i for i in input_ids + labels}
-      expected = cpd.serialize_features(cpd.instance_features(
-          instance, identity, max_seq_length, num_predictions))
-      actual = encoder.encode(input_ids, num_a_side, positions, labels,
-                              is_random_next)
-      assert record_json(actual) == record_json(expected)
+      instance = cpd.Instance(
+          tokens=input_ids, segment_ids=segment_ids,
+          masked_lm_positions=sorted(rng.sample(range(num_tokens), count)),
+          masked_lm_labels=[rng.randint(0, 30521) for _ in range(count)],
+          is_random_next=rng.random() < 0.5)
+      as_strings = cpd.TrainingInstance(
+          [str(i) for i in instance.tokens], instance.segment_ids,
+          instance.masked_lm_positions,
+          [str(i) for i in instance.masked_lm_labels],
+          instance.is_random_next)
+      expected = protobuf_record(as_strings, max_seq_length, num_predictions)
+      assert record_json(encoder.encode(instance)) == record_json(expected)
 
 
 # --------------------------------------------------------------------------
@@ -356,8 +534,8 @@ def test_masked_lm_predictions_caps_at_max_predictions(tokenizer):
   assert len(positions) == 7
 
 
-def test_whole_word_flag_default_is_read_from_flags(tokenizer, tmp_path):
-  """SPEC D5: without the keyword, the (parsed) flag decides."""
+def test_library_functions_never_read_flags(tokenizer, tmp_path):
+  """The default is the flag's default, whatever was parsed (or not)."""
   tokens = ["[CLS]"] + tokenizer.tokenize("unaffable snowboarders") + [
       "[SEP]", "a", "[SEP]"]
   vocab_words = list(tokenizer.vocab.keys())
@@ -366,9 +544,11 @@ def test_whole_word_flag_default_is_read_from_flags(tokenizer, tmp_path):
     return cpd.create_masked_lm_predictions(
         tokens, 0.9, 20, vocab_words, random.Random(2), **kwargs)
 
+  cpd.FLAGS.unparse_flags()
+  unparsed = predictions()
   run_golden("wwm", tmp_path)  # parses --do_whole_word_mask=True
-  assert predictions() == predictions(do_whole_word_mask=True)
-  assert predictions() != predictions(do_whole_word_mask=False)
+  assert predictions() == unparsed == predictions(do_whole_word_mask=False)
+  assert predictions() != predictions(do_whole_word_mask=True)
 
 
 def test_truncate_seq_pair_removes_from_the_longer_list():
@@ -435,7 +615,8 @@ def test_inputs_as_comma_lists_and_globs(tmp_path, tokenizer):
   for name in ("b.txt", "a.txt", "c.txt"):
     (tmp_path / name).write_text("%s one.\n\n%s two.\n" % (name, name))
   pattern = "%s/[ab].txt" % tmp_path
-  files = cpd.expand_input_files("%s, %s" % (pattern, tmp_path / "c.txt"))
+  files = run_common.expand_input_files(
+      "%s, %s" % (pattern, tmp_path / "c.txt"), "text files")
   # Glob order is TensorFlow's (as the original's), not necessarily sorted.
   assert files == tf.io.gfile.glob(pattern) + [str(tmp_path / "c.txt")]
   assert sorted(os.path.basename(f) for f in files[:2]) == ["a.txt", "b.txt"]
@@ -443,7 +624,8 @@ def test_inputs_as_comma_lists_and_globs(tmp_path, tokenizer):
   # As in the original, a new file does not start a new document: only
   # blank lines do, so each file's last document runs into the next file.
   assert len(documents) == 4
-  assert [len(document) for document in documents] == [1, 2, 2, 1]
+  assert [len(document) for document in document_lists(documents)] == [
+      1, 2, 2, 1]
 
 
 def base_flags(tmp_path, **overrides):
@@ -461,6 +643,7 @@ def base_flags(tmp_path, **overrides):
     (dict(max_seq_length=4), "--max_seq_length=4"),
     (dict(dupe_factor=0), "--dupe_factor"),
     (dict(max_predictions_per_seq=0), "--max_predictions_per_seq"),
+    (dict(num_workers=0), "--num_workers"),
     (dict(output_file="/no/such/dir/out.tfrecord"), "--output_file="),
     (dict(vocab_file="/no/such/vocab.txt"), "--vocab_file="),
 ])
@@ -468,6 +651,54 @@ def test_bad_flags_raise_clear_errors(tmp_path, overrides, fragment):
   with pytest.raises(ValueError, match=fragment.replace("*", r"\*")):
     run_main(cpd, **base_flags(tmp_path, **overrides))
   assert not os.path.exists(str(tmp_path / "out.tfrecord"))
+
+
+def test_flags_are_validated_before_any_work(tmp_path, monkeypatch):
+  """The vocab is checked first (by run_common), then this script's flags,
+  all before the corpus is read or a file is opened."""
+  def must_not_run(*unused_args):
+    raise AssertionError("work started before validation ended")
+
+  monkeypatch.setattr(cpd, "read_compact_documents", must_not_run)
+  monkeypatch.setattr(cpd, "open_output_writers", must_not_run)
+  with pytest.raises(ValueError, match="--vocab_file="):
+    run_main(cpd, **base_flags(tmp_path, vocab_file="/no/such/vocab.txt",
+                               masked_lm_prob=2.0))
+  for overrides in (dict(masked_lm_prob=2.0), dict(output_file=str(tmp_path)),
+                    dict(input_file=str(tmp_path / "none*.txt"))):
+    with pytest.raises(ValueError):
+      run_main(cpd, **base_flags(tmp_path, **overrides))
+  assert os.listdir(str(tmp_path)) == []
+
+
+def test_validate_flags_returns_what_main_needs(tmp_path):
+  cpd.FLAGS.unparse_flags()
+  cpd.FLAGS(["create_pretraining_data.py"] + [
+      "--%s=%s" % item for item in base_flags(
+          tmp_path, output_file="%s,%s" % (tmp_path / "a", tmp_path / "b"),
+          do_whole_word_mask=True).items()])
+  inputs = cpd.validate_flags(cpd.FLAGS)
+  assert inputs.input_files == [LEE_TEXT]
+  assert inputs.output_files == [str(tmp_path / "a"), str(tmp_path / "b")]
+  assert "[MASK]" in inputs.tokenizer.vocab
+  assert inputs.options == cpd.GenerationOptions(
+      max_seq_length=32, max_predictions_per_seq=5, dupe_factor=1,
+      masked_lm_prob=0.15, short_seq_prob=0.1, do_whole_word_mask=True)
+
+
+def test_library_api_on_an_empty_corpus_and_bad_instances(tmp_path,
+                                                         tokenizer):
+  empty = tmp_path / "empty.txt"
+  empty.write_text("\n\n")
+  # As the original: no documents, no instances (main() refuses instead).
+  assert cpd.create_training_instances(
+      [str(empty)], tokenizer, 32, 2, 0.1, 0.15, 5, random.Random(1)) == []
+  instance = cpd.TrainingInstance(["[CLS]", "a", "[SEP]"], [0, 0, -1], [],
+                                  [], False)
+  with pytest.raises(ValueError, match="negative segment_ids"):
+    cpd.write_instance_to_example_files(
+        [instance], tokenizer, 8, 2, [str(tmp_path / "out.tfrecord")])
+  assert os.listdir(str(tmp_path)) == ["empty.txt"]
 
 
 def test_duplicate_output_files_rejected(tmp_path):
@@ -512,7 +743,7 @@ def test_main_logs_the_masking_cap_warning(tmp_path, monkeypatch):
 
 def test_failure_midway_leaves_no_output(tmp_path, monkeypatch):
   calls = []
-  original = cpd.InstanceMaker.records_of_document
+  original = cpd.InstanceMaker.instances_of_document
 
   def failing(self, document_index):
     calls.append(document_index)
@@ -520,7 +751,7 @@ def test_failure_midway_leaves_no_output(tmp_path, monkeypatch):
       raise ValueError("simulated failure")
     return original(self, document_index)
 
-  monkeypatch.setattr(cpd.InstanceMaker, "records_of_document", failing)
+  monkeypatch.setattr(cpd.InstanceMaker, "instances_of_document", failing)
   monkeypatch.setattr(cpd, "SPOOL_BUFFER_BYTES", 100)
   with pytest.raises(ValueError, match="simulated"):
     run_main(cpd, **base_flags(tmp_path))
