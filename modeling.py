@@ -414,10 +414,11 @@ def _dropout_with_mask(input_tensor, dropout_prob):
   if dropout_prob is None or dropout_prob == 0.0:
     return input_tensor, None
   dtype = input_tensor.dtype
-  keep_mask = tf.random.uniform(tf.shape(input_tensor),
-                                dtype=dtype) >= dropout_prob
-  scaled = input_tensor * tf.constant(1 / (1 - dropout_prob), dtype=dtype)
-  return tf.where(keep_mask, scaled, tf.zeros([], dtype)), keep_mask
+  with tf.name_scope("dropout"):  # tf.nn.dropout's scope: same op names
+    keep_mask = tf.random.uniform(tf.shape(input_tensor),
+                                  dtype=dtype) >= dropout_prob
+    scaled = input_tensor * tf.constant(1 / (1 - dropout_prob), dtype=dtype)
+    return tf.where(keep_mask, scaled, tf.zeros([], dtype)), keep_mask
 
 
 def layer_norm(input_tensor, name=None):

@@ -173,8 +173,9 @@ def _squad_training_seeds(tmp_path, monkeypatch, use_estimator):
   train = run_common.train_estimator
   monkeypatch.setattr(
       run_common, "train_estimator",
-      lambda estimator, input_fn, max_steps, hooks=None: train(
-          estimator, input_fn, 1, hooks=list(hooks or []) + [hook]))
+      lambda estimator, input_fn, max_steps, hooks=None, **kwargs: train(
+          estimator, input_fn, 1, hooks=list(hooks or []) + [hook],
+          **kwargs))
   monkeypatch.chdir(GOLDEN_DIR)
   run_main(run_squad, flagfile="training/squad_flags.txt",
            output_dir=str(tmp_path), tf_random_seed=44)
