@@ -24,6 +24,19 @@
   `bert_config.json`, `vocab.txt`) becomes the Hugging Face layout.
 
 The direction is detected from the files present (`--direction` overrides it).
+
+A shallower student for distillation (as DistilBERT was made: Sanh et al.
+2019, "DistilBERT, a distilled version of BERT"), from an original
+directory, written in the original layout:
+
+    python convert_checkpoint.py --input_dir=TEACHER --output_dir=STUDENT \
+      --keep_layers=0,2,4          # or --keep_layers=every_other
+
+keeps the listed encoder layers (0-based, increasing) bit for bit,
+renumbered 0..k-1, with the embeddings, the pooler and any heads; drops
+optimizer slots and `global_step`; and writes `bert_config.json` with
+`num_hidden_layers` = k (every other key as in the input) and `vocab.txt`.
+docs/DISTILLATION.md shows how to train such a student.
 Safetensors files are read and written with numpy alone: no PyTorch and no
 safetensors package. Weights are float32 in the output (F16, BF16 and F64
 inputs are converted), and float32 tensors round-trip bit for bit.
@@ -82,6 +95,14 @@ flags.DEFINE_string("output_dir", None, "Directory to write the converted "
 flags.DEFINE_enum("direction", "auto", ["auto", "hf_to_tf", "tf_to_hf"],
                   "Conversion direction; auto detects it from the files.",
                   flag_values=FLAGS)
+flags.DEFINE_string(
+    "keep_layers", None,
+    "[Optional] Make a shallower student of an original-layout checkpoint "
+    "instead of converting it: keep these encoder layers, a comma-separated "
+    "increasing list of 0-based indexes (e.g. 0,2,4), or every_other (0, 2, "
+    "4, ...). They are renumbered 0..k-1; embeddings, pooler and heads are "
+    "kept. The output is in the original layout, with num_hidden_layers = "
+    "k in its bert_config.json.", flag_values=FLAGS)
 
 HF_WEIGHTS_NAME = "model.safetensors"
 HF_INDEX_NAME = "model.safetensors.index.json"
@@ -880,6 +901,126 @@ def convert_tf_to_hf(input_dir, output_dir):
   return tensors
 
 
+# ----------------------------------------------------------------------------
+# A student with fewer encoder layers (--keep_layers).
+# ----------------------------------------------------------------------------
+
+EVERY_OTHER = "every_other"
+_LAYER_NAME = re.compile(r"^bert/encoder/layer_(\d+)/(.+)$")
+
+
+def parse_keep_layers(text, num_layers):
+  """The layers `--keep_layers` names for a teacher of `num_layers` layers.
+
+  Args:
+    text: "0,2,4" (0-based, increasing) or "every_other" (0, 2, 4, ...).
+    num_layers: the teacher's num_hidden_layers.
+
+  Returns:
+    A non-empty increasing list of layer indexes in [0, num_layers).
+
+  Raises:
+    ConversionError: for an empty list, a non-integer, an index out of
+      range, a duplicate or a list out of order.
+  """
+  text = (text or "").strip()
+  flag = "--keep_layers=%s" % text
+  if text == EVERY_OTHER:
+    return list(range(0, num_layers, 2))
+  parts = [part.strip() for part in text.split(",")]
+  if not text or not all(parts):
+    raise ConversionError("%s: empty layer list; name the encoder layers to "
+                          "keep, e.g. --keep_layers=0,2,4 or --keep_layers=%s."
+                          % (flag, EVERY_OTHER))
+  try:
+    layers = [int(part) for part in parts]
+  except ValueError:
+    raise ConversionError("%s is not a list of layer numbers: use e.g. "
+                          "--keep_layers=0,2,4 or --keep_layers=%s." %
+                          (flag, EVERY_OTHER))
+  for layer in layers:
+    if not 0 <= layer < num_layers:
+      raise ConversionError(
+          "%s: layer %d is out of range; the teacher has %d layers, "
+          "numbered 0 to %d." % (flag, layer, num_layers, num_layers - 1))
+  for position, layer in enumerate(layers):
+    if layer in layers[:position]:
+      raise ConversionError("%s: layer %d is listed twice; list each layer "
+                            "once." % (flag, layer))
+    if position and layer < layers[position - 1]:
+      raise ConversionError("%s: layers must be in increasing order (the "
+                            "student keeps the teacher's order); use %s." %
+                            (flag, ",".join(map(str, sorted(set(layers))))))
+  return layers
+
+
+def drop_encoder_layers(variables, keep):
+  """The variables of a student that keeps encoder layers `keep`.
+
+  Args:
+    variables: mapping TF name -> array of the teacher.
+    keep: increasing teacher layer indexes; teacher layer keep[j] becomes
+      student layer j.
+
+  Returns:
+    An OrderedDict TF name -> array, sorted by name: the same arrays (not
+    copies) under the new layer numbers; other encoder layers left out;
+    every variable outside the encoder layers kept as it is.
+  """
+  new_index = dict((old, new) for new, old in enumerate(keep))
+  student = {}
+  for name, array in variables.items():
+    match = _LAYER_NAME.match(name)
+    if match is None:
+      student[name] = array
+    elif int(match.group(1)) in new_index:
+      student["bert/encoder/layer_%d/%s" % (new_index[int(match.group(1))],
+                                            match.group(2))] = array
+  return collections.OrderedDict(sorted(student.items()))
+
+
+def keep_encoder_layers(input_dir, output_dir, keep_layers):
+  """Writes a student made of some encoder layers of the teacher checkpoint
+  in `input_dir` (original layout) to `output_dir` (original layout).
+
+  Args:
+    input_dir: holds bert_model.ckpt.* (or a `checkpoint` state file),
+      bert_config.json and vocab.txt.
+    output_dir: receives bert_model.ckpt.*, bert_config.json (the input's,
+      with num_hidden_layers = k) and vocab.txt.
+    keep_layers: the --keep_layers text (see parse_keep_layers).
+
+  Returns:
+    The OrderedDict of variables written.
+  """
+  config_path = _require_file(input_dir, TF_CONFIG_NAME, _TF_LAYOUT)
+  vocab_path = _require_file(input_dir, VOCAB_NAME, _TF_LAYOUT)
+  ckpt_prefix = find_tf_checkpoint(input_dir)
+  if ckpt_prefix is None:
+    _require_file(input_dir, TF_CKPT_NAME + ".index", _TF_LAYOUT)
+  config_values = _read_json(config_path)
+  _check_sizes(config_values, config_path)
+  bert_config = modeling.BertConfig.from_dict(config_values)
+  keep = parse_keep_layers(keep_layers, bert_config.num_hidden_layers)
+  teacher = read_tf_checkpoint(ckpt_prefix)
+  num_labels = _num_labels(teacher, "output_weights", "output_bias")
+  match_tensors(teacher, weight_table(bert_config, num_labels), "tf_name",
+                ckpt_prefix, config_path)
+  student = drop_encoder_layers(teacher, keep)
+  config_values["num_hidden_layers"] = len(keep)
+  with _staging_dir(output_dir) as staging:
+    write_tf_checkpoint(os.path.join(staging, TF_CKPT_NAME), student)
+    _write_text(os.path.join(staging, TF_CONFIG_NAME),
+                json.dumps(config_values, indent=2, sort_keys=True) + "\n")
+    shutil.copyfile(vocab_path, os.path.join(staging, VOCAB_NAME))
+    _publish(staging, output_dir,
+             [VOCAB_NAME, TF_CONFIG_NAME] + list(TF_CKPT_FILES))
+  logging.info("Kept encoder layers %s of %d as layers 0-%d.",
+               ",".join(map(str, keep)), bert_config.num_hidden_layers,
+               len(keep) - 1)
+  return student
+
+
 def resolve_direction(input_dir, output_dir, direction="auto"):
   """Validates the directories and returns "hf_to_tf" or "tf_to_hf".
 
@@ -916,13 +1057,31 @@ def resolve_direction(input_dir, output_dir, direction="auto"):
       (input_dir, HF_WEIGHTS_NAME, TF_CKPT_NAME, hint))
 
 
+def _check_keep_layers_input(input_dir, direction, direction_flag):
+  """--keep_layers reads and writes the original layout only."""
+  if direction_flag != "auto":
+    raise ConversionError("--keep_layers writes the original layout: leave "
+                          "--direction at auto.")
+  if direction == "hf_to_tf":
+    raise ConversionError(
+        "--keep_layers needs an original-layout checkpoint, and "
+        "--input_dir=%s holds a Hugging Face model: convert it first "
+        "(without --keep_layers), then run --keep_layers on the result." %
+        input_dir)
+
+
 def main(argv):
   if len(argv) > 1:
     raise ValueError("unexpected arguments: %s (flags are written "
                      "--name=value)." % " ".join(argv[1:]))
   direction = resolve_direction(FLAGS.input_dir, FLAGS.output_dir,
                                 FLAGS.direction)
-  if direction == "hf_to_tf":
+  if FLAGS.keep_layers is not None:
+    _check_keep_layers_input(FLAGS.input_dir, direction, FLAGS.direction)
+    written = keep_encoder_layers(FLAGS.input_dir, FLAGS.output_dir,
+                                  FLAGS.keep_layers)
+    direction = "kept layers"
+  elif direction == "hf_to_tf":
     written = convert_hf_to_tf(FLAGS.input_dir, FLAGS.output_dir)
   else:
     written = convert_tf_to_hf(FLAGS.input_dir, FLAGS.output_dir)

@@ -52,6 +52,29 @@ Outputs in --output_dir:
 input_ids, input_mask, segment_ids [batch, max_seq_length] and returns
 `probabilities` (`predictions` for STS-B).
 
+Knowledge distillation (Hinton et al. 2015, "Distilling the Knowledge in a
+Neural Network"; Turc et al. 2019, "Well-Read Students Learn Better"), in
+three commands (docs/DISTILLATION.md has the whole recipe):
+  1. the fine-tuned teacher labels unlabelled text (the transfer set, a file
+     in the task's test layout): --do_predict --predict_file=transfer.tsv
+     writes its class probabilities (STS-B: scores) to test_results.tsv;
+  2. a smaller student (e.g. from convert_checkpoint.py --keep_layers) trains
+     on them: --do_train --transfer_file=transfer.tsv
+     --teacher_file=test_results.tsv, together with the labelled train.tsv
+     (one shuffled training set; the step count counts both);
+  3. evaluate or predict with the student as usual.
+The loss of one example i, averaged over the batch, with weight a
+(--distill_weight) and temperature T (--distill_temperature):
+  (1 - a) * has_label_i * hard_i + a * has_teacher_i * T^2 * soft_i
+where hard_i is the usual loss on the label and soft_i the cross-entropy
+-sum_c q_c log p_c between the teacher's probabilities q and the student's
+p, both softened at temperature T (q_c proportional to teacher_c^(1/T),
+p = softmax(logits / T)). For STS-B, soft_i is the squared error to the
+teacher's score and T is not used. With a = 1, train.tsv is not read.
+While distilling, train.tf_record also holds teacher_targets [C] (float),
+has_label and has_teacher (int 0/1) per example; without the distillation
+flags every file and the training graph are exactly as before.
+
 Shape letters in the code: B batch, S max_seq_length, H hidden size, C
 labels.
 """
@@ -66,6 +89,7 @@ import csv
 import io
 import math
 import os
+import random
 import re
 
 from absl import flags
@@ -114,6 +138,36 @@ flags.DEFINE_string(
     "int32 [batch, max_seq_length] input_ids, input_mask and segment_ids and "
     "returns `probabilities` (`predictions` for STS-B).", flag_values=FLAGS)
 
+flags.DEFINE_string(
+    "predict_file", None,
+    "[Optional] With --do_predict: predict this file instead of the task's "
+    "test file. It must have the task's test layout (the task table of "
+    "--help); for distillation it is the transfer set, and test_results.tsv "
+    "becomes the --teacher_file of the student's run. The GLUE submission "
+    "file is written as usual.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "transfer_file", None,
+    "[Optional, distillation] With --do_train: also train on the examples "
+    "of this file (the task's test layout, no labels), whose targets are "
+    "the teacher's predictions in --teacher_file.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "teacher_file", None,
+    "[Distillation] The teacher's test_results.tsv for --transfer_file: one "
+    "row per example, in the same order, of the C class probabilities "
+    "(tab-separated, summing to 1) or, for STS-B, the score.",
+    flag_values=FLAGS)
+flags.DEFINE_float(
+    "distill_temperature", 2.0,
+    "[Distillation] Temperature T that softens the teacher's and the "
+    "student's distributions in the soft-target loss, which is scaled by "
+    "T^2 (Hinton et al. 2015). Not used for STS-B.", flag_values=FLAGS)
+flags.DEFINE_float(
+    "distill_weight", 0.5,
+    "[Distillation] Weight a in (0, 1] of the soft-target loss; the "
+    "hard-label loss on train.tsv gets 1 - a. With 1, train.tsv is not "
+    "read and the student learns from the teacher alone.",
+    flag_values=FLAGS)
+
 
 # --------------------------------------------------------------------------
 # Examples and features.
@@ -138,6 +192,23 @@ class InputExample(object):
     self.text_b = text_b
     self.label = label
     self.index = index
+
+
+class TransferExample(InputExample):
+  """An example of a distillation transfer set: text without a label, and
+  the teacher's outputs on it as targets."""
+
+  def __init__(self, example, teacher_targets):
+    """Args:
+
+      example: InputExample read from the transfer file (placeholder label).
+      teacher_targets: [C] floats from the teacher's test_results.tsv row:
+        class probabilities, or the one score for regression.
+    """
+    super(TransferExample, self).__init__(
+        guid=example.guid, text_a=example.text_a, text_b=example.text_b,
+        label=example.label, index=example.index)
+    self.teacher_targets = list(teacher_targets)
 
 
 class PaddingInputExample(object):
@@ -187,6 +258,12 @@ class DataProcessor(object):
   def get_labels(self):
     """The label strings; a label's position is its class id."""
     raise NotImplementedError()
+
+  def get_examples_from_test_file(self, path):
+    """[InputExample] of any file in the task's test layout, without labels
+    (--predict_file, and the transfer set of distillation)."""
+    raise ValueError("%s cannot read %s: it has no test layout." %
+                     (type(self).__name__, path))
 
   @classmethod
   def _read_tsv(cls, input_file, quotechar=None):
@@ -309,6 +386,9 @@ class GlueProcessor(DataProcessor):
 
   def get_test_examples(self, data_dir):
     return self._create_test_examples(self.data_file(data_dir, "test"))
+
+  def get_examples_from_test_file(self, path):
+    return self._create_test_examples(path)
 
   def _create_examples(self, path, set_type):
     """Creates examples for the training and dev sets."""
@@ -516,6 +596,11 @@ class XnliProcessor(DataProcessor):
     """XNLI has no test set, as in the original; this says so clearly."""
     return self.data_file(data_dir, "test")  # raises ValueError
 
+  def get_examples_from_test_file(self, path):
+    raise ValueError("Task XNLI has no test layout, so it cannot read %s; "
+                     "use a task with a test layout (e.g. MNLI for pairs)." %
+                     path)
+
   def get_dev_examples(self, data_dir):
     """Rows whose language (column 0) matches; label col 1, texts 6, 7."""
     path = self.data_file(data_dir, "dev")
@@ -661,11 +746,29 @@ def _feature_example(feature, regression):
   return run_common.make_example(int_features, float_features)
 
 
+def _add_teacher_features(tf_example, example, num_targets):
+  """Adds the distillation features to a training tf.train.Example:
+  teacher_targets [C] (zeros for a labelled example), has_label and
+  has_teacher (0/1)."""
+  teacher_targets = getattr(example, "teacher_targets", None)
+  has_teacher = teacher_targets is not None
+  feature = tf_example.features.feature
+  feature["teacher_targets"].CopyFrom(run_common.create_float_feature(
+      teacher_targets if has_teacher else [0.0] * num_targets))
+  feature["has_label"].CopyFrom(
+      run_common.create_int_feature([int(not has_teacher)]))
+  feature["has_teacher"].CopyFrom(
+      run_common.create_int_feature([int(has_teacher)]))
+
+
 def file_based_convert_examples_to_features(
-    examples, label_list, max_seq_length, tokenizer, output_file):
+    examples, label_list, max_seq_length, tokenizer, output_file,
+    distill=False):
   """Writes one tf.train.Example per example to the TFRecord `output_file`.
 
-  The file appears under its name only when complete.
+  With `distill`, each record also holds the teacher features of
+  _add_teacher_features (TransferExample gives them; labelled examples get
+  zeros). The file appears under its name only when complete.
   """
   regression = _is_regression(label_list)
   counted = run_common.counted(
@@ -675,11 +778,14 @@ def file_based_convert_examples_to_features(
     for (ex_index, example) in enumerate(counted):
       feature = convert_single_example(ex_index, example, label_list,
                                        max_seq_length, tokenizer)
-      writer.write(_feature_example(feature, regression).SerializeToString())
+      tf_example = _feature_example(feature, regression)
+      if distill:
+        _add_teacher_features(tf_example, example, len(label_list))
+      writer.write(tf_example.SerializeToString())
 
 
-def _name_to_features(seq_length, regression=False):
-  return {
+def _name_to_features(seq_length, regression=False, num_teacher_targets=None):
+  name_to_features = {
       "input_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
       "input_mask": tf.io.FixedLenFeature([seq_length], tf.int64),
       "segment_ids": tf.io.FixedLenFeature([seq_length], tf.int64),
@@ -687,18 +793,30 @@ def _name_to_features(seq_length, regression=False):
           [], tf.float32 if regression else tf.int64),
       "is_real_example": tf.io.FixedLenFeature([], tf.int64),
   }
+  if num_teacher_targets:
+    name_to_features.update({
+        "teacher_targets": tf.io.FixedLenFeature([num_teacher_targets],
+                                                 tf.float32),
+        "has_label": tf.io.FixedLenFeature([], tf.int64),
+        "has_teacher": tf.io.FixedLenFeature([], tf.int64),
+    })
+  return name_to_features
 
 
 def file_based_input_fn_builder(input_file, seq_length, is_training,
-                                drop_remainder, is_regression=False):
+                                drop_remainder, is_regression=False,
+                                num_teacher_targets=None):
   """An Estimator input_fn(params) reading `input_file` (from the writer
   above). Training repeats and shuffles (buffer 100). Batches hold int32 [B, S]
   input_ids/input_mask/segment_ids, [B] label_ids (int32, or float32 with
-  `is_regression`) and [B] is_real_example.
+  `is_regression`) and [B] is_real_example; with `num_teacher_targets` C
+  (records written with distill=True) also float32 [B, C] teacher_targets
+  and int32 [B] has_label, has_teacher.
   """
   return run_common.make_tfrecord_input_fn(
-      input_file, _name_to_features(seq_length, is_regression), is_training,
-      drop_remainder)
+      input_file,
+      _name_to_features(seq_length, is_regression, num_teacher_targets),
+      is_training, drop_remainder)
 
 
 def convert_examples_to_features(examples, label_list, max_seq_length,
@@ -843,6 +961,61 @@ def _regression_loss(logits, labels):
   return loss, per_example_loss, logits, predictions
 
 
+# Probabilities below this (float32's smallest normal number) are taken as
+# this before the logarithm: a softmax can round to an exact 0.0.
+_SMALLEST_PROBABILITY = float(np.finfo(np.float32).tiny)
+
+
+def distillation_loss(logits, label_ids, teacher_targets, has_label,
+                      has_teacher, temperature, teacher_weight):
+  """The training loss on a mix of labelled and teacher-labelled examples.
+
+  Per example i, with a = teacher_weight and T = temperature:
+    (1 - a) * has_label_i * hard_i + a * has_teacher_i * T^2 * soft_i.
+  Classification: hard_i = -log softmax(logits_i)[label_i], the usual loss;
+  soft_i = -sum_c q_ic log p_ic, the cross-entropy between the teacher's and
+  the student's distributions softened at T: q_i = softmax(log(teacher_i)
+  / T) (teacher_i^(1/T), renormalised) and p_i = softmax(logits_i / T). The
+  T^2 keeps the soft gradients' scale independent of T (Hinton et al. 2015,
+  "Distilling the Knowledge in a Neural Network", section 2).
+  Regression (C = 1): hard_i and soft_i are the squared errors of the
+  output to the label and to the teacher's score; T is not used.
+
+  Args:
+    logits: float32 [B, C] student logits.
+    label_ids: int32 [B] class ids, or float32 [B] scores when C = 1; only
+      read where has_label is 1.
+    teacher_targets: float32 [B, C], the teacher's probabilities at
+      temperature 1 (C = 1: its score); only read where has_teacher is 1.
+    has_label, has_teacher: int or float [B], 0 or 1.
+    temperature: T > 0.
+    teacher_weight: a in [0, 1].
+
+  Returns:
+    (loss: the mean over the batch, per_example_loss [B]).
+  """
+  has_label = tf.cast(has_label, tf.float32)
+  has_teacher = tf.cast(has_teacher, tf.float32)
+  num_labels = logits.shape[-1]
+  if num_labels == 1:
+    predictions = tf.squeeze(logits, axis=[-1])  # [B]
+    hard = tf.square(predictions - tf.cast(label_ids, tf.float32))
+    soft = tf.square(predictions - teacher_targets[:, 0])
+  else:
+    one_hot_labels = tf.one_hot(label_ids, depth=num_labels,
+                                dtype=tf.float32)
+    hard = -tf.reduce_sum(one_hot_labels * tf.nn.log_softmax(logits), -1)
+    teacher_log_probs = tf.math.log(
+        tf.maximum(teacher_targets, _SMALLEST_PROBABILITY))  # [B, C]
+    soft_targets = tf.nn.softmax(teacher_log_probs / temperature)  # [B, C]
+    student_log_probs = tf.nn.log_softmax(logits / temperature)  # [B, C]
+    soft = temperature * temperature * -tf.reduce_sum(
+        soft_targets * student_log_probs, axis=-1)
+  per_example_loss = ((1.0 - teacher_weight) * has_label * hard +
+                      teacher_weight * has_teacher * soft)  # [B]
+  return tf.reduce_mean(per_example_loss), per_example_loss
+
+
 # --------------------------------------------------------------------------
 # Metrics beyond accuracy (glue_metrics.py), collected over the eval batches.
 
@@ -909,14 +1082,24 @@ def metric_fn_builder(num_labels, task_metrics=()):
   return metric_fn
 
 
+# The soft-target settings of a distillation run: T and a of
+# distillation_loss.
+Distillation = collections.namedtuple("Distillation",
+                                      ["temperature", "teacher_weight"])
+
+
 def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
                      num_train_steps, num_warmup_steps, use_tpu,
-                     use_one_hot_embeddings, task_metrics=(), options=None):
+                     use_one_hot_embeddings, task_metrics=(), options=None,
+                     distillation=None):
   """Builds the TPUEstimator model_fn: TRAIN, EVAL and PREDICT.
 
   `task_metrics`: names from TASK_METRICS added to the eval metrics. In
   PREDICT mode, label_ids and is_real_example may be absent (serving).
   `options`: run_common.TrainingOptions (precision, recomputation, ...).
+  `distillation`: a Distillation, to train with distillation_loss on
+  records that hold the teacher features (evaluation and prediction are
+  unchanged); None trains on the labels alone, as the original.
   """
 
   def model_fn(features, labels, mode, params):
@@ -933,9 +1116,16 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
       is_real_example = tf.ones(tf.shape(input_ids)[:1], dtype=tf.float32)
 
     is_training = (mode == run_common.ModeKeys.TRAIN)
+    distilling = is_training and distillation is not None
     (total_loss, per_example_loss, logits, probabilities) = create_model(
         bert_config, is_training, input_ids, input_mask, segment_ids,
-        label_ids, num_labels, use_one_hot_embeddings, options=options)
+        None if distilling else label_ids, num_labels,
+        use_one_hot_embeddings, options=options)
+    if distilling:
+      total_loss, per_example_loss = distillation_loss(
+          logits, label_ids, features["teacher_targets"],
+          features["has_label"], features["has_teacher"],
+          distillation.temperature, distillation.teacher_weight)
     scaffold_fn = run_common.initialize_from_checkpoint(init_checkpoint,
                                                         use_tpu)
 
@@ -973,7 +1163,9 @@ def validate_flags(flag_values):
   """Every check, before any work: the shared flags, then this script's.
 
   Returns:
-    (bert_config, processor, tokenizer).
+    (bert_config, processor, tokenizer, transfer): `transfer` is the
+    [TransferExample] of a distillation run (--transfer_file with the
+    targets of --teacher_file, checked against each other), else None.
   """
   shared = run_common.validate_shared_flags(flag_values)
   if not (flag_values.do_train or flag_values.do_eval or
@@ -983,16 +1175,145 @@ def validate_flags(flag_values):
         "(or --export_dir given).")
   processor = get_processor(flag_values.task_name)
   run_common.require_directory(flag_values.data_dir, "data_dir")
-  for split, wanted in (("train", flag_values.do_train),
+  _check_file_flags(flag_values)
+  for split, wanted in (("train", _reads_train_file(flag_values)),
                         ("dev", flag_values.do_eval),
-                        ("test", flag_values.do_predict)):
+                        ("test", flag_values.do_predict and
+                         not flag_values.predict_file)):
     if wanted:
       processor.data_file(flag_values.data_dir, split)
   if flag_values.export_dir and not flag_values.do_train:
     _export_checkpoint(flag_values, len(processor.get_labels()))
   run_common.warn_about_random_head(
       flag_values, ("output_weights", "output_bias"), "classifier")
-  return shared.bert_config, processor, shared.tokenizer
+  transfer = None
+  if flag_values.transfer_file:
+    transfer = load_transfer_set(processor, flag_values.transfer_file,
+                                 flag_values.teacher_file)
+  return shared.bert_config, processor, shared.tokenizer, transfer
+
+
+def _check_file_flags(flag_values):
+  """--predict_file and the distillation flags, before any file is read."""
+  if flag_values.predict_file:
+    if not flag_values.do_predict:
+      raise ValueError("--predict_file=%s needs --do_predict." %
+                       flag_values.predict_file)
+    run_common.require_file(flag_values.predict_file, "predict_file")
+  if bool(flag_values.transfer_file) != bool(flag_values.teacher_file):
+    raise ValueError(
+        "--transfer_file and --teacher_file go together: the transfer set "
+        "and the teacher's test_results.tsv on it. Pass both, or neither.")
+  if not flag_values.transfer_file:
+    return
+  if not flag_values.do_train:
+    raise ValueError("--transfer_file=%s trains a student: add --do_train." %
+                     flag_values.transfer_file)
+  run_common.require_file(flag_values.transfer_file, "transfer_file")
+  run_common.require_file(flag_values.teacher_file, "teacher_file")
+  if not 0.0 < flag_values.distill_weight <= 1.0:
+    raise ValueError("--distill_weight must be in (0, 1], got %s: the share "
+                     "of the loss that comes from the teacher." %
+                     flag_values.distill_weight)
+  if not (math.isfinite(flag_values.distill_temperature) and
+          flag_values.distill_temperature > 0):
+    raise ValueError("--distill_temperature must be a positive number, got "
+                     "%s (1 keeps the teacher's probabilities as they are)." %
+                     flag_values.distill_temperature)
+
+
+def _reads_train_file(flag_values):
+  """Training reads train.tsv unless the teacher's targets get all the
+  weight (--distill_weight=1), where its labels would add nothing."""
+  return flag_values.do_train and not (flag_values.transfer_file and
+                                       flag_values.distill_weight == 1.0)
+
+
+# --------------------------------------------------------------------------
+# Distillation: the transfer set and the teacher's targets.
+
+
+def read_teacher_file(path, num_labels, regression=False):
+  """The rows of a teacher's test_results.tsv: [[float] * C] in file order.
+
+  Raises:
+    ValueError: naming the file and line of a row with the wrong number of
+      values, a value that is not a finite number, or (classification) a
+      row that is not a probability distribution.
+  """
+  lines = run_common.read_text(path).split("\n")
+  if lines and not lines[-1]:
+    lines.pop()  # the newline that ends the last row
+  return [_teacher_row(line.rstrip("\r"), "--teacher_file=%s line %d" %
+                       (path, number), num_labels, regression)
+          for number, line in enumerate(lines, 1)]
+
+
+def _teacher_row(line, where, num_labels, regression):
+  """One row's values, checked; `where` names the file and line."""
+  wanted = ("1 value (the score)" if regression else
+            "%d values (one probability per label)" % num_labels)
+  if not line.strip():
+    raise ValueError("%s is empty; the task needs %s." % (where, wanted))
+  fields = line.split("\t")
+  if len(fields) != num_labels:
+    raise ValueError("%s: %d tab-separated values, the task needs %s: was "
+                     "the file predicted for another task?" %
+                     (where, len(fields), wanted))
+  try:
+    values = [float(field) for field in fields]
+  except ValueError:
+    raise ValueError("%s: %r is not a number list; pass the teacher's "
+                     "test_results.tsv." % (where, line))
+  if not all(math.isfinite(value) for value in values):
+    raise ValueError("%s: %r holds a value that is not finite (NaN or "
+                     "Inf); predict again with a working teacher." %
+                     (where, line))
+  if not regression:
+    if any(value < 0.0 or value > 1.0 for value in values):
+      raise ValueError("%s: %r holds a value outside [0, 1], not a "
+                       "probability." % (where, line))
+    if abs(sum(values) - 1.0) > 1e-3:
+      raise ValueError("%s: the probabilities sum to %.6g, not 1; pass the "
+                       "teacher's test_results.tsv unchanged." %
+                       (where, sum(values)))
+  return values
+
+
+def load_transfer_set(processor, transfer_file, teacher_file):
+  """[TransferExample]: the examples of `transfer_file` (the task's test
+  layout) with the teacher's targets, row i of `teacher_file` for example
+  i. Raises ValueError when the files do not belong together."""
+  label_list = processor.get_labels()
+  examples = processor.get_examples_from_test_file(transfer_file)
+  if not examples:
+    raise ValueError("--transfer_file=%s has no examples." % transfer_file)
+  targets = read_teacher_file(teacher_file, len(label_list),
+                              _is_regression(label_list))
+  if len(targets) != len(examples):
+    raise ValueError(
+        "--teacher_file=%s has %d rows but --transfer_file=%s has %d "
+        "examples (row %d has no counterpart): predict the transfer file "
+        "with the teacher (--do_predict --predict_file) and pass its "
+        "test_results.tsv." % (teacher_file, len(targets), transfer_file,
+                               len(examples),
+                               min(len(targets), len(examples)) + 1))
+  return [TransferExample(example, row)
+          for example, row in zip(examples, targets)]
+
+
+# Fixed, so that a distillation run's train.tf_record does not change
+# between runs.
+_TRANSFER_SHUFFLE_SEED = 12345
+
+
+def mix_training_examples(labelled, transfer):
+  """One training set of both kinds, shuffled: the input pipeline's shuffle
+  buffer holds only 100 records, too few to mix two files laid end to
+  end."""
+  examples = list(labelled) + list(transfer)
+  random.Random(_TRANSFER_SHUFFLE_SEED).shuffle(examples)
+  return examples
 
 
 def _export_checkpoint(flag_values, num_labels):
@@ -1003,21 +1324,30 @@ def _export_checkpoint(flag_values, num_labels):
       "classifier (%d labels)" % num_labels, head_rows=num_labels)
 
 
-def load_examples(processor, flag_values):
+def load_examples(processor, flag_values, transfer=None):
   """Reads every split the run needs up front, so that a bad test file
-  fails before hours of training. Returns {split: [InputExample]}."""
+  fails before hours of training. Returns {split: [InputExample]}; the
+  examples of a `transfer` set join the training split (shuffled)."""
   examples = {}
-  if flag_values.do_train:
+  if _reads_train_file(flag_values):
     examples["train"] = processor.get_train_examples(flag_values.data_dir)
   if flag_values.do_eval:
     examples["dev"] = processor.get_dev_examples(flag_values.data_dir)
   if flag_values.do_predict:
-    examples["test"] = processor.get_test_examples(flag_values.data_dir)
+    examples["test"] = (
+        processor.get_examples_from_test_file(flag_values.predict_file)
+        if flag_values.predict_file else
+        processor.get_test_examples(flag_values.data_dir))
   for split, split_examples in examples.items():
     if not split_examples:
+      path = (flag_values.predict_file
+              if split == "test" and flag_values.predict_file else
+              processor.data_file(flag_values.data_dir, split))
       raise ValueError("%s: the %s set of task %s has no examples." %
-                       (processor.data_file(flag_values.data_dir, split),
-                        split, flag_values.task_name))
+                       (path, split, flag_values.task_name))
+  if transfer:
+    examples["train"] = mix_training_examples(examples.get("train", []),
+                                              transfer)
   return examples
 
 
@@ -1043,7 +1373,8 @@ def build_estimator(flag_values, bert_config, processor, num_train_steps,
       use_tpu=flag_values.use_tpu,
       use_one_hot_embeddings=flag_values.use_tpu,
       task_metrics=getattr(processor, "METRICS", ()),
-      options=options)
+      options=options,
+      distillation=_distillation(flag_values))
   return run_common.make_estimator(
       model_fn, run_common.run_config_from_flags(flag_values,
                                                  flag_values.output_dir),
@@ -1054,20 +1385,37 @@ def build_estimator(flag_values, bert_config, processor, num_train_steps,
       options=options)
 
 
+def _distillation(flag_values):
+  """The Distillation of a run with --transfer_file, else None."""
+  if not (flag_values.do_train and flag_values.transfer_file):
+    return None
+  return Distillation(temperature=flag_values.distill_temperature,
+                      teacher_weight=flag_values.distill_weight)
+
+
 def train(estimator, examples, label_list, tokenizer, flag_values,
           num_train_steps):
   train_file = os.path.join(flag_values.output_dir, "train.tf_record")
+  distill = _distillation(flag_values) is not None
   file_based_convert_examples_to_features(
-      examples, label_list, flag_values.max_seq_length, tokenizer, train_file)
+      examples, label_list, flag_values.max_seq_length, tokenizer, train_file,
+      distill=distill)
   tf1.logging.info("Training: %d examples, batch size %d, %d steps.",
                    len(examples), flag_values.train_batch_size,
                    num_train_steps)
+  if distill:
+    tf1.logging.info(
+        "Distilling: %d of the examples have teacher targets; temperature "
+        "%s, teacher weight %s.",
+        sum(isinstance(e, TransferExample) for e in examples),
+        flag_values.distill_temperature, flag_values.distill_weight)
   train_input_fn = file_based_input_fn_builder(
       input_file=train_file,
       seq_length=flag_values.max_seq_length,
       is_training=True,
       drop_remainder=True,
-      is_regression=_is_regression(label_list))
+      is_regression=_is_regression(label_list),
+      num_teacher_targets=len(label_list) if distill else None)
   run_common.train_estimator(
       estimator, train_input_fn, num_train_steps,
       examples_per_step=flag_values.train_batch_size,
@@ -1203,9 +1551,9 @@ def export(estimator, flag_values, checkpoint_path):
 
 
 def main(_):
-  bert_config, processor, tokenizer = validate_flags(FLAGS)
+  bert_config, processor, tokenizer, transfer = validate_flags(FLAGS)
   label_list = processor.get_labels()
-  examples = load_examples(processor, FLAGS)
+  examples = load_examples(processor, FLAGS, transfer)
   num_train_steps, num_warmup_steps = None, None
   if FLAGS.do_train:
     num_train_steps, num_warmup_steps = training_steps(
