@@ -29,7 +29,11 @@ on the held-out set (the rate its "Predicted examples" line logs: graph
 building and checkpoint restore included). Then the share of the gap
 between the label-only student and the teacher that distillation recovers.
 
-About 20 minutes on 2 cores with the defaults. --work_dir keeps the
+Speeds: after training, the three models predict the held-out set in
+turn, --speed_rounds times, and the table gives each one's median rate
+(single timings minutes apart see different machine loads).
+
+About 30 minutes on 2 cores with the defaults. --work_dir keeps the
 intermediate files; with --reuse a second run with other student settings
 (--temperature, --weight, --keep_layers...) reuses the models an earlier
 run in the same --work_dir trained with the same settings (the teacher's
@@ -45,6 +49,7 @@ import json
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,6 +92,11 @@ def parse_args():
                       "and transfer snippets together)")
   parser.add_argument("--student_learning_rate", type=float, default=1e-4)
   parser.add_argument("--seed", type=int, default=12345)
+  parser.add_argument("--speed_rounds", type=int, default=3,
+                      help="after training, predict the held-out set with "
+                      "the three models in turn this many times; the "
+                      "table's speeds are the medians (0: the one timing "
+                      "taken right after each model's training)")
   return parser.parse_args()
 
 
@@ -222,16 +232,17 @@ def minilm_dir(args):
 def cached(work, name, args, make):
   """make()'s result dict, kept in work/<name>.json for --reuse."""
   path = os.path.join(work, name + ".json")
+  output_dir = os.path.join(work, name)
   if args.reuse and os.path.exists(path):
     with open(path) as reader:
-      return dict(json.load(reader), reused=True)
+      return dict(json.load(reader), reused=True, output_dir=output_dir)
   if os.path.exists(os.path.join(work, name)):
     sys.exit("%s exists: pass --reuse or another --work_dir" %
              os.path.join(work, name))
-  result = make(os.path.join(work, name))
+  result = make(output_dir)
   with open(path, "w") as writer:
     json.dump(result, writer)
-  return result
+  return dict(result, output_dir=output_dir)
 
 
 def teacher(work, data_dir, heldout, args):
@@ -280,6 +291,21 @@ def student(work, name, data_dir, heldout, args, epochs, **extra):
   return cached(work, name, args, make)
 
 
+def measure_speeds(rows, data_dir, args):
+  """Predicts the held-out set with each model in turn, args.speed_rounds
+  times, and replaces each result's rate with the median: interleaved runs
+  see the same machine load, single runs minutes apart do not."""
+  rates = [[] for _ in rows]
+  for _ in range(args.speed_rounds):
+    for (_, model_dir, output_dir, _), model_rates in zip(rows, rates):
+      model_rates.append(predict(model_dir, output_dir, data_dir,
+                                 os.path.join(data_dir, "heldout.tsv"),
+                                 args)[1])
+  for (_, _, _, result), model_rates in zip(rows, rates):
+    result["rate"] = statistics.median(model_rates)
+    result["rates"] = model_rates
+
+
 def print_table(rows, num_heldout, majority):
   print("\n%-34s %9s %12s %8s %10s" % (
       "model (held-out: %d snippets)" % num_heldout, "accuracy",
@@ -290,6 +316,9 @@ def print_table(rows, num_heldout, majority):
         "%s (%d layers)" % (name, layers), result["accuracy"],
         result["rate"], result["rate"] / teacher_rate,
         result["train_seconds"], " (reused)" if result.get("reused") else ""))
+    if "rates" in result:
+      print("%34s predict ex/s per round: %s" % (
+          "", ", ".join("%.1f" % rate for rate in result["rates"])))
   print("%-34s %9.4f" % ("majority class", majority))
   gap = rows[0][2]["accuracy"] - rows[1][2]["accuracy"]
   recovered = rows[2][2]["accuracy"] - rows[1][2]["accuracy"]
@@ -323,6 +352,14 @@ def main():
       teacher_file=os.path.join(work, "teacher_transfer.tsv"),
       distill_temperature=args.temperature, distill_weight=args.weight)
   layers = len(args.keep_layers.split(","))
+  if args.speed_rounds > 0:
+    init = os.path.join(work, "student_init_" + args.keep_layers)
+    measure_speeds([
+        ("teacher", os.path.join(work, "minilm"), teacher_result["output_dir"],
+         teacher_result),
+        ("labels", init, labels_only["output_dir"], labels_only),
+        ("distilled", init, distilled["output_dir"], distilled)],
+                   data_dir, args)
   majority = max(sum(label == c for _, label in heldout)
                  for c in ("0", "1")) / float(len(heldout))
   print_table([("teacher MiniLM", 6, teacher_result),
