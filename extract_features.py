@@ -41,6 +41,10 @@ Output (--output_format, --pooling):
     tokens         str [T]
     token_offsets  int64 [n + 1]      line i owns rows offsets[i]:offsets[i+1]
 
+--precision=bf16 (or fp16) runs the encoder's matmuls in reduced precision
+and --skip_padding runs each batch only up to its longest line; neither
+changes the formats above (values stay float32, rows are the real tokens).
+
 The run streams (docs/DEVIATIONS.md, "Inputs streamed, not embedded in the
 graph"): lines are read lazily, fed to the model through a
 generator-backed tf.data pipeline (no graph constants holding the input, so
@@ -134,6 +138,20 @@ flags.DEFINE_enum(
     "none: one vector per token and layer (the original). cls: the [CLS] "
     "vector of each layer. mean: the mean over the real tokens of each "
     "layer. cls and mean give one vector per line and layer.",
+    flag_values=FLAGS)
+
+flags.DEFINE_enum(
+    "precision", "fp32", sorted(run_common.PRECISIONS),
+    "Compute precision of the encoder's matmuls: fp32 (the original), bf16 "
+    "or fp16. The checkpoint is read as it is, and the features are "
+    "written as float32 in the same formats.", flag_values=FLAGS)
+
+flags.DEFINE_bool(
+    "skip_padding", False,
+    "Cut every batch to its longest real sequence, so the encoder does not "
+    "run on the padding: the same rows are written, with the same values "
+    "to float rounding, faster when most lines are shorter than "
+    "max_seq_length. Not with --use_tpu, which needs static shapes.",
     flag_values=FLAGS)
 
 # The greedy first group makes the split happen at the LAST " ||| ".
@@ -286,6 +304,10 @@ def input_fn_builder(features, seq_length):
   return input_fn
 
 
+# The [B, S] features that --skip_padding cuts to each batch's length.
+SEQUENCE_FEATURES = ("input_ids", "input_mask", "input_type_ids")
+
+
 def _pool(layer_output, input_mask, pooling):
   """[B, S, H] layer -> [B, S, H] (none) or [B, H] (cls, mean)."""
   if pooling == "none":
@@ -311,11 +333,15 @@ def _check_all_in_checkpoint(init_checkpoint, bert_config):
 
 
 def model_fn_builder(bert_config, init_checkpoint, layer_indexes, use_tpu,
-                     use_one_hot_embeddings, pooling="none"):
+                     use_one_hot_embeddings, pooling="none",
+                     compute_dtype=tf.float32):
   """Returns a PREDICT-only `model_fn` for TPUEstimator.
 
   Predictions: `unique_id` [B] and `layer_output_{j}`, the encoder layer
-  `layer_indexes[j]`: [B, S, H], or [B, H] with pooling "cls" or "mean".
+  `layer_indexes[j]`: float32 [B, S, H], or [B, H] with pooling "cls" or
+  "mean". S is the length of the input batch, which may be shorter than
+  max_seq_length (see `run_common.trim_padding`). `compute_dtype` is the
+  encoder's matmul precision; its outputs are float32 whatever it is.
   """
 
   def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
@@ -328,7 +354,8 @@ def model_fn_builder(bert_config, init_checkpoint, layer_indexes, use_tpu,
         input_ids=features["input_ids"],
         input_mask=features["input_mask"],
         token_type_ids=features["input_type_ids"],
-        use_one_hot_embeddings=use_one_hot_embeddings)
+        use_one_hot_embeddings=use_one_hot_embeddings,
+        compute_dtype=compute_dtype)
     scaffold_fn = run_common.initialize_from_checkpoint(init_checkpoint,
                                                         use_tpu)
     all_layers = model.get_all_encoder_layers()
@@ -401,7 +428,8 @@ class JsonlWriter(object):
     return self._context.__exit__(exc_type, exc_value, exc_traceback)
 
   def write(self, unique_id, tokens, layer_outputs):
-    """layer_outputs[j]: [S, H] without pooling, else [H]."""
+    """layer_outputs[j]: [S, H] without pooling (S >= len(tokens)), else
+    [H]."""
     if self._pooling == "none":
       line = format_json_line(unique_id, tokens, self._layer_indexes,
                               layer_outputs)
@@ -514,7 +542,8 @@ class NpzWriter(object):
     return self._arrays[name]
 
   def write(self, unique_id, tokens, layer_outputs):
-    """layer_outputs[j]: [S, H] without pooling, else [H]."""
+    """layer_outputs[j]: [S, H] without pooling (S >= len(tokens)), else
+    [H]."""
     self._arrays["linex_index"].append([unique_id])
     for (index, output) in zip(self._layer_indexes, layer_outputs):
       if self._pooling == "none":
@@ -654,7 +683,8 @@ def main(_):
         bert_config=bert_config, init_checkpoint=FLAGS.init_checkpoint,
         layer_indexes=layer_indexes, use_tpu=FLAGS.use_tpu,
         use_one_hot_embeddings=FLAGS.use_one_hot_embeddings,
-        pooling=FLAGS.pooling)
+        pooling=FLAGS.pooling,
+        compute_dtype=run_common.PRECISIONS[FLAGS.precision])
     estimator = run_common.make_estimator(
         model_fn, run_config, FLAGS.use_tpu,
         predict_batch_size=FLAGS.batch_size)
@@ -664,6 +694,8 @@ def main(_):
         iter_features(read_examples(FLAGS.input_file), FLAGS.max_seq_length,
                       tokenizer), pending_tokens)
     input_fn = input_fn_builder(features, FLAGS.max_seq_length)
+    if FLAGS.skip_padding:
+      input_fn = run_common.skipping_padding(input_fn, SEQUENCE_FEATURES)
     with _open_writer(FLAGS, layer_indexes, bert_config.hidden_size,
                       scratch_dir) as writer:
       num_lines = write_predictions(

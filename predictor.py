@@ -49,6 +49,11 @@ layer.
 
 Inputs are packed by the same function as run_classifier.py's
 (run_common.pack_text_pair).
+
+Two options change how the encoder runs, not what `predict` returns:
+`precision="bf16"` (or "fp16") runs its matmuls in reduced precision, and
+`skip_padding=True` runs each batch only up to its longest input instead
+of max_seq_length (same values to float rounding). Outputs are float32.
 """
 
 from __future__ import absolute_import
@@ -138,6 +143,24 @@ def _restore(session, init_checkpoint, shapes):
   saver.restore(session, init_checkpoint)
 
 
+def _longest_real_length(input_mask):
+  """The end of the longest real sequence of an int [B, S] mask: its last
+  position holding a 1, plus one (at least 1)."""
+  positions = np.arange(1, input_mask.shape[1] + 1)  # [S]
+  return max(1, int(np.max(input_mask * positions, initial=0)))
+
+
+def _pad_positions(value, max_seq_length):
+  """A [B, L, ...] output of a skip_padding batch -> [B, S, ...], zeros
+  after L, so that batches of different lengths concatenate; [B] and
+  [B, width] outputs pass unchanged."""
+  if value.ndim < 3 or value.shape[1] == max_seq_length:
+    return value
+  padding = [(0, 0)] * value.ndim
+  padding[1] = (0, max_seq_length - value.shape[1])
+  return np.pad(value, padding)
+
+
 class BertPredictor(object):
   """A BERT graph built once, a session restored once, many predictions.
 
@@ -148,7 +171,8 @@ class BertPredictor(object):
   def __init__(self, bert_config_file, vocab_file, init_checkpoint,
                do_lower_case=True, max_seq_length=128, num_labels=None,
                head="classifier", batch_size=32,
-               use_one_hot_embeddings=False, session_config=None):
+               use_one_hot_embeddings=False, session_config=None,
+               precision="fp32", skip_padding=False):
     """Loads the tokenizer, builds the graph and restores the weights.
 
     Args:
@@ -159,13 +183,20 @@ class BertPredictor(object):
       batch_size: the most examples run through the model at once.
       use_one_hot_embeddings: one-hot word lookup (TPU style).
       session_config: optional tf.compat.v1.ConfigProto.
+      precision: "fp32", "bf16" or "fp16", the encoder's matmul precision
+        (run_classifier.py's --precision). Outputs are float32 in all.
+      skip_padding: run each batch on [B, L], L its longest input, instead
+        of [B, max_seq_length] (run_classifier.py's --skip_padding).
 
     Raises:
-      ValueError: bad head, files, lengths or a checkpoint that does not
-        match the config.
+      ValueError: bad head, precision, files, lengths or a checkpoint that
+        does not match the config.
     """
     if head not in HEADS:
       raise ValueError("head=%r: use one of %s." % (head, ", ".join(HEADS)))
+    if precision not in run_common.PRECISIONS:
+      raise ValueError("precision=%r: use one of %s." %
+                       (precision, ", ".join(sorted(run_common.PRECISIONS))))
     run_common.check_positive(batch_size, "batch_size")
     tokenization.validate_case_matches_checkpoint(do_lower_case,
                                                   init_checkpoint)
@@ -181,6 +212,8 @@ class BertPredictor(object):
                                                     num_labels)
     self.max_seq_length = max_seq_length
     self.batch_size = batch_size
+    self.precision = precision
+    self.skip_padding = skip_padding
     self.graph = tf.Graph()
     with self.graph.as_default():
       self._build_graph(use_one_hot_embeddings)
@@ -191,8 +224,9 @@ class BertPredictor(object):
 
   def _build_graph(self, use_one_hot_embeddings):
     """Placeholders int32 [B, S] -> pooled [B, H], sequence [B, S, H] and,
-    for the classifier head, probabilities [B, num_labels]."""
-    shape = [None, self.max_seq_length]
+    for the classifier head, probabilities [B, num_labels]. With
+    skip_padding, S is each batch's own length."""
+    shape = [None, None if self.skip_padding else self.max_seq_length]
     self._input_ids = tf1.placeholder(tf.int32, shape, name="input_ids")
     self._input_mask = tf1.placeholder(tf.int32, shape, name="input_mask")
     self._segment_ids = tf1.placeholder(tf.int32, shape, name="segment_ids")
@@ -200,7 +234,8 @@ class BertPredictor(object):
         config=self.bert_config, is_training=False,
         input_ids=self._input_ids, input_mask=self._input_mask,
         token_type_ids=self._segment_ids,
-        use_one_hot_embeddings=use_one_hot_embeddings)
+        use_one_hot_embeddings=use_one_hot_embeddings,
+        compute_dtype=run_common.PRECISIONS[self.precision])
     self._pooled_output = model.get_pooled_output()
     self._sequence_output = model.get_sequence_output()
     self._probabilities = None
@@ -225,13 +260,17 @@ class BertPredictor(object):
     input_ids, input_mask, segment_ids = self.featurize(inputs)
     outputs = [[] for _ in fetches]
     for start in range(0, len(input_ids), self.batch_size):
-      batch = slice(start, start + self.batch_size)
+      rows = slice(start, start + self.batch_size)
+      length = self.max_seq_length
+      if self.skip_padding:
+        length = _longest_real_length(input_mask[rows])
       values = self.session.run(fetches, feed_dict={
-          self._input_ids: input_ids[batch],
-          self._input_mask: input_mask[batch],
-          self._segment_ids: segment_ids[batch]})
+          self._input_ids: input_ids[rows, :length],
+          self._input_mask: input_mask[rows, :length],
+          self._segment_ids: segment_ids[rows, :length]})
       for output, value in zip(outputs, values):
-        output.append(value)
+        output.append(_pad_positions(value, self.max_seq_length)
+                      if self.skip_padding else value)
     results = []
     for fetch, output in zip(fetches, outputs):
       if output:
@@ -265,7 +304,8 @@ class BertPredictor(object):
     Returns:
       A dict of numpy arrays: "pooled_output" float32 [n, H],
       "sequence_output" float32 [n, S, H] (the last layer; padding rows
-      included) and "input_mask" int32 [n, S] (1 on real tokens).
+      included, zeros with skip_padding where the batch did not reach
+      them) and "input_mask" int32 [n, S] (1 on real tokens).
     """
     (pooled, sequence), input_mask = self._run(
         [self._pooled_output, self._sequence_output], inputs)

@@ -136,7 +136,17 @@ flags.DEFINE_string(
     "sub-directory) after the other phases, from the latest checkpoint in "
     "output_dir (else from init_checkpoint). Its serving signature takes "
     "int32 [batch, max_seq_length] input_ids, input_mask and segment_ids and "
-    "returns `probabilities` (`predictions` for STS-B).", flag_values=FLAGS)
+    "returns float32 `probabilities` (`predictions` for STS-B), whatever "
+    "the --precision the encoder computes in.", flag_values=FLAGS)
+
+flags.DEFINE_bool(
+    "skip_padding", False,
+    "[Optional] With --do_eval and --do_predict: cut every batch to its "
+    "longest real sequence, so the encoder does not run on the padding "
+    "(same results to float rounding, faster when most inputs are shorter "
+    "than max_seq_length). Training always skips the padding rows it can; "
+    "the --export_dir signature keeps [batch, max_seq_length]. Not with "
+    "--use_tpu, which needs static shapes.", flag_values=FLAGS)
 
 flags.DEFINE_string(
     "predict_file", None,
@@ -1432,6 +1442,24 @@ def pad_for_tpu(examples, batch_size, use_tpu):
   return examples
 
 
+# The [B, S] features that --skip_padding cuts to each batch's length.
+SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
+
+
+def _prediction_input_fn(input_file, label_list, flag_values):
+  """The eval/predict input_fn of `input_file`: whole batches on TPU, and
+  with --skip_padding each batch cut to its longest real sequence."""
+  input_fn = file_based_input_fn_builder(
+      input_file=input_file,
+      seq_length=flag_values.max_seq_length,
+      is_training=False,
+      drop_remainder=flag_values.use_tpu,
+      is_regression=_is_regression(label_list))
+  if flag_values.skip_padding:
+    input_fn = run_common.skipping_padding(input_fn, SEQUENCE_FEATURES)
+  return input_fn
+
+
 def evaluate(estimator, examples, label_list, tokenizer, flag_values):
   """Writes eval.tf_record, evaluates, returns the metrics dict."""
   num_actual_eval_examples = len(examples)
@@ -1449,12 +1477,7 @@ def evaluate(estimator, examples, label_list, tokenizer, flag_values):
   if flag_values.use_tpu:
     assert len(examples) % flag_values.eval_batch_size == 0
     eval_steps = int(len(examples) // flag_values.eval_batch_size)
-  eval_input_fn = file_based_input_fn_builder(
-      input_file=eval_file,
-      seq_length=flag_values.max_seq_length,
-      is_training=False,
-      drop_remainder=flag_values.use_tpu,
-      is_regression=_is_regression(label_list))
+  eval_input_fn = _prediction_input_fn(eval_file, label_list, flag_values)
   return estimator.evaluate(input_fn=eval_input_fn, steps=eval_steps)
 
 
@@ -1479,12 +1502,8 @@ def predict(estimator, examples, label_list, tokenizer, flag_values):
       predict_file)
   tf1.logging.info("Predicting: %d examples, batch size %d.",
                    len(examples), flag_values.predict_batch_size)
-  predict_input_fn = file_based_input_fn_builder(
-      input_file=predict_file,
-      seq_length=flag_values.max_seq_length,
-      is_training=False,
-      drop_remainder=flag_values.use_tpu,
-      is_regression=_is_regression(label_list))
+  predict_input_fn = _prediction_input_fn(predict_file, label_list,
+                                          flag_values)
   return run_common.counted(estimator.predict(input_fn=predict_input_fn),
                             "Predicted examples", len(examples))
 

@@ -549,8 +549,9 @@ def validate_shared_flags(flag_values,
 
   Every script's validate_flags calls this first, then checks its own
   flags. A check runs only where the script defines the flag, in this
-  order: --use_tpu on this TensorFlow; --do_lower_case against a released
-  checkpoint's name; --bert_config_file; --max_seq_length against it;
+  order: --skip_padding against --use_tpu; --use_tpu on this TensorFlow;
+  --do_lower_case against a released checkpoint's name;
+  --bert_config_file; --max_seq_length against it;
   --vocab_file (size, special tokens `required_tokens`); --init_checkpoint
   (readable, shapes fitting the config); the batch sizes and other numbers
   of the phases that run; the training options against each other.
@@ -565,6 +566,10 @@ def validate_shared_flags(flag_values,
     return getattr(flag_values, name) if name in flag_values else default
 
   use_tpu = value("use_tpu", False)
+  if use_tpu and value("skip_padding", False):
+    raise ValueError("--skip_padding gives every batch its own sequence "
+                     "length, and TPUs need static shapes: drop "
+                     "--skip_padding or --use_tpu.")
   check_tpu_supported(use_tpu)
   if value("init_checkpoint") and "do_lower_case" in flag_values:
     tokenization.validate_case_matches_checkpoint(
@@ -897,6 +902,46 @@ def make_tfrecord_input_fn(input_file, name_to_features, is_training,
     return dataset.batch(batch_size, drop_remainder=drop_remainder)
 
   return input_fn
+
+
+def trim_padding(features, sequence_names, mask_name="input_mask"):
+  """Cuts a batch's [B, S] sequence features to [B, L], with L the end of
+  its longest real sequence (the last position where the mask is 1, plus
+  one; at least 1).
+
+  The columns cut off are padding in every row. A padded key gets exactly
+  zero attention weight (exp(-10000 + score) underflows to 0.0 in float32),
+  so the encoder gives the real positions the same values on [B, L] as on
+  [B, S], to float rounding, and never computes the padding columns.
+
+  Args:
+    features: a batch, {name: tensor}.
+    sequence_names: the [B, S] features to cut; the mask must be one of them.
+    mask_name: the int [B, S] padding mask, 1 on real tokens.
+
+  Returns:
+    A new dict: the named features [B, L] (static length unknown), the
+    others unchanged.
+  """
+  mask = features[mask_name]
+  positions = tf.range(1, tf.shape(mask)[1] + 1, dtype=mask.dtype)  # [S]
+  length = tf.maximum(tf.reduce_max(mask * positions[tf.newaxis, :]), 1)
+  trimmed = dict(features)
+  for name in sequence_names:
+    trimmed[name] = features[name][:, :length]  # [B, L]
+  return trimmed
+
+
+def skipping_padding(input_fn, sequence_names, mask_name="input_mask"):
+  """Wraps an input_fn(params) whose dataset yields feature batches so that
+  every batch is cut by `trim_padding`. Shapes become dynamic, which TPUs
+  cannot compile; `validate_shared_flags` rejects --skip_padding there."""
+
+  def trimmed_input_fn(params):
+    return input_fn(params).map(
+        lambda features: trim_padding(features, sequence_names, mask_name))
+
+  return trimmed_input_fn
 
 
 def read_first_example(input_file):
@@ -2003,8 +2048,12 @@ def define_training_flags(flag_values):
       "much less memory).", flag_values=flag_values)
   flags.DEFINE_enum(
       "precision", "fp32", sorted(PRECISIONS),
-      "Compute precision of the encoder. Variables and checkpoints stay "
-      "float32; fp16 adds dynamic loss scaling.", flag_values=flag_values)
+      "Compute precision of the encoder in every phase: training, "
+      "evaluation, prediction and the --export_dir SavedModel (those the "
+      "script has). "
+      "Variables and checkpoints stay float32, and every output "
+      "(probabilities, logits, metrics, the serving signature) is float32; "
+      "fp16 training adds dynamic loss scaling.", flag_values=flag_values)
   flags.DEFINE_bool("use_xla", False,
                     "JIT-compile the graph with XLA.", flag_values=flag_values)
   flags.DEFINE_enum(

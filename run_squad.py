@@ -147,8 +147,9 @@ flags.DEFINE_string(
     "If set, write a SavedModel for serving under this directory at the end "
     "of the run (from the newest checkpoint in output_dir, else from "
     "init_checkpoint). Its signature takes int32 [batch, max_seq_length] "
-    "input_ids, input_mask and segment_ids and returns start_logits and "
-    "end_logits.", flag_values=FLAGS)
+    "input_ids, input_mask and segment_ids and returns float32 "
+    "start_logits and end_logits, whatever the --precision the encoder "
+    "computes in.", flag_values=FLAGS)
 
 # The first feature gets this id; ids then count up over all features.
 _FIRST_UNIQUE_ID = 1000000000

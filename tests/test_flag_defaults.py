@@ -70,3 +70,17 @@ def test_training_flags_default_to_the_original(script):
   module = importlib.import_module(script)
   for name, default in NEUTRAL_TRAINING_FLAGS.items():
     assert module.FLAGS[name].default == default, (script, name)
+
+
+# New prediction flags: off by default, so predictions are the original's.
+NEUTRAL_PREDICTION_FLAGS = {
+    "run_classifier": {"skip_padding": False},
+    "extract_features": {"precision": "fp32", "skip_padding": False},
+}
+
+
+@pytest.mark.parametrize("script", sorted(NEUTRAL_PREDICTION_FLAGS))
+def test_prediction_flags_default_to_the_original(script):
+  module = importlib.import_module(script)
+  for name, default in NEUTRAL_PREDICTION_FLAGS[script].items():
+    assert module.FLAGS[name].default == default, (script, name)
