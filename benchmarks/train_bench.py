@@ -36,11 +36,35 @@ model_fn's PREDICT graph through estimator.predict over the records.
 
 Each model runs in its own subprocess so that runs do not share memory or
 thread pools.
+
+--peer_dir=DIR runs the real scripts instead: DIR/run_classifier.py (the
+original, ported to TensorFlow 2.15; under --peer_python, by default the
+repository's .venv) and our run_classifier.py (under --python, by default
+this interpreter), both `--do_train` on the same generated MRPC-layout
+task of real sentences (bench_util.write_mrpc_task), in two length
+profiles: full (every example max_seq_length tokens) and short (each text
+one sentence of 6-30 words). Model files are made once per --work_dir: the
+config of each size, the uncased vocab of tests/golden and a random
+checkpoint written by our modeling.py. Each round runs the peer in fp32
+and ours at each of --precisions (fp32, bf16), in alternating order, plus
+the float32 and bfloat16 tf.matmul rates (1024 and 4096 squares). Rates
+come from the `global_step/sec` records both write to their events files
+(TPUEstimator: every step), between step --warmup_steps and the last: the
+start-up, feature writing and final checkpoint stay outside. The table
+gives the medians, our ratios to the peer and each run's MFU against its
+own dtype's matmul rate (the faster of the two sizes):
+
+  python benchmarks/train_bench.py --models=tiny,small \
+      --peer_dir=/work/shared/peers/original_bert_tf215 --rounds=3
+  /work/venv313/bin/python benchmarks/train_bench.py --models=tiny \
+      --peer_dir=/work/shared/peers/original_bert_tf215 \
+      --peer_python=.venv/bin/python       # ours on TensorFlow 2.21
 """
 
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -52,46 +76,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_util  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # (layers, hidden, heads) of the released BERT miniatures and Base.
-MODELS = {
-    "tiny": (2, 128, 2),
-    "mini": (4, 256, 4),
-    "small": (4, 512, 8),
-    "base": (12, 768, 12),
-}
-
-
-def encoder_parameters(layers, hidden):
-  """Parameters of the Transformer layers (embeddings and pooler excluded)."""
-  inter = 4 * hidden
-  per_layer = (4 * hidden * hidden + 4 * hidden      # q, k, v, output
-               + 2 * hidden * inter + inter + hidden  # feed-forward
-               + 4 * hidden)                          # two LayerNorms
-  return layers * per_layer
-
-
-def train_flops_per_example(layers, hidden, seq_length):
-  return seq_length * (6 * encoder_parameters(layers, hidden) +
-                       12 * layers * seq_length * hidden)
-
-
-def predict_flops_per_example(layers, hidden, seq_length):
-  """Forward FLOPs: a third of training's (no backward pass)."""
-  return train_flops_per_example(layers, hidden, seq_length) // 3
-
-
-def matmul_gflops(size=4096, repeats=5):
-  """Median float32 matmul throughput of TensorFlow on this machine."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  a = tf.random.normal([size, size])
-  b = tf.random.normal([size, size])
-  matmul = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
-  matmul(a, b).numpy()
-  times = []
-  for _ in range(repeats):
-    start = time.time()
-    matmul(a, b).numpy()
-    times.append(time.time() - start)
-  return 2.0 * size ** 3 / sorted(times)[len(times) // 2] / 1e9
+MODELS = bench_util.MODELS
+encoder_parameters = bench_util.encoder_parameters
+train_flops_per_example = bench_util.train_flops_per_example
+predict_flops_per_example = bench_util.predict_flops_per_example
+matmul_gflops = bench_util.matmul_gflops
 
 
 def write_records(path, num_examples, seq_length, vocab_size, seed=0,
@@ -229,8 +218,9 @@ def run_child(args, model, graph="ours", interpreter=None):
   return bench_util.run_child(command)
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args():
+  parser = argparse.ArgumentParser(
+      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
   parser.add_argument("--model", help=argparse.SUPPRESS)
   parser.add_argument("--models", default="tiny,mini,small,base")
@@ -251,15 +241,26 @@ def main():
   parser.add_argument("--compare", action="store_true",
                       help="interleave runs of the original graph and ours")
   parser.add_argument("--rounds", type=int, default=2,
-                      help="with --compare or --interpreters: runs of each "
-                      "per model")
+                      help="with --compare, --interpreters or --peer_dir: "
+                      "runs of each per model")
   parser.add_argument("--phase", default="train", choices=["train", "predict"])
   parser.add_argument("--interpreters", default=None,
                       help="comma-separated Python executables to compare, "
                       "interleaved (e.g. the two stacks' venvs)")
-  args = parser.parse_args()
+  add_peer_arguments(parser)
+  return parser.parse_args()
+
+
+def main():
+  args = parse_args()
   if args.child:
     child(args)
+    return
+  if args.peer_dir:
+    try:
+      peer_mode(args)
+    except ValueError as error:
+      sys.exit("train_bench.py: %s" % error)
     return
   if args.compare:
     compare(args)
@@ -331,6 +332,134 @@ def compare_interpreters(args):
           ", ".join("%.2f" % r["examples_per_s"] for r in results),
           speed / first))
     sys.stdout.flush()
+
+
+# --------------------------------------------------------------------------
+# --peer_dir: the original's run_classifier.py beside ours, as scripts.
+
+
+def add_peer_arguments(parser):
+  group = parser.add_argument_group(
+      "--peer_dir", "the real scripts on generated task data")
+  group.add_argument("--peer_dir", default=None,
+                     help="directory of the original's run_classifier.py "
+                     "(TensorFlow 2.15 port) to run beside ours")
+  group.add_argument("--peer_python", default=bench_util.default_peer_python(),
+                     help="interpreter of the peer (TensorFlow 2.15 with "
+                     "Estimator; default %(default)s)")
+  group.add_argument("--python", default=sys.executable,
+                     help="interpreter of our script (default: this one)")
+  group.add_argument("--precisions", default="fp32,bf16",
+                     help="our --precision values (the peer: fp32 only)")
+  group.add_argument("--profiles", default="full,short",
+                     help="data: full (every example max_seq_length "
+                     "tokens) and/or short (sentences of 6-30 words)")
+  group.add_argument("--work_dir", default=None,
+                     help="keeps the model files and data (default: a new "
+                     "temporary directory)")
+
+
+def peer_variants(args):
+  """(who, precision) pairs in the order each round runs them."""
+  for precision in args.precisions.split(","):
+    if precision not in ("fp32", "bf16"):
+      raise ValueError("--precisions: %r; use fp32 and/or bf16." % precision)
+  return [("peer", "fp32")] + [("ours", precision)
+                               for precision in args.precisions.split(",")]
+
+
+def train_command(args, who, precision, model_dir, data_dir, output_dir,
+                  summary_steps):
+  """run_classifier.py --do_train for one epoch of batch x steps examples,
+  no checkpoint but the first and the last."""
+  if who == "peer":
+    command = [args.peer_python,
+               os.path.join(os.path.abspath(args.peer_dir),
+                            "run_classifier.py")]
+  else:
+    command = [args.python, os.path.join(ROOT, "run_classifier.py"),
+               "--precision=" + precision,
+               "--save_summary_steps=%d" % summary_steps]
+  return command + [
+      "--task_name=MRPC", "--do_train=true", "--data_dir=" + data_dir,
+      "--output_dir=" + output_dir, "--num_train_epochs=1",
+      "--train_batch_size=%d" % args.batch_size,
+      "--save_checkpoints_steps=1000000"] + bench_util.model_flags(
+          model_dir, args.seq_length)
+
+
+def train_once(args, command, output_dir):
+  """Runs one training command; examples/s from its events files."""
+  bench_util.run_timed(command, output_dir + ".log")
+  records = bench_util.python_call(args.python,
+                                   "step_records(%r)" % output_dir)
+  shutil.rmtree(output_dir, ignore_errors=True)
+  return bench_util.window_rate(records, args.warmup_steps, args.batch_size)
+
+
+def peer_mode(args):
+  """Alternating runs of the peer's and our run_classifier.py --do_train;
+  a table of medians, ratios and MFU at the end."""
+  variants = peer_variants(args)
+  models, profiles = args.models.split(","), args.profiles.split(",")
+  load_start = bench_util.load_average()
+  setup = bench_util.prepare_runs(args, models, profiles, "train_bench_")
+  work_dir = setup["work_dir"]
+  num_examples = args.batch_size * (args.warmup_steps + args.steps)
+  setup["data"] = {profile: bench_util.write_mrpc_task(
+      os.path.join(work_dir, "train_%s_%d" % (profile, num_examples)),
+      profile, num_examples) for profile in profiles}
+  # Our graph runner writes global_step/sec every save_summary_steps;
+  # Estimator's TPUEstimator every step, whatever that flag says.
+  summary_steps = 100 if setup["stacks"]["ours"]["estimator"] else 1
+  results, matmuls = {}, []
+  for round_index in range(args.rounds):
+    matmuls.append(bench_util.python_call(args.python, "matmul_rates()"))
+    for model in models:
+      for profile in profiles:
+        for who, precision in bench_util.round_order(variants, round_index):
+          output_dir = os.path.join(work_dir, "run_%s_%s_%s_%s_%d" % (
+              model, profile, who, precision, round_index))
+          rate = train_once(args, train_command(
+              args, who, precision, setup["models"][model],
+              setup["data"][profile], output_dir, summary_steps), output_dir)
+          results.setdefault((model, profile, who, precision), []).append(
+              rate)
+          print("round %d: %s %s %s %s: %.2f examples/s" % (
+              round_index + 1, model, profile, who, precision, rate))
+          sys.stdout.flush()
+  print_peer_report(args, setup, results, matmuls, variants,
+                    (load_start, bench_util.load_average()))
+  if not args.work_dir:
+    shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def print_peer_report(args, setup, results, matmuls, variants, loads):
+  peaks = bench_util.peak_rates(matmuls)
+  print()
+  print("## run_classifier.py --do_train: the original (peer) vs ours")
+  print()
+  print(bench_util.describe_setup(args, setup, loads, matmuls))
+  print("Training: seq %d, batch %d; examples/s over steps %d-%d of each run "
+        "(events files' global_step/sec records), median of %d "
+        "alternating runs. MFU: nominal training FLOPs at seq %d "
+        "(6 x encoder parameters + 12 x layers x seq x hidden per token) "
+        "against the matmul rate of the run's dtype." % (
+            args.seq_length, args.batch_size, args.warmup_steps,
+            args.warmup_steps + args.steps, args.rounds, args.seq_length))
+  print()
+  rows = []
+  for model in args.models.split(","):
+    layers, hidden, _ = MODELS[model]
+    flops = train_flops_per_example(layers, hidden, args.seq_length)
+    for profile in args.profiles.split(","):
+      rows.append(bench_util.variant_row(
+          [model, profile], results, (model, profile), variants, flops,
+          peaks))
+  print(bench_util.markdown_table(
+      bench_util.variant_headers(["model", "data"], variants), rows))
+  print()
+  print("Reproduce: " + bench_util.command_line())
 
 
 if __name__ == "__main__":
