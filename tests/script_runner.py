@@ -4,7 +4,12 @@ import os
 import subprocess
 import sys
 
+from conftest import GOLDEN_DIR
 from conftest import ROOT
+
+# The golden MRPC sample and the tiny pretrained model beside it.
+MRPC_DATA = os.path.join(GOLDEN_DIR, "run_classifier", "mrpc", "data")
+PRETRAIN_CKPT = os.path.join(GOLDEN_DIR, "pretrain_ckpt")
 
 
 def flag_args(flag_dict):
@@ -54,3 +59,17 @@ def assert_clean_failure(completed, *fragments):
   for fragment in fragments:
     assert fragment in error_lines[0], (fragment, error_lines[0])
   return error_lines[0]
+
+
+def mrpc_flags(output_dir, **extra):
+  """run_classifier flags of a short seeded MRPC fine-tune of the tiny
+  golden model (one epoch, 3 steps); `extra` adds or overrides flags."""
+  flags = dict(
+      task_name="MRPC", data_dir=MRPC_DATA,
+      vocab_file=os.path.join(GOLDEN_DIR, "vocab.txt"),
+      bert_config_file=os.path.join(PRETRAIN_CKPT, "bert_config.json"),
+      init_checkpoint=os.path.join(PRETRAIN_CKPT, "bert_model.ckpt"),
+      output_dir=str(output_dir), max_seq_length=64, train_batch_size=8,
+      learning_rate=1e-3, num_train_epochs=1.0, tf_random_seed=42)
+  flags.update(extra)
+  return flags

@@ -14,11 +14,11 @@ import tensorflow as tf
 from conftest import GOLDEN_DIR
 import run_classifier
 import run_common
+from script_runner import mrpc_flags
+from script_runner import PRETRAIN_CKPT
 from script_runner import run_main
 from script_runner import run_script
 
-MRPC_DATA = os.path.join(GOLDEN_DIR, "run_classifier", "mrpc", "data")
-PRETRAIN_CKPT = os.path.join(GOLDEN_DIR, "pretrain_ckpt")
 STACKS = ["default"] + (["graph_runner"] if run_common.estimator_module()
                         else [])
 PROGRESS_LINE = re.compile(
@@ -27,16 +27,6 @@ PROGRESS_LINE = re.compile(
     r"elapsed \d+:\d\d:\d\d, ETA \d+:\d\d:\d\d$")
 
 
-def _mrpc_flags(output_dir, **extra):
-  flags = dict(
-      task_name="MRPC", data_dir=MRPC_DATA,
-      vocab_file=os.path.join(GOLDEN_DIR, "vocab.txt"),
-      bert_config_file=os.path.join(PRETRAIN_CKPT, "bert_config.json"),
-      init_checkpoint=os.path.join(PRETRAIN_CKPT, "bert_model.ckpt"),
-      output_dir=str(output_dir), max_seq_length=64, train_batch_size=8,
-      learning_rate=1e-3, num_train_epochs=1.0, tf_random_seed=42)
-  flags.update(extra)
-  return flags
 
 
 @pytest.fixture
@@ -65,7 +55,7 @@ def test_config_with_more_layers_than_the_checkpoint_warns(
   config_file = tmp_path / "bert_config.json"
   config_file.write_text(json.dumps(config))
   with pytest.raises(ValueError, match="At least one"):  # Stops after checks.
-    run_main(run_classifier, **_mrpc_flags(
+    run_main(run_classifier, **mrpc_flags(
         tmp_path / "out", bert_config_file=str(config_file)))
   (warning,) = [w for w in tf_warnings() if "start from random" in w]
   assert "lacks encoder layers 2-3 of the model" in warning
@@ -75,7 +65,7 @@ def test_config_with_more_layers_than_the_checkpoint_warns(
 def test_predicting_without_a_task_head_warns_and_runs(tmp_path,
                                                        tf_warnings):
   out = tmp_path / "out"
-  run_main(run_classifier, **_mrpc_flags(out, do_predict=True))
+  run_main(run_classifier, **mrpc_flags(out, do_predict=True))
   (warning,) = [w for w in tf_warnings() if "head" in w]
   assert "has no classifier head (output_weights, output_bias)" in warning
   assert "results mean nothing" in warning
@@ -84,7 +74,7 @@ def test_predicting_without_a_task_head_warns_and_runs(tmp_path,
 
 def test_a_fine_tuned_checkpoint_gives_no_head_warning(tmp_path,
                                                        tf_warnings):
-  run_main(run_classifier, **_mrpc_flags(
+  run_main(run_classifier, **mrpc_flags(
       tmp_path / "out", do_predict=True,
       init_checkpoint=os.path.join(GOLDEN_DIR, "classifier_ckpt",
                                    "bert_model.ckpt")))
@@ -96,7 +86,7 @@ def test_a_vocab_shorter_than_vocab_size_warns(tmp_path, tf_warnings):
   short_vocab = tmp_path / "vocab.txt"
   short_vocab.write_text("\n".join(vocab[:20000]) + "\n")
   with pytest.raises(ValueError, match="At least one"):
-    run_main(run_classifier, **_mrpc_flags(tmp_path / "out",
+    run_main(run_classifier, **mrpc_flags(tmp_path / "out",
                                            vocab_file=str(short_vocab)))
   assert [w for w in tf_warnings()
           if "has 20000 entries but the BERT config's vocab_size is 30522"
@@ -107,7 +97,7 @@ def test_a_vocab_shorter_than_vocab_size_warns(tmp_path, tf_warnings):
 def fine_tune_log(tmp_path_factory):
   """stderr of a real 9-step fine-tune + evaluation + prediction run."""
   out = tmp_path_factory.mktemp("log") / "out"
-  done = run_script("run_classifier.py", _mrpc_flags(
+  done = run_script("run_classifier.py", mrpc_flags(
       out, do_train=True, do_eval=True, do_predict=True,
       num_train_epochs=3.0), env={"TF_CPP_MIN_LOG_LEVEL": "0"})
   assert done.returncode == 0, done.stderr[-3000:]
@@ -169,7 +159,7 @@ def test_tensorboard_scalars_at_save_summary_steps(tmp_path, monkeypatch,
   monkeypatch.setenv("BERT_USE_ESTIMATOR", "0" if stack == "graph_runner"
                      else "1")
   out = tmp_path / "out"
-  run_main(run_classifier, **_mrpc_flags(
+  run_main(run_classifier, **mrpc_flags(
       out, do_train=True, num_train_epochs=3.0, save_summary_steps=3))
   tags = {}
   for path in glob.glob(str(out / "events.out.tfevents.*")):

@@ -23,27 +23,18 @@ import run_classifier
 import run_common
 import run_squad
 from script_runner import assert_clean_failure
+from script_runner import mrpc_flags
 from script_runner import run_main
 from script_runner import run_script
 
 HAS_ESTIMATOR = run_common.estimator_module() is not None
 needs_both_stacks = pytest.mark.skipif(
     not HAS_ESTIMATOR, reason="Estimator exists only on TensorFlow 2.15")
-MRPC_DATA = os.path.join(GOLDEN_DIR, "run_classifier", "mrpc", "data")
-PRETRAIN_CKPT = os.path.join(GOLDEN_DIR, "pretrain_ckpt")
 
 
 def _mrpc_flags(output_dir, **extra):
-  flags = dict(
-      task_name="MRPC", data_dir=MRPC_DATA,
-      vocab_file=os.path.join(GOLDEN_DIR, "vocab.txt"),
-      bert_config_file=os.path.join(PRETRAIN_CKPT, "bert_config.json"),
-      init_checkpoint=os.path.join(PRETRAIN_CKPT, "bert_model.ckpt"),
-      output_dir=str(output_dir), max_seq_length=64, train_batch_size=8,
-      learning_rate=1e-3, num_train_epochs=1.0, save_checkpoints_steps=2,
-      tf_random_seed=42)
-  flags.update(extra)
-  return flags
+  """The shared short MRPC run, with a checkpoint every 2 steps."""
+  return mrpc_flags(output_dir, **dict({"save_checkpoints_steps": 2}, **extra))
 
 
 def _event_tags(directory):
