@@ -26,14 +26,20 @@ own so that they can be imported without the script's flags:
 import numpy as np
 
 
-def matthews_corrcoef(labels, predictions):
-  """Binary MCC (CoLA's metric); 0 when a confusion-matrix margin is 0."""
+def _confusion_counts(labels, predictions):
+  """(tp, tn, fp, fn) of binary labels and predictions, as floats."""
   labels = np.asarray(labels).astype(np.int64)
   predictions = np.asarray(predictions).astype(np.int64)
   tp = float(np.sum((predictions == 1) & (labels == 1)))
   tn = float(np.sum((predictions == 0) & (labels == 0)))
   fp = float(np.sum((predictions == 1) & (labels == 0)))
   fn = float(np.sum((predictions == 0) & (labels == 1)))
+  return tp, tn, fp, fn
+
+
+def matthews_corrcoef(labels, predictions):
+  """Binary MCC (CoLA's metric); 0 when a confusion-matrix margin is 0."""
+  tp, tn, fp, fn = _confusion_counts(labels, predictions)
   denominator = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
   if denominator == 0:
     return 0.0
@@ -42,11 +48,7 @@ def matthews_corrcoef(labels, predictions):
 
 def f1_score(labels, predictions):
   """F1 of the positive class 1 (MRPC, QQP); 0 without true positives."""
-  labels = np.asarray(labels).astype(np.int64)
-  predictions = np.asarray(predictions).astype(np.int64)
-  tp = float(np.sum((predictions == 1) & (labels == 1)))
-  fp = float(np.sum((predictions == 1) & (labels == 0)))
-  fn = float(np.sum((predictions == 0) & (labels == 1)))
+  tp, _, fp, fn = _confusion_counts(labels, predictions)
   if tp == 0:
     return 0.0
   return 2 * tp / (2 * tp + fp + fn)

@@ -143,24 +143,6 @@ def _restore(session, init_checkpoint, shapes):
   saver.restore(session, init_checkpoint)
 
 
-def _longest_real_length(input_mask):
-  """The end of the longest real sequence of an int [B, S] mask: its last
-  position holding a 1, plus one (at least 1)."""
-  positions = np.arange(1, input_mask.shape[1] + 1)  # [S]
-  return max(1, int(np.max(input_mask * positions, initial=0)))
-
-
-def _pad_positions(value, max_seq_length):
-  """A [B, L, ...] output of a skip_padding batch -> [B, S, ...], zeros
-  after L, so that batches of different lengths concatenate; [B] and
-  [B, width] outputs pass unchanged."""
-  if value.ndim < 3 or value.shape[1] == max_seq_length:
-    return value
-  padding = [(0, 0)] * value.ndim
-  padding[1] = (0, max_seq_length - value.shape[1])
-  return np.pad(value, padding)
-
-
 class BertPredictor(object):
   """A BERT graph built once, a session restored once, many predictions.
 
@@ -225,19 +207,31 @@ class BertPredictor(object):
   def _build_graph(self, use_one_hot_embeddings):
     """Placeholders int32 [B, S] -> pooled [B, H], sequence [B, S, H] and,
     for the classifier head, probabilities [B, num_labels]. With
-    skip_padding, S is each batch's own length."""
-    shape = [None, None if self.skip_padding else self.max_seq_length]
+    skip_padding, the encoder runs on each batch cut to its longest input
+    (run_common.trim_padding, as the scripts' --skip_padding), and the
+    sequence output is zero-padded back to S."""
+    shape = [None, self.max_seq_length]
     self._input_ids = tf1.placeholder(tf.int32, shape, name="input_ids")
     self._input_mask = tf1.placeholder(tf.int32, shape, name="input_mask")
     self._segment_ids = tf1.placeholder(tf.int32, shape, name="segment_ids")
+    features = {"input_ids": self._input_ids, "input_mask": self._input_mask,
+                "segment_ids": self._segment_ids}
+    if self.skip_padding:
+      features = run_common.trim_padding(features, sorted(features))
     model = modeling.BertModel(
         config=self.bert_config, is_training=False,
-        input_ids=self._input_ids, input_mask=self._input_mask,
-        token_type_ids=self._segment_ids,
+        input_ids=features["input_ids"], input_mask=features["input_mask"],
+        token_type_ids=features["segment_ids"],
         use_one_hot_embeddings=use_one_hot_embeddings,
         compute_dtype=run_common.PRECISIONS[self.precision])
     self._pooled_output = model.get_pooled_output()
-    self._sequence_output = model.get_sequence_output()
+    self._sequence_output = model.get_sequence_output()  # [B, L, H]
+    if self.skip_padding:
+      missing = self.max_seq_length - tf.shape(self._sequence_output)[1]
+      self._sequence_output = tf.pad(self._sequence_output,
+                                     [[0, 0], [0, missing], [0, 0]])
+      self._sequence_output.set_shape(
+          [None, self.max_seq_length, self.bert_config.hidden_size])
     self._probabilities = None
     if self.head == "classifier":
       _, _, _, self._probabilities = run_classifier.classifier_head(
@@ -261,16 +255,12 @@ class BertPredictor(object):
     outputs = [[] for _ in fetches]
     for start in range(0, len(input_ids), self.batch_size):
       rows = slice(start, start + self.batch_size)
-      length = self.max_seq_length
-      if self.skip_padding:
-        length = _longest_real_length(input_mask[rows])
       values = self.session.run(fetches, feed_dict={
-          self._input_ids: input_ids[rows, :length],
-          self._input_mask: input_mask[rows, :length],
-          self._segment_ids: segment_ids[rows, :length]})
+          self._input_ids: input_ids[rows],
+          self._input_mask: input_mask[rows],
+          self._segment_ids: segment_ids[rows]})
       for output, value in zip(outputs, values):
-        output.append(_pad_positions(value, self.max_seq_length)
-                      if self.skip_padding else value)
+        output.append(value)
     results = []
     for fetch, output in zip(fetches, outputs):
       if output:
