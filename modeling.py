@@ -172,8 +172,9 @@ class BertModel(object):
         second unscoped model in the same graph lives under "bert_1").
       compute_dtype: tf.float32 (default), tf.bfloat16 or tf.float16 for the
         encoder's matmuls. Variables stay float32 (names and checkpoints are
-        unchanged); embeddings, LayerNorm and softmax run in float32, and
-        every output is returned as float32.
+        unchanged), and so does everything between the matmuls: embeddings,
+        residual stream, LayerNorm, softmax and dropout (see
+        `transformer_model`). Every output is float32.
       recompute_layers: gradient checkpointing: keep only each layer's input
         during the forward pass and recompute the layer for its gradients,
         trading ~30% more compute for much less activation memory.
@@ -220,8 +221,6 @@ class BertModel(object):
         attention_mask = create_attention_mask_from_input_mask(
             input_ids, input_mask)
         encoder_input = self.embedding_output
-        if compute_dtype != tf.float32:
-          encoder_input = tf.cast(encoder_input, compute_dtype)
         # Each layer is built through a record of its scope, arguments and
         # dropout masks, from which get_pooled_output(skip_unused=True)
         # rebuilds it on fewer rows. Recomputed layers draw stateless masks
@@ -242,10 +241,9 @@ class BertModel(object):
             initializer_range=config.initializer_range,
             do_return_all_layers=True,
             recompute_layers=recompute_layers,
-            layer_records=self._layer_records)
-        self.all_encoder_layers = [tf.cast(layer, tf.float32)
-                                   if layer.dtype != tf.float32 else layer
-                                   for layer in all_layers]
+            layer_records=self._layer_records,
+            compute_dtype=compute_dtype)
+        self.all_encoder_layers = all_layers
 
       self.sequence_output = self.all_encoder_layers[-1]  # [B, S, H]
       with tf1.variable_scope("pooler") as pooler_scope:
@@ -323,6 +321,11 @@ def gelu(x):
   Returns:
     `x` with the activation applied, same shape.
   """
+  if x.dtype != tf.float32:
+    # The same formula, as TensorFlow's own op graph: its pattern is what
+    # oneDNN's graph rewrite fuses into the preceding matmul and bias add.
+    # Float32 keeps the original's ops, so float32 results stay identical.
+    return tf.nn.gelu(x, approximate=True)
   cdf = 0.5 * (1.0 + tf.tanh(
       (np.sqrt(2 / np.pi) * (x + 0.044715 * tf.pow(x, 3)))))
   return x * cdf
@@ -470,7 +473,7 @@ def create_initializer(initializer_range=0.02):
 
 
 def dense_layer(input_tensor, units, activation=None, name=None,
-                kernel_initializer=None):
+                kernel_initializer=None, compute_dtype=None):
   """A fully connected layer with checkpoint-compatible variable names.
 
   Creates `<name>/kernel` [W, units] and `<name>/bias` [units] (zeros), the
@@ -485,9 +488,11 @@ def dense_layer(input_tensor, units, activation=None, name=None,
     name: variable scope; defaults to "dense" (uniquified within its scope).
     kernel_initializer: kernel initializer; defaults to glorot uniform as in
       `tf.layers.dense`.
+    compute_dtype: dtype of the matmul, bias add and activation; the input
+      is cast to it. Defaults to the input's dtype.
 
   Returns:
-    A tensor [..., units].
+    A tensor [..., units] in the compute dtype.
   """
   with tf1.variable_scope(name, default_name="dense"):
     width = tf1.dimension_value(input_tensor.shape[-1])
@@ -499,6 +504,8 @@ def dense_layer(input_tensor, units, activation=None, name=None,
     bias = tf1.get_variable(
         "bias", shape=[units], dtype=tf.float32,
         initializer=tf1.zeros_initializer())
+    if compute_dtype is not None and input_tensor.dtype != compute_dtype:
+      input_tensor = tf.cast(input_tensor, compute_dtype)
     if input_tensor.dtype != tf.float32:
       # Mixed precision: float32 master weights, cast for the matmul.
       kernel = tf.cast(kernel, input_tensor.dtype)
@@ -659,6 +666,10 @@ def create_attention_mask_from_input_mask(from_tensor, to_mask):
   return mask
 
 
+def _cast_if_needed(tensor, dtype):
+  return tensor if tensor.dtype == dtype else tf.cast(tensor, dtype)
+
+
 def _split_heads(input_tensor, batch_size, num_attention_heads, seq_length,
                  width):
   """[B*S, N*d] -> [B, N, S, d]."""
@@ -681,7 +692,8 @@ def attention_layer(from_tensor,
                     batch_size=None,
                     from_seq_length=None,
                     to_seq_length=None,
-                    dropout_fn=None):
+                    dropout_fn=None,
+                    compute_dtype=None):
   """Multi-head scaled dot-product attention (Vaswani et al., 2017).
 
   Args:
@@ -696,9 +708,12 @@ def attention_layer(from_tensor,
     do_return_2d_tensor: return [B*F, N*d] instead of [B, F, N*d].
     batch_size, from_seq_length, to_seq_length: required for 2-D inputs.
     dropout_fn: replaces `dropout` (used for recomputed layers).
+    compute_dtype: dtype of the projections and of the two batched matmuls
+      (the inputs are cast to it); the mask, softmax and dropout run in
+      float32 whatever it is. Defaults to the inputs' dtype.
 
   Returns:
-    [B, F, N*d] in the input's dtype, or [B*F, N*d] if
+    [B, F, N*d] in the compute dtype, or [B*F, N*d] if
     `do_return_2d_tensor`.
 
   Raises:
@@ -722,6 +737,10 @@ def attention_layer(from_tensor,
 
   from_tensor_2d = reshape_to_matrix(from_tensor)  # [B*F, W]
   to_tensor_2d = reshape_to_matrix(to_tensor)  # [B*T, W]
+  if compute_dtype is not None:
+    from_tensor_2d = _cast_if_needed(from_tensor_2d, compute_dtype)
+    to_tensor_2d = (from_tensor_2d if to_tensor is from_tensor else
+                    _cast_if_needed(to_tensor_2d, compute_dtype))
   all_heads_width = num_attention_heads * size_per_head
   query_layer = dense_layer(
       from_tensor_2d, all_heads_width, activation=query_act, name="query",
@@ -770,10 +789,12 @@ def _attention_core(query_layer, key_layer, value_layer, attention_mask,
     attention_scores += adder
 
   attention_probs = tf.nn.softmax(attention_scores)
-  if compute_dtype != tf.float32:
-    attention_probs = tf.cast(attention_probs, compute_dtype)
   # Dropping whole keys to attend to is odd, but it is what the paper did.
+  # In float32 also under reduced precision: CPUs draw and select float32
+  # elements faster than bfloat16 ones, and the keep mask is then the one a
+  # float32 run draws.
   attention_probs = dropout_fn(attention_probs, attention_probs_dropout_prob)
+  attention_probs = _cast_if_needed(attention_probs, compute_dtype)
 
   value_layer = _split_heads(value_layer, batch_size, num_attention_heads,
                              to_seq_length, size_per_head)  # [B, N, T, d]
@@ -790,14 +811,17 @@ def _transformer_layer(layer_input, attention_mask, batch_size, seq_length,
                        hidden_size, num_attention_heads, intermediate_size,
                        intermediate_act_fn, hidden_dropout_prob,
                        attention_probs_dropout_prob, initializer_range,
-                       dropout_fn=dropout, rows=None):
+                       dropout_fn=dropout, rows=None, compute_dtype=None):
   """One post-LN Transformer block on [B*S, H]; returns [B*S, H].
 
   a = LN(dropout(Dense_H(attn(x))) + x); y = LN(dropout(Dense_H(act(
   Dense_I(a)))) + a). Must be called inside the layer's variable scope.
   With `rows` (a `_TokenRows`), `layer_input` holds only the listed rows of
   the B*S positions and the result only the rows it selects as outputs.
+  The matmuls (with their bias adds and the activation) run in
+  `compute_dtype`; the rest in the input's dtype, which is also the result's.
   """
+  stream_dtype = layer_input.dtype
   query_input = layer_input
   if rows is not None and rows.output_select is not None:
     query_input = tf.gather(layer_input, rows.output_select)
@@ -816,28 +840,32 @@ def _transformer_layer(layer_input, attention_mask, batch_size, seq_length,
             batch_size=batch_size,
             from_seq_length=seq_length,
             to_seq_length=seq_length,
-            dropout_fn=dropout_fn)  # [B*S, H]
+            dropout_fn=dropout_fn,
+            compute_dtype=compute_dtype)  # [B*S, H]
       else:
         attention_output = _row_attention(
             query_input, layer_input, rows, attention_mask, batch_size,
             seq_length, num_attention_heads, hidden_size // num_attention_heads,
-            attention_probs_dropout_prob, dropout_fn)
+            attention_probs_dropout_prob, dropout_fn, compute_dtype)
     with tf1.variable_scope("output"):
       attention_output = dense_layer(
           attention_output, hidden_size,
           kernel_initializer=create_initializer(initializer_range))
+      attention_output = _cast_if_needed(attention_output, stream_dtype)
       attention_output = dropout_fn(attention_output, hidden_dropout_prob)
       attention_output = layer_norm(attention_output + query_input)
 
   with tf1.variable_scope("intermediate"):
     intermediate_output = dense_layer(
         attention_output, intermediate_size, activation=intermediate_act_fn,
-        kernel_initializer=create_initializer(initializer_range))  # [B*S, I]
+        kernel_initializer=create_initializer(initializer_range),
+        compute_dtype=compute_dtype)  # [B*S, I]
 
   with tf1.variable_scope("output"):
     layer_output = dense_layer(
         intermediate_output, hidden_size,
         kernel_initializer=create_initializer(initializer_range))
+    layer_output = _cast_if_needed(layer_output, stream_dtype)
     layer_output = dropout_fn(layer_output, hidden_dropout_prob)
     return layer_norm(layer_output + attention_output)  # [B*S, H]
 
@@ -933,7 +961,8 @@ def transformer_model(input_tensor,
                       initializer_range=0.02,
                       do_return_all_layers=False,
                       recompute_layers=False,
-                      layer_records=None):
+                      layer_records=None,
+                      compute_dtype=None):
   """The Transformer encoder stack of "Attention Is All You Need".
 
   Args:
@@ -952,6 +981,13 @@ def transformer_model(input_tensor,
       keeping its activations (see `BertModel`).
     layer_records: internal (BertModel's pruned path): a list that gets
       one `_LayerRecord` per layer, through which the layer is built.
+    compute_dtype: dtype of the matmuls, their bias adds and the activation
+      (defaults to the input's). Between the matmuls (residual adds,
+      LayerNorm, softmax, dropout) the values stay in the input's dtype:
+      with a float32 input and bfloat16 here, only the matmuls' operands are
+      cast, which is where reduced precision saves time on CPUs and GPUs,
+      while elementwise work in bfloat16 is no faster on CPUs and float32
+      keeps the residual stream's precision.
 
   Returns:
     [B, S, H] in the input's dtype, or a list of L such tensors.
@@ -985,7 +1021,7 @@ def transformer_model(input_tensor,
       intermediate_act_fn=intermediate_act_fn,
       hidden_dropout_prob=hidden_dropout_prob,
       attention_probs_dropout_prob=attention_probs_dropout_prob,
-      initializer_range=initializer_range)
+      initializer_range=initializer_range, compute_dtype=compute_dtype)
   for layer_idx in range(num_hidden_layers):
     with tf1.variable_scope("layer_%d" % layer_idx):
       if recompute_layers:
@@ -1118,7 +1154,7 @@ class _TokenRows(object):
 
 def _row_attention(query_input, layer_input, rows, attention_mask, batch_size,
                    seq_length, num_attention_heads, size_per_head,
-                   attention_probs_dropout_prob, dropout_fn):
+                   attention_probs_dropout_prob, dropout_fn, compute_dtype):
   """`attention_layer` on listed rows: the projections run on the rows only;
   scores, softmax and dropout run in the usual [B, N, S, S] layout, where
   the rows left out are zeros that the mask (or no query) ignores."""
@@ -1127,7 +1163,8 @@ def _row_attention(query_input, layer_input, rows, attention_mask, batch_size,
   projections = []
   for name, inputs in (("query", query_input), ("key", layer_input),
                        ("value", layer_input)):
-    projections.append(dense_layer(inputs, width, name=name))
+    projections.append(dense_layer(inputs, width, name=name,
+                                   compute_dtype=compute_dtype))
 
   def scatter(values, positions):
     return tf.scatter_nd(tf.expand_dims(positions, 1), values,
@@ -1214,7 +1251,5 @@ def _pruned_pooled_output(records, encoder_input, input_mask, pooler_scope,
       hidden = _transformer_layer(
           hidden, dropout_fn=record.replay(rows.output_rows), rows=rows,
           **record.layer_args)
-  if hidden.dtype != tf.float32:
-    hidden = tf.cast(hidden, tf.float32)  # [B, H]
   with tf1.variable_scope(pooler_scope, reuse=True):
     return _pooler(hidden, config)
