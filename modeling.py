@@ -791,8 +791,7 @@ def _attention_core(query_layer, key_layer, value_layer, attention_mask,
   attention_probs = tf.nn.softmax(attention_scores)
   # Dropping whole keys to attend to is odd, but it is what the paper did.
   # In float32 also under reduced precision: CPUs draw and select float32
-  # elements faster than bfloat16 ones, and the keep mask is then the one a
-  # float32 run draws.
+  # elements faster than bfloat16 ones.
   attention_probs = dropout_fn(attention_probs, attention_probs_dropout_prob)
   attention_probs = _cast_if_needed(attention_probs, compute_dtype)
 
