@@ -148,9 +148,9 @@ flags.DEFINE_enum(
 
 flags.DEFINE_bool(
     "skip_padding", False,
-    "Cut every batch to its longest real sequence, so the encoder does not "
-    "run on the padding: the same rows are written, with the same values "
-    "to float rounding, faster when most lines are shorter than "
+    "Cut every batch to its longest real sequence (rounded up to a multiple "
+    "of 8), so the encoder does not run on the padding: the same rows are "
+    "written, with the same values to float rounding, faster when most lines are shorter than "
     "max_seq_length. Not with --use_tpu, which needs static shapes.",
     flag_values=FLAGS)
 

@@ -53,7 +53,8 @@ Inputs are packed by the same function as run_classifier.py's
 Two options change how the encoder runs, not what `predict` returns:
 `precision="bf16"` (or "fp16") runs its matmuls in reduced precision, and
 `skip_padding=True` runs each batch only up to its longest input instead
-of max_seq_length (same values to float rounding). Outputs are float32.
+of max_seq_length (same values to float rounding), batching the inputs of
+one call in order of length. Outputs are float32.
 """
 
 from __future__ import absolute_import
@@ -167,8 +168,10 @@ class BertPredictor(object):
       session_config: optional tf.compat.v1.ConfigProto.
       precision: "fp32", "bf16" or "fp16", the encoder's matmul precision
         (run_classifier.py's --precision). Outputs are float32 in all.
-      skip_padding: run each batch on [B, L], L its longest input, instead
-        of [B, max_seq_length] (run_classifier.py's --skip_padding).
+      skip_padding: run each batch on [B, L], L its longest input (rounded
+        up to a multiple of 8), instead of [B, max_seq_length]
+        (run_classifier.py's --skip_padding); the inputs of one call are
+        batched in order of length.
 
     Raises:
       ValueError: bad head, precision, files, lengths or a checkpoint that
@@ -250,11 +253,20 @@ class BertPredictor(object):
     return arrays[:, 0], arrays[:, 1], arrays[:, 2]
 
   def _run(self, fetches, inputs):
-    """Runs `fetches` batch by batch; returns a list of arrays [n, ...]."""
+    """Runs `fetches` batch by batch; returns a list of arrays [n, ...] in
+    the order of `inputs`, and the input mask [n, S].
+
+    With skip_padding, the batches are formed in order of length, so that a
+    call with many inputs of mixed lengths cuts each batch close to its own
+    inputs' lengths; the results are put back in input order.
+    """
     input_ids, input_mask, segment_ids = self.featurize(inputs)
+    order = np.arange(len(input_ids))
+    if self.skip_padding:
+      order = np.argsort(input_mask.sum(axis=1), kind="stable")
     outputs = [[] for _ in fetches]
-    for start in range(0, len(input_ids), self.batch_size):
-      rows = slice(start, start + self.batch_size)
+    for start in range(0, len(order), self.batch_size):
+      rows = order[start:start + self.batch_size]
       values = self.session.run(fetches, feed_dict={
           self._input_ids: input_ids[rows],
           self._input_mask: input_mask[rows],
@@ -264,7 +276,10 @@ class BertPredictor(object):
     results = []
     for fetch, output in zip(fetches, outputs):
       if output:
-        results.append(np.concatenate(output, axis=0))
+        result = np.empty_like(output[0], shape=(len(order),) +
+                               output[0].shape[1:])
+        result[order] = np.concatenate(output, axis=0)
+        results.append(result)
       else:  # No inputs: an empty batch of the right trailing shape.
         shape = [0] + [self.max_seq_length if dim is None else dim
                        for dim in fetch.shape.as_list()[1:]]

@@ -142,9 +142,9 @@ flags.DEFINE_string(
 flags.DEFINE_bool(
     "skip_padding", False,
     "[Optional] With --do_eval and --do_predict: cut every batch to its "
-    "longest real sequence, so the encoder does not run on the padding "
-    "(same results to float rounding, faster when most inputs are shorter "
-    "than max_seq_length). Training always skips the padding rows it can; "
+    "longest real sequence (rounded up to a multiple of 8), so the encoder "
+    "does not run on the padding (same results to float rounding, faster "
+    "when most inputs are shorter than max_seq_length). Training always skips the padding rows it can; "
     "the --export_dir signature keeps [batch, max_seq_length]. Not with "
     "--use_tpu, which needs static shapes.", flag_values=FLAGS)
 

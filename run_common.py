@@ -904,28 +904,37 @@ def make_tfrecord_input_fn(input_file, name_to_features, is_training,
   return input_fn
 
 
-def trim_padding(features, sequence_names, mask_name="input_mask"):
+def trim_padding(features, sequence_names, mask_name="input_mask",
+                 multiple=8):
   """Cuts a batch's [B, S] sequence features to [B, L], with L the end of
   its longest real sequence (the last position where the mask is 1, plus
-  one; at least 1).
+  one; at least 1) rounded up to a multiple of `multiple` (at most S).
 
   The columns cut off are padding in every row. A padded key gets exactly
   zero attention weight (exp(-10000 + score) underflows to 0.0 in float32),
   so the encoder gives the real positions the same values on [B, L] as on
-  [B, S], to float rounding, and never computes the padding columns.
+  [B, S], to float rounding, and never computes the padding columns. The
+  rounding bounds the number of distinct shapes (S / multiple), each of
+  which costs oneDNN a kernel set-up the first time it is seen: batches of
+  one sentence would otherwise bring a new shape for almost every length.
 
   Args:
     features: a batch, {name: tensor}.
     sequence_names: the [B, S] features to cut; the mask must be one of them.
     mask_name: the int [B, S] padding mask, 1 on real tokens.
+    multiple: L is rounded up to a multiple of this (1: no rounding).
 
   Returns:
     A new dict: the named features [B, L] (static length unknown), the
     others unchanged.
   """
   mask = features[mask_name]
-  positions = tf.range(1, tf.shape(mask)[1] + 1, dtype=mask.dtype)  # [S]
+  seq_length = tf.shape(mask)[1]
+  positions = tf.range(1, seq_length + 1, dtype=mask.dtype)  # [S]
   length = tf.maximum(tf.reduce_max(mask * positions[tf.newaxis, :]), 1)
+  length = tf.cast(length, tf.int32)
+  length = tf.minimum((length + multiple - 1) // multiple * multiple,
+                      seq_length)
   trimmed = dict(features)
   for name in sequence_names:
     trimmed[name] = features[name][:, :length]  # [B, L]

@@ -123,7 +123,7 @@ def test_trim_padding_cuts_to_the_longest_real_sequence():
       "label_ids": tf.constant([1, 0]),
   }
   trimmed = run_common.trim_padding(
-      features, ("input_ids", "input_mask", "segment_ids"))
+      features, ("input_ids", "input_mask", "segment_ids"), multiple=1)
   assert trimmed["input_ids"].numpy().tolist() == [[5, 6, 7], [5, 6, 0]]
   assert trimmed["input_mask"].numpy().tolist() == [[1, 1, 1], [1, 1, 0]]
   assert trimmed["segment_ids"].numpy().tolist() == [[0, 0, 1], [0, 0, 0]]
@@ -131,11 +131,28 @@ def test_trim_padding_cuts_to_the_longest_real_sequence():
   # A zero inside the mask does not end the sequence: the last 1 does.
   holes = {"input_mask": tf.constant([[1, 0, 1, 0]])}
   assert run_common.trim_padding(
-      holes, ["input_mask"])["input_mask"].shape == (1, 3)
+      holes, ["input_mask"], multiple=1)["input_mask"].shape == (1, 3)
   # No real token at all still leaves one position for [CLS] pooling.
   empty = {"input_mask": tf.zeros([2, 4], tf.int32)}
   assert run_common.trim_padding(
-      empty, ["input_mask"])["input_mask"].shape == (2, 1)
+      empty, ["input_mask"], multiple=1)["input_mask"].shape == (2, 1)
+
+
+@pytest.mark.parametrize("longest,multiple,expected", [
+    (3, 8, 8), (8, 8, 8), (9, 8, 16), (17, 8, 20), (0, 8, 8), (5, 4, 8),
+    (3, 1, 3)])
+def test_trim_padding_rounds_the_length_up_to_a_multiple(longest, multiple,
+                                                         expected):
+  """The default multiple of 8 bounds the shapes a server sees; the cut never
+  goes past S (20 here)."""
+  mask = np.zeros([2, 20], np.int32)
+  mask[1, :longest] = 1
+  features = {"input_mask": tf.constant(mask),
+              "input_ids": tf.constant(mask * 7)}
+  trimmed = run_common.trim_padding(features, ["input_ids", "input_mask"],
+                                    multiple=multiple)
+  assert trimmed["input_mask"].shape == (2, expected)
+  assert trimmed["input_ids"].numpy().tolist() == (mask * 7)[:, :expected].tolist()
 
 
 def _features(lengths, seq_length):
@@ -148,11 +165,12 @@ def _features(lengths, seq_length):
 
 def test_skipping_padding_input_fn_gives_each_batch_its_length():
   input_fn = run_common.skipping_padding(
-      extract_features.input_fn_builder(_features([3, 9, 2, 2, 5], 16), 16),
+      extract_features.input_fn_builder(_features([3, 9, 2, 2, 5], 32), 32),
       extract_features.SEQUENCE_FEATURES)
   batches = list(input_fn({"batch_size": 2}))
+  # Longest 9, 2, 5 (of S = 32), rounded up to multiples of 8.
   assert [batch["input_ids"].shape.as_list() for batch in batches] == [
-      [2, 9], [2, 2], [1, 5]]
+      [2, 16], [2, 8], [1, 8]]
   for batch in batches:
     assert batch["input_type_ids"].shape == batch["input_mask"].shape
     assert batch["unique_ids"].shape == (batch["input_ids"].shape[0],)
@@ -599,6 +617,37 @@ def test_predictor_skip_padding_matches_full_path(full_predictor_outputs):
   _check_encoded(encoded, full_encoded, SKIP_PADDING_ATOL)
   # Positions no batch reached are zeros (the batches are shorter than 64).
   assert not encoded["sequence_output"][:, -1].any()
+
+
+class _RecordingSession(object):
+  """Delegates to a session and keeps the real lengths of every fed batch."""
+
+  def __init__(self, session, mask_placeholder):
+    self._session = session
+    self._mask = mask_placeholder
+    self.batch_lengths = []
+
+  def run(self, fetches, feed_dict):
+    self.batch_lengths.append(feed_dict[self._mask].sum(axis=1).tolist())
+    return self._session.run(fetches, feed_dict=feed_dict)
+
+  def close(self):
+    self._session.close()
+
+
+def test_predictor_skip_padding_batches_by_length(full_predictor_outputs):
+  """One call's inputs are batched shortest first (each batch then cuts
+  close to its own lengths) and the outputs come back in input order."""
+  full_probabilities, _ = full_predictor_outputs
+  with _make_predictor(skip_padding=True) as trimmed:
+    recorder = _RecordingSession(trimmed.session, trimmed._input_mask)
+    trimmed.session = recorder
+    probabilities = trimmed.predict(_inputs())
+  lengths = [length for batch in recorder.batch_lengths for length in batch]
+  assert lengths == sorted(lengths)
+  assert len(recorder.batch_lengths) == -(-len(_inputs()) // 4)
+  np.testing.assert_allclose(probabilities, full_probabilities,
+                             atol=SKIP_PADDING_ATOL)
 
 
 def test_predictor_bf16_close_to_fp32(full_predictor_outputs):
