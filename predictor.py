@@ -183,6 +183,7 @@ class BertPredictor(object):
       raise ValueError("precision=%r: use one of %s." %
                        (precision, ", ".join(sorted(run_common.PRECISIONS))))
     run_common.check_positive(batch_size, "batch_size")
+    run_common.warn_about_precision(precision, use_tpu=False)
     tokenization.validate_case_matches_checkpoint(do_lower_case,
                                                   init_checkpoint)
     self.bert_config = run_common.load_bert_config(bert_config_file)

@@ -554,7 +554,8 @@ def validate_shared_flags(flag_values,
   --bert_config_file; --max_seq_length against it;
   --vocab_file (size, special tokens `required_tokens`); --init_checkpoint
   (readable, shapes fitting the config); the batch sizes and other numbers
-  of the phases that run; the training options against each other.
+  of the phases that run; --precision against the CPU (a warning); the
+  training options against each other.
 
   Returns:
     SharedInputs.
@@ -589,6 +590,8 @@ def validate_shared_flags(flag_values,
     warn_about_random_encoder(value("init_checkpoint"), bert_config,
                               value("output_dir"))
   _check_phase_numbers(flag_values)
+  if "precision" in flag_values:
+    warn_about_precision(flag_values.precision, use_tpu)
   options = None
   if "gradient_accumulation_steps" in flag_values:
     options = training_options_from_flags(flag_values)
@@ -1887,6 +1890,50 @@ def warn_about_random_encoder(init_checkpoint, bert_config, output_dir):
         "builds: they start from random values. Check that the config "
         "belongs to the checkpoint.", init_checkpoint,
         describe_variables(missing))
+
+
+# Linux /proc/cpuinfo flags of the instructions with which a CPU multiplies
+# bfloat16 or float16 matrices natively. Without them oneDNN converts to
+# float32 inside the kernel, which is slower than float32 throughout.
+NATIVE_CPU_FLAGS = {"bf16": ("avx512_bf16", "amx_bf16"),
+                    "fp16": ("avx512_fp16", "amx_fp16")}
+
+
+def cpu_flags(cpuinfo_path="/proc/cpuinfo"):
+  """The CPU's feature flags, or None where they cannot be read (not
+  Linux)."""
+  try:
+    with open(cpuinfo_path) as reader:
+      for line in reader:
+        if line.startswith("flags"):
+          return set(line.split(":", 1)[1].split())
+  except (IOError, OSError):
+    pass
+  return None
+
+
+def warn_about_precision(precision, use_tpu, flags_of_cpu=None):
+  """A WARNING when --precision asks a CPU-only machine for a type its CPU
+  has no matmul instructions for: the run works but is slower than fp32.
+
+  Args:
+    precision: the --precision value.
+    use_tpu: TPUs have bfloat16 units; nothing to check.
+    flags_of_cpu: the CPU's flags (default: read from /proc/cpuinfo).
+  """
+  if precision not in NATIVE_CPU_FLAGS or use_tpu:
+    return
+  if tf.config.list_physical_devices("GPU"):
+    return
+  if flags_of_cpu is None:
+    flags_of_cpu = cpu_flags()
+  native = NATIVE_CPU_FLAGS[precision]
+  if flags_of_cpu is not None and not flags_of_cpu.intersection(native):
+    tf1.logging.warning(
+        "--precision=%s: this CPU has no %s instructions, so its %s matmuls "
+        "are emulated and slower than float32; --precision=fp32 is faster "
+        "here (results are correct either way).", precision,
+        " or ".join(flag.upper() for flag in native), precision)
 
 
 def warn_about_random_head(flag_values, head_variables, what):

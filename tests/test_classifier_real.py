@@ -1,7 +1,10 @@
 """Real use: fine-tune the converted all-MiniLM-L6-v2 weights on SST-2-format
 movie-review snippets (tests/data/rotten_tomatoes, see its README) for one
 epoch, in float32 and in bfloat16 compute with the same seed, and check that
-both learned something and land within one accuracy point of each other.
+both learned something and land within one accuracy point of each other;
+then predict the held-out sentences with the float32 model in both
+precisions (BertPredictor) and bound how far bfloat16 moves the
+probabilities.
 
 Slow (minutes on a laptop CPU). Prints accuracy, training examples/s and the
 wall time of each run.
@@ -13,6 +16,7 @@ import re
 import statistics
 import time
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
@@ -104,3 +108,47 @@ def test_minilm_fine_tunes_in_fp32_and_bf16(tmp_path):
         "examples/s: %.2f" % (bf16[0] - fp32[0], bf16[1] - fp32[1],
                               bf16[2] - fp32[2], bf16[3] / fp32[3]))
   assert abs(bf16[2] - fp32[2]) <= 0.01 + 1e-9
+
+
+def _held_out_sentences():
+  sentences = []
+  for name, column in (("dev.tsv", 0), ("test.tsv", 1)):
+    with open(os.path.join(DATA_DIR, name), encoding="utf-8") as reader:
+      rows = [line.rstrip("\n").split("\t") for line in reader][1:]
+    sentences += [row[column] for row in rows]
+  return sentences
+
+
+# bfloat16 matmuls moved a probability by at most 0.0064 on these sentences
+# (TensorFlow 2.15, 2026-12; docs/PERFORMANCE.md); 3x of headroom.
+BF16_PROBABILITY_TOLERANCE = 0.02
+
+
+@pytest.mark.slow
+def test_bf16_prediction_of_a_fine_tuned_model(tmp_path):
+  """The float32 fine-tuned model, predicting all 400 held-out sentences in
+  bf16 and in fp32 (the same checkpoint): probabilities within the stated
+  tolerance, and the predicted class unchanged on all but a handful of
+  sentences near 0.5."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import predictor  # pylint: disable=g-import-not-at-top
+  _fine_tune(tmp_path, "fp32")
+  model_dir = tmp_path / "minilm"
+  sentences = _held_out_sentences()
+  probabilities = {}
+  for precision in ("fp32", "bf16"):
+    with predictor.BertPredictor(
+        str(model_dir / "bert_config.json"), str(model_dir / "vocab.txt"),
+        tf.train.latest_checkpoint(str(tmp_path / "sst2_fp32")),
+        do_lower_case=True, max_seq_length=64, batch_size=64,
+        precision=precision) as model:
+      probabilities[precision] = model.predict(sentences)
+  difference = np.abs(probabilities["bf16"] - probabilities["fp32"])
+  flipped = int(np.sum(np.argmax(probabilities["bf16"], axis=1) !=
+                       np.argmax(probabilities["fp32"], axis=1)))
+  print("\nMiniLM SST-2, %d held-out sentences, bf16 vs fp32 prediction of "
+        "the fp32 model: max abs difference of probabilities %.4f (mean "
+        "%.5f), %d predicted labels differ" %
+        (len(sentences), difference.max(), difference.mean(), flipped))
+  assert difference.max() < BF16_PROBABILITY_TOLERANCE
+  assert flipped <= 4  # 1% of the sentences

@@ -62,6 +62,43 @@ def test_config_with_more_layers_than_the_checkpoint_warns(
   assert not os.path.exists(tmp_path / "out")
 
 
+@pytest.mark.parametrize("precision,flags_of_cpu,warns", [
+    ("bf16", {"avx2", "fma"}, True),
+    ("bf16", {"avx512f", "avx512_bf16"}, False),  # AMD Zen 4, Cooper Lake
+    ("bf16", {"amx_bf16", "amx_tile"}, False),  # Sapphire Rapids
+    ("fp16", {"avx512f", "avx512_bf16"}, True),
+    ("fp16", {"avx512_fp16"}, False),
+    ("fp32", {"avx2"}, False),
+    ("bf16", None, False),  # flags unreadable (not Linux): no guess
+])
+def test_precision_without_native_instructions_warns(
+    precision, flags_of_cpu, warns, tf_warnings, monkeypatch):
+  monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind: [])
+  monkeypatch.setattr(run_common, "cpu_flags", lambda: flags_of_cpu)
+  run_common.warn_about_precision(precision, False)
+  warnings = tf_warnings()
+  assert len(warnings) == int(warns)
+  if warns:
+    assert warnings[0].startswith("--precision=%s: this CPU has no " %
+                                  precision)
+    assert "--precision=fp32 is faster here" in warnings[0]
+  # TPUs and GPUs are never second-guessed.
+  run_common.warn_about_precision(precision, True, {"avx2"})
+  monkeypatch.setattr(tf.config, "list_physical_devices",
+                      lambda kind: ["GPU:0"])
+  run_common.warn_about_precision(precision, False, {"avx2"})
+  assert len(tf_warnings()) == int(warns)
+
+
+def test_cpu_flags_reads_the_flags_line(tmp_path):
+  cpuinfo = tmp_path / "cpuinfo"
+  cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n"
+                     "processor\t: 1\nflags\t\t: fpu avx512f avx512_bf16\n")
+  assert run_common.cpu_flags(str(cpuinfo)) == {"fpu", "avx512f",
+                                                "avx512_bf16"}
+  assert run_common.cpu_flags(str(tmp_path / "missing")) is None
+
+
 def test_predicting_without_a_task_head_warns_and_runs(tmp_path,
                                                        tf_warnings):
   out = tmp_path / "out"
