@@ -309,6 +309,44 @@ def test_bf16_graphs_run_the_encoder_in_bf16_with_float32_outputs(name):
       assert tf.bfloat16 not in counts, counts
 
 
+def _fused_matmul_ops(compute_dtype):
+  """The fused_ops lists of the oneDNN fused matmuls TensorFlow's graph
+  rewrite makes of a 2-layer encoder's inference graph (the partition
+  graphs actually run), or None when oneDNN is off."""
+  config = modeling.BertConfig(vocab_size=100, hidden_size=32,
+                               num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=64)
+  with tf.Graph().as_default():
+    input_ids = tf1.placeholder(tf.int32, [2, 8])
+    model = modeling.BertModel(config, False, input_ids,
+                               compute_dtype=compute_dtype)
+    with tf1.Session() as session:
+      session.run(tf1.global_variables_initializer())
+      metadata = tf1.RunMetadata()
+      session.run(model.get_sequence_output(),
+                  {input_ids: np.ones([2, 8], np.int32)},
+                  options=tf1.RunOptions(output_partition_graphs=True),
+                  run_metadata=metadata)
+  nodes = [node for graph in metadata.partition_graphs for node in graph.node]
+  if not any(node.op.startswith("_Mkl") for node in nodes):
+    return None
+  return [[op.decode() for op in node.attr["fused_ops"].list.s]
+          for node in nodes if "fused_ops" in node.attr]
+
+
+def test_bf16_gelu_is_fused_into_the_matmul():
+  """In bf16, modeling.gelu builds tf.nn.gelu's graph, which oneDNN's
+  rewrite fuses into the intermediate matmul with its bias add; the other
+  dense layers fuse their bias add. This relies on TensorFlow internals
+  (the `_MklNativeFusedMatMul` op and its `fused_ops` attribute): if a
+  release renames them, this fails, and the bf16 speed needs a look."""
+  fused = _fused_matmul_ops(tf.bfloat16)
+  if fused is None:
+    pytest.skip("oneDNN is off (TF_ENABLE_ONEDNN_OPTS=0 or not x86)")
+  assert sorted(map(tuple, fused)) == sorted(
+      [("BiasAdd", "GeluApproximate")] * 2 + [("BiasAdd",)] * 2 * 5)
+
+
 # --------------------------------------------------------------------------
 # run_classifier: --skip_padding and --precision=bf16 for eval and predict.
 
