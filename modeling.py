@@ -504,8 +504,8 @@ def dense_layer(input_tensor, units, activation=None, name=None,
     bias = tf1.get_variable(
         "bias", shape=[units], dtype=tf.float32,
         initializer=tf1.zeros_initializer())
-    if compute_dtype is not None and input_tensor.dtype != compute_dtype:
-      input_tensor = tf.cast(input_tensor, compute_dtype)
+    if compute_dtype is not None:
+      input_tensor = _cast_if_needed(input_tensor, compute_dtype)
     if input_tensor.dtype != tf.float32:
       # Mixed precision: float32 master weights, cast for the matmul.
       kernel = tf.cast(kernel, input_tensor.dtype)

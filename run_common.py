@@ -1912,21 +1912,19 @@ def cpu_flags(cpuinfo_path="/proc/cpuinfo"):
   return None
 
 
-def warn_about_precision(precision, use_tpu, flags_of_cpu=None):
+def warn_about_precision(precision, use_tpu):
   """A WARNING when --precision asks a CPU-only machine for a type its CPU
   has no matmul instructions for: the run works but is slower than fp32.
 
   Args:
     precision: the --precision value.
     use_tpu: TPUs have bfloat16 units; nothing to check.
-    flags_of_cpu: the CPU's flags (default: read from /proc/cpuinfo).
   """
   if precision not in NATIVE_CPU_FLAGS or use_tpu:
     return
   if tf.config.list_physical_devices("GPU"):
     return
-  if flags_of_cpu is None:
-    flags_of_cpu = cpu_flags()
+  flags_of_cpu = cpu_flags()
   native = NATIVE_CPU_FLAGS[precision]
   if flags_of_cpu is not None and not flags_of_cpu.intersection(native):
     tf1.logging.warning(

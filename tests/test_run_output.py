@@ -82,11 +82,12 @@ def test_precision_without_native_instructions_warns(
     assert warnings[0].startswith("--precision=%s: this CPU has no " %
                                   precision)
     assert "--precision=fp32 is faster here" in warnings[0]
-  # TPUs and GPUs are never second-guessed.
-  run_common.warn_about_precision(precision, True, {"avx2"})
+  # TPUs and GPUs are never second-guessed, even on a CPU without the flags.
+  monkeypatch.setattr(run_common, "cpu_flags", lambda: {"avx2"})
+  run_common.warn_about_precision(precision, True)
   monkeypatch.setattr(tf.config, "list_physical_devices",
                       lambda kind: ["GPU:0"])
-  run_common.warn_about_precision(precision, False, {"avx2"})
+  run_common.warn_about_precision(precision, False)
   assert len(tf_warnings()) == int(warns)
 
 
