@@ -10,7 +10,8 @@ through the files they write:
   instances: nothing under the final name (or the previous complete file
   untouched), and a rerun writes the same bytes.
 * prediction outputs of run_classifier, extract_features and run_squad:
-  killed while predicting: no final file, or the previous one untouched.
+  killed while predicting: the previous files untouched, or no final
+  file.
 
 Random delays come from a seed printed on failure; set BERT_KILL_SEED to
 replay one.
@@ -110,16 +111,47 @@ def new_files(directory, since, pattern):
   return found
 
 
-def after_random_delay(condition, rng, longest):
-  """A condition that holds `uniform(0, longest)` s after `condition`."""
+def after_random_delay(condition, rng, longest, phase_over=None):
+  """A condition that holds `uniform(0, longest)` s after `condition`, or
+  at once when `phase_over()` holds first (so a slow draw on a fast
+  machine still kills inside the phase instead of after it)."""
   state = {}
 
   def delayed():
     if "at" not in state and condition():
       state["at"] = time.time() + rng.uniform(0, longest)
-    return "at" in state and time.time() >= state["at"]
+    if "at" not in state:
+      return False
+    return time.time() >= state["at"] or bool(
+        phase_over and phase_over())
 
   return delayed
+
+
+def busy_phase_seconds(run, started, ended):
+  """Seconds from `started()` to `ended()` holding in a run that is let
+  finish (polled every millisecond); the run must exit 0."""
+  began = None
+  while True:
+    done = run.process.poll() is not None
+    if began is None and started():
+      began = time.time()
+    if began is not None and ended():
+      seconds = time.time() - began
+      break
+    assert not done, "the run ended without its busy phase:\n%s" % (
+        run.log()[-3000:])
+    time.sleep(0.001)
+  run.finish()
+  return seconds
+
+
+def size_or_zero(path):
+  """Size of `path`, 0 if it was renamed or removed meanwhile."""
+  try:
+    return os.path.getsize(path)
+  except FileNotFoundError:
+    return 0
 
 
 def read_bytes(path):
@@ -266,11 +298,14 @@ def test_create_pretraining_data_killed_leaves_no_output(tmp_path):
   def temp_files(run):
     return new_files(os.path.dirname(output), run.started, temp_pattern)
 
-  def making(run):
-    return after_random_delay(lambda: temp_files(run), rng, 1.0)
-
   def writing(run):
-    return lambda: any(os.path.getsize(p) > 0 for p in temp_files(run))
+    return lambda: any(size_or_zero(p) > 0 for p in temp_files(run))
+
+  def making(run):
+    # The temporary file is created empty before the instances are made
+    # and is written only once they all are.
+    return after_random_delay(lambda: temp_files(run), rng, 1.0,
+                              phase_over=writing(run))
 
   for index, (what, condition) in enumerate([
       ("while making instances", making), ("while writing them", writing)]):
@@ -302,31 +337,39 @@ def test_create_pretraining_data_killed_leaves_no_output(tmp_path):
 
 def check_prediction_outputs_survive(tmp_path, script, flags, output_dir,
                                      outputs, busy_pattern):
-  """Kill during predict: (1) into an empty directory, no final file;
-  (2) over a complete earlier run, its files untouched (byte for byte).
+  """Kill during predict: (1) over a complete earlier run, its files
+  untouched (byte for byte); (2) into an empty directory, no final file.
 
   Args:
     busy_pattern: regex of a file that exists while predictions are made;
-      the kill comes a random moment after it appears.
+      the kill comes a random moment after it appears, within the first
+      half of the time a complete run spends from there to its outputs
+      (measured first, so that a fast machine does not finish before it).
   """
   rng = random.Random(SEED)
+  paths = [os.path.join(output_dir, name) for name in outputs]
 
-  def predicting(run):
-    return after_random_delay(
-        lambda: new_files(output_dir, run.started, busy_pattern), rng, 1.0)
+  def busy(run):
+    return lambda: new_files(output_dir, run.started, busy_pattern)
 
+  run = Run(script, flags, str(tmp_path / "complete.log"))
+  phase = busy_phase_seconds(
+      run, busy(run), lambda: all(map(os.path.exists, paths)))
+  complete = {path: read_bytes(path) for path in paths}
+
+  run = Run(script, flags, str(tmp_path / "killed_over_complete.log"))
+  run.kill_when(after_random_delay(busy(run), rng, phase / 2),
+                "while predicting over complete outputs")
+  for path in paths:
+    assert read_bytes(path) == complete[path], path
+
+  for path in paths:
+    os.remove(path)
   run = Run(script, flags, str(tmp_path / "killed_first.log"))
-  run.kill_when(predicting(run), "while predicting")
-  for name in outputs:
-    assert not os.path.exists(os.path.join(output_dir, name)), name
-
-  Run(script, flags, str(tmp_path / "complete.log")).finish()
-  complete = {name: read_bytes(os.path.join(output_dir, name))
-              for name in outputs}
-  run = Run(script, flags, str(tmp_path / "killed_again.log"))
-  run.kill_when(predicting(run), "while predicting over complete outputs")
-  for name in outputs:
-    assert read_bytes(os.path.join(output_dir, name)) == complete[name], name
+  run.kill_when(after_random_delay(busy(run), rng, phase / 2),
+                "while predicting into an empty directory")
+  for path in paths:
+    assert not os.path.exists(path), "seed %d: %s" % (SEED, path)
 
 
 def test_classifier_predictions_survive_kill_9(tmp_path):
