@@ -36,7 +36,8 @@ answers; when it has them, the predictions are scored.
 Outputs in --output_dir:
   train.tf_record, eval.tf_record
       the features: each question with a window of its context (long
-      contexts give several windows, --doc_stride tokens apart);
+      contexts give several windows, --doc_stride tokens apart); with
+      --skip_padding eval.tf_record is in order of window length;
   model.ckpt-N.*, checkpoint, events.out.tfevents.*
       checkpoints and TensorBoard scalars (loss, learning_rate,
       global_step/sec);
@@ -57,7 +58,8 @@ Beyond the original (docs/DEVIATIONS.md): 2.0 predictions no longer crash
 when no non-empty answer is left (upstream #211, #417, #476) or a context
 has no WordPiece tokens (#353); the library functions take keyword
 parameters instead of reading flags; the built-in evaluation
-(squad_metrics.py); --export_dir (#146); one-line errors before any file
+(squad_metrics.py); --export_dir (#146); --skip_padding and --precision
+for faster prediction (docs/PERFORMANCE.md); one-line errors before any file
 is written, and warnings for settings the original ran that may give
 worse results (windows that do not overlap, questions cut to nothing).
 
@@ -150,6 +152,17 @@ flags.DEFINE_string(
     "input_ids, input_mask and segment_ids and returns float32 "
     "start_logits and end_logits, whatever the --precision the encoder "
     "computes in.", flag_values=FLAGS)
+
+flags.DEFINE_bool(
+    "skip_padding", False,
+    "[Optional] With --do_predict: batch the windows in order of length "
+    "(eval.tf_record is written in that order) and run every batch only up "
+    "to its longest window, rounded up to a multiple of 8, instead of "
+    "max_seq_length. Logits, answers and null odds match the full path to "
+    "float rounding; the n-best lists rank real positions only (the full "
+    "path also ranks the padding, then drops it). Faster when most windows "
+    "are shorter than max_seq_length. Not with --use_tpu, which needs "
+    "static shapes.", flag_values=FLAGS)
 
 # The first feature gets this id; ids then count up over all features.
 _FIRST_UNIQUE_ID = 1000000000
@@ -1111,7 +1124,9 @@ def write_predictions(all_examples, all_features, all_results, n_best_size,
   Args:
     all_examples: SquadExamples, in output order.
     all_features: InputFeatures of those examples (any order).
-    all_results: a RawResult (S start and S end logits) per feature.
+    all_results: a RawResult per feature, any order: S start and S end
+      logits, or fewer (the positions a --skip_padding batch ran; the
+      ones left out are padding, never an answer).
     n_best_size, max_answer_length, do_lower_case: as the flags.
     output_prediction_file, output_nbest_file, output_null_log_odds_file:
       paths of predictions.json, nbest_predictions.json and (2.0 only)
@@ -1455,19 +1470,27 @@ def _build_estimator(flag_values, shared, num_train_steps, num_warmup_steps):
 
 
 def _write_features(examples, tokenizer, filename, is_training, flag_values,
-                    keep_features=False):
+                    keep_features=False, order_by_length=False):
   """Converts examples into a TFRecord file (atomically).
+
+  Args:
+    keep_features: also return the InputFeatures (in example order).
+    order_by_length: write the records in order of their number of real
+      tokens (stable), so that batches of similar windows can be cut to
+      their longest one (--skip_padding); results are matched back by
+      unique_id, so the order does not matter to the predictions.
 
   Returns:
     (number of features, the InputFeatures if keep_features else None).
   """
   writer = FeatureWriter(filename=filename, is_training=is_training)
-  kept = [] if keep_features else None
+  kept = [] if keep_features or order_by_length else None
 
   def output_fn(feature):
     if kept is not None:
       kept.append(feature)
-    writer.process_feature(feature)
+    if not order_by_length:
+      writer.process_feature(feature)
 
   try:
     convert_examples_to_features(
@@ -1480,11 +1503,14 @@ def _write_features(examples, tokenizer, filename, is_training, flag_values,
         max_query_length=flag_values.max_query_length,
         is_training=is_training,
         output_fn=output_fn)
+    if order_by_length:
+      for feature in sorted(kept, key=lambda f: sum(f.input_mask)):
+        writer.process_feature(feature)
   except BaseException:
     writer.abort()
     raise
   writer.close()
-  return writer.num_features, kept
+  return writer.num_features, kept if keep_features else None
 
 
 def _train(estimator, train_examples, tokenizer, num_train_steps,
@@ -1510,8 +1536,15 @@ def _train(estimator, train_examples, tokenizer, num_train_steps,
       runs_per_step=flag_values.gradient_accumulation_steps)
 
 
-def _predict_logits(estimator, eval_file, num_features, seq_length):
-  """RawResults (logits as Python floats) for every feature of eval_file."""
+# The [B, S] features that --skip_padding cuts to each batch's length.
+SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
+
+
+def _predict_logits(estimator, eval_file, num_features, seq_length,
+                    skip_padding=False):
+  """RawResults (logits as Python floats) for every feature of eval_file,
+  in the file's order. With skip_padding each batch is cut to its longest
+  window and the logits stop there: [L] per feature instead of [S]."""
   all_results = []
   if num_features == 0:
     # Only contexts without WordPiece tokens: nothing for the model to read.
@@ -1521,6 +1554,9 @@ def _predict_logits(estimator, eval_file, num_features, seq_length):
       seq_length=seq_length,
       is_training=False,
       drop_remainder=False)
+  if skip_padding:
+    predict_input_fn = run_common.skipping_padding(predict_input_fn,
+                                                   SEQUENCE_FEATURES)
   for result in run_common.counted(
       estimator.predict(predict_input_fn, yield_single_examples=True),
       "Predicted windows", num_features):
@@ -1541,12 +1577,13 @@ def _predict(estimator, eval_examples, tokenizer, flag_values):
   eval_file = os.path.join(output_dir, "eval.tf_record")
   num_features, eval_features = _write_features(
       eval_examples, tokenizer, eval_file, False, flag_values,
-      keep_features=True)
+      keep_features=True, order_by_length=flag_values.skip_padding)
   tf1.logging.info("Predicting: %d questions in %d windows, batch size %d.",
                    len(eval_examples), num_features,
                    flag_values.predict_batch_size)
   all_results = _predict_logits(estimator, eval_file, num_features,
-                                flag_values.max_seq_length)
+                                flag_values.max_seq_length,
+                                skip_padding=flag_values.skip_padding)
   return write_predictions(
       eval_examples, eval_features, all_results, flag_values.n_best_size,
       flag_values.max_answer_length, flag_values.do_lower_case,

@@ -25,7 +25,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_DIR = os.path.join(ROOT, "benchmarks")
 VOCAB_FILE = os.path.join(ROOT, "tests", "golden", "vocab.txt")
-PEER_PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
+# Where the peer's interpreter (TensorFlow 2.15 with Estimator) usually is:
+# the virtual environment `make` builds for Python 3.11 or 3.10, or a
+# hand-made .venv.
+PEER_PYTHONS = tuple(os.path.join(ROOT, venv, "bin", "python")
+                     for venv in (".venv-py3.11", ".venv-py3.10", ".venv"))
 
 # (layers, hidden, heads) of the released BERT miniatures and Base.
 MODELS = {
@@ -51,13 +55,24 @@ TEXT_SOURCES = (
     ("sample_text.txt", None),
 )
 
+# SQuAD-like predict files: each question (a real sentence of 6 to 20
+# words) gets a context of its own. short: 60 to 250 words, the range of
+# most SQuAD paragraphs (SQuAD 1.1 dev averages about 120), one window each
+# at max_seq_length=384; full: 600 words, several windows --doc_stride
+# apart, all but the last filling max_seq_length.
+SQUAD_CONTEXT_WORDS = {"short": (60, 250), "full": (600, 600)}
+QUESTION_WORDS = (6, 20)
+
 MRPC_HEADER = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String"
 MRPC_TEST_HEADER = "index\t#1 ID\t#2 ID\t#1 String\t#2 String"
 
 
 def default_peer_python():
   """The TensorFlow 2.15 + Estimator venv the peer needs, if present."""
-  return PEER_PYTHON if os.path.exists(PEER_PYTHON) else sys.executable
+  for python in PEER_PYTHONS:
+    if os.path.exists(python):
+      return python
+  return sys.executable
 
 
 def run_child(command):
@@ -230,6 +245,54 @@ def write_lines_file(path, profile, num_examples, seed=0):
     for text_a, text_b in text_pairs(profile, num_examples, seed):
       handle.write("%s ||| %s\n" % (text_a, text_b))
   return path
+
+
+def write_squad_file(path, profile, num_questions, seed=0):
+  """A SQuAD 1.1 predict file (no answers) of `num_questions` questions,
+  each on its own context of the profile's length (SQUAD_CONTEXT_WORDS)."""
+  if profile not in SQUAD_CONTEXT_WORDS:
+    raise ValueError("profile=%r: use one of %s." % (profile, PROFILES))
+  rng = random.Random(seed)
+  sentences = read_sentences()
+  words = [word for sentence in sentences for word in sentence]
+  low, high = QUESTION_WORDS
+  questions = [s for s in sentences if low <= len(s) <= high]
+  low, high = SQUAD_CONTEXT_WORDS[profile]
+  paragraphs = []
+  for index in range(num_questions):
+    length = rng.randint(low, high)
+    start = rng.randrange(len(words) - length)
+    paragraphs.append({
+        "context": " ".join(words[start:start + length]),
+        "qas": [{"id": "q%d" % index,
+                 "question": " ".join(rng.choice(questions)) + "?"}]})
+  with open(path, "w", encoding="utf-8") as handle:
+    json.dump({"version": "1.1",
+               "data": [{"title": "generated", "paragraphs": paragraphs}]},
+              handle)
+  return path
+
+
+def squad_windows(profile, num_questions, max_seq_length, seed=0):
+  """(windows per question, mean real tokens per window) of the profile
+  with run_squad's default --doc_stride and --max_query_length (run in a
+  child: it imports TensorFlow)."""
+  import run_squad  # pylint: disable=g-import-not-at-top
+  import tokenization  # pylint: disable=g-import-not-at-top
+  tokenizer = tokenization.FullTokenizer(VOCAB_FILE, do_lower_case=True)
+  path = write_squad_file(
+      tempfile.mkstemp(suffix=".json")[1], profile, num_questions, seed)
+  try:
+    examples = run_squad.read_squad_examples(path, is_training=False)
+  finally:
+    os.remove(path)
+  lengths = []
+  run_squad.convert_examples_to_features(
+      examples, tokenizer, max_seq_length, doc_stride=128,
+      max_query_length=64, is_training=False,
+      output_fn=lambda feature: lengths.append(sum(feature.input_mask)))
+  return (len(lengths) / float(num_questions),
+          sum(lengths) / float(len(lengths)))
 
 
 # --------------------------------------------------------------------------
@@ -436,7 +499,7 @@ def dtype_of(variant):
 
 
 def mfu_text(rate, flops_per_example, peak_gflops):
-  if not rate:
+  if not rate or not flops_per_example:
     return None
   return "%.1f%%" % (100.0 * rate * flops_per_example / 1e9 / peak_gflops)
 

@@ -1,13 +1,20 @@
 """Prediction throughput: the original's scripts beside ours, and the
 in-process predictor.
 
-Three ways to predict, each on generated MRPC-layout data of real
-sentences in two length profiles (full: every example max_seq_length
-tokens; short: each text one sentence of 6-30 words):
+Four ways to predict, each on generated data of real sentences in two
+length profiles:
 
-  do_predict        run_classifier.py --do_predict, batch --batch_size
+  do_predict        run_classifier.py --do_predict, batch --batch_size, on
+                    MRPC-layout pairs (full: every example max_seq_length
+                    tokens; short: each text one sentence of 6-30 words)
   extract_features  extract_features.py --layers=-1, batch --batch_size
-                    (JSON lines, the original's format)
+                    (JSON lines, the original's format), the same pairs
+  squad             run_squad.py --do_predict at --squad_seq_length (384,
+                    its default), batch --batch_size, on SQuAD 1.1 files
+                    of one question per context (short: contexts of
+                    60-250 words, as SQuAD's paragraphs, one window each;
+                    full: 600 words, several windows); examples are
+                    questions
   predictor         predictor.BertPredictor.predict in this repository's
                     process, batch 1 and 64 (ours only; the original has
                     none)
@@ -16,7 +23,7 @@ Ours runs at every --precision the script (or `precision` keyword of
 BertPredictor) accepts among fp32 and bf16, each also with --skip_padding
 (`skip_padding=True`) where it exists: what the code on disk offers is read
 from --helpfull and the predictor's signature. With --peer_dir, the
-original's run_classifier.py and extract_features.py (the TensorFlow 2.15
+original's run_classifier.py, extract_features.py and run_squad.py (the TensorFlow 2.15
 port) run too, in fp32, alternating with ours in every round.
 
 Timing. The scripts' start-up (imports, graph building, checkpoint restore)
@@ -44,11 +51,12 @@ dtype, measured in every round. Work skipped (padding) counts as done.
       --peer_dir=/work/shared/peers/original_bert_tf215 --rounds=3
   python benchmarks/predict_bench.py --models=tiny --rounds=1 \\
       --examples=64 --parts=do_predict,predictor --profiles=short
-  /work/venv313/bin/python benchmarks/predict_bench.py --peer_dir=... \\
-      --peer_python=.venv/bin/python     # ours on TensorFlow 2.21
+  .venv-py3.13/bin/python benchmarks/predict_bench.py --peer_dir=... \\
+      --peer_python=.venv-py3.11/bin/python     # ours on TensorFlow 2.21
 
 The peer needs TensorFlow 2.15 with Estimator: --peer_python defaults to
-the repository's .venv interpreter when it exists.
+the repository's .venv-py3.11 (or .venv-py3.10, .venv) interpreter when it
+exists.
 """
 
 import argparse
@@ -63,15 +71,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_util  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-PARTS = ("do_predict", "extract_features", "predictor")
+PARTS = ("do_predict", "extract_features", "squad", "predictor")
 # Inputs per measurement by default: some 20-60 s of work for the longer
 # run at full length on 2 cores, so that the start-up's jitter (a second
 # or two on a busy machine) stays small beside it. extract_features gets
 # fewer: the original writes each token's vector as JSON in Python.
 DEFAULT_EXAMPLES = {"tiny": 4096, "mini": 1024, "small": 512, "base": 64}
 DEFAULT_LINES = {"tiny": 1024, "mini": 256, "small": 128, "base": 64}
+# SQuAD questions: a short one is one window of ~210 tokens at 384, a full
+# one ~4.8 windows of ~370.
+DEFAULT_QUESTIONS = {"tiny": 1024, "mini": 256, "small": 128, "base": 24}
 SCRIPTS = {"do_predict": "run_classifier.py",
-           "extract_features": "extract_features.py"}
+           "extract_features": "extract_features.py",
+           "squad": "run_squad.py"}
 
 
 def parse_args():
@@ -93,6 +105,8 @@ def parse_args():
                       help="the scripts' prediction batch")
   parser.add_argument("--predictor_batches", default="1,64")
   parser.add_argument("--seq_length", type=int, default=128)
+  parser.add_argument("--squad_seq_length", type=int, default=384,
+                      help="max_seq_length of the squad part")
   parser.add_argument("--peer_dir", default=None,
                       help="directory of the original's scripts (TensorFlow "
                       "2.15 port); without it only ours run")
@@ -181,14 +195,20 @@ def script_command(args, part, variant, model_dir, inputs, output):
   else:
     command = [args.python, os.path.join(ROOT, SCRIPTS[part])]
     command += variant_flags(label)
+  seq_length = args.seq_length
   if part == "do_predict":
     command += ["--task_name=MRPC", "--do_predict=true",
                 "--data_dir=" + inputs, "--output_dir=" + output,
                 "--predict_batch_size=%d" % args.batch_size]
+  elif part == "squad":
+    command += ["--do_predict=true", "--predict_file=" + inputs,
+                "--output_dir=" + output,
+                "--predict_batch_size=%d" % args.batch_size]
+    seq_length = args.squad_seq_length
   else:
     command += ["--input_file=" + inputs, "--output_file=" + output,
                 "--layers=-1", "--batch_size=%d" % args.batch_size]
-  return command + bench_util.model_flags(model_dir, args.seq_length)
+  return command + bench_util.model_flags(model_dir, seq_length)
 
 
 def label_slug(label):
@@ -216,7 +236,8 @@ def script_rate(args, part, variant, model_dir, inputs_by_size, work_dir):
 
 
 def script_inputs(work_dir, part, profile, sizes):
-  """{size: task directory or lines file} of a profile, made once."""
+  """{size: task directory, SQuAD file or lines file} of a profile, made
+  once."""
   inputs = {}
   for size in sizes:
     path = os.path.join(work_dir, "%s_%s_%d" % (part, profile, size))
@@ -224,6 +245,10 @@ def script_inputs(work_dir, part, profile, sizes):
       inputs[size] = path
       if not os.path.exists(os.path.join(path, "test.tsv")):
         bench_util.write_mrpc_task(path, profile, size)
+    elif part == "squad":
+      inputs[size] = path + ".json"
+      if not os.path.exists(inputs[size]):
+        bench_util.write_squad_file(inputs[size], profile, size)
     else:
       inputs[size] = path + ".txt"
       if not os.path.exists(inputs[size]):
@@ -305,7 +330,8 @@ def groups(args, variants):
 
 
 def examples_for(args, model, part):
-  defaults = DEFAULT_LINES if part == "extract_features" else DEFAULT_EXAMPLES
+  defaults = {"extract_features": DEFAULT_LINES,
+              "squad": DEFAULT_QUESTIONS}.get(part, DEFAULT_EXAMPLES)
   return args.examples or defaults[model]
 
 
@@ -350,25 +376,33 @@ def report(args, setup, run_groups, results, matmuls, loads):
   print("## Prediction: examples/s")
   print()
   print(bench_util.describe_setup(args, setup, loads, matmuls))
+  if "squad" in setup:
+    print("SQuAD data (generated, one question per context): " + "; ".join(
+        "%s: %.2f windows per question, mean %.1f tokens of %d" % (
+            profile, windows, tokens, args.squad_seq_length)
+        for profile, (windows, tokens) in sorted(setup["squad"].items())))
+    print()
   print("Scripts: batch %d, rate from N/8 and N inputs (difference of wall "
-        "times); predictor: N inputs in-process after warm-up; N (lines of "
-        "extract_features after the slash): %s. "
+        "times); predictor: N inputs in-process after warm-up; N (then the "
+        "lines of extract_features and the questions of squad): %s. "
         "Medians of %d alternating rounds; ratio to the group's first row; "
         "MFU: nominal forward FLOPs at seq %d against the row's dtype's "
-        "matmul rate." % (
+        "matmul rate (none for squad, whose examples vary in windows)." % (
             args.batch_size, ", ".join(
-                "%s %d/%d" % (model, examples_for(args, model, "predictor"),
-                              examples_for(args, model, "extract_features"))
+                "%s %d/%d/%d" % (model, examples_for(args, model, "predictor"),
+                                 examples_for(args, model, "extract_features"),
+                                 examples_for(args, model, "squad"))
                 for model in args.models.split(",")),
             args.rounds, args.seq_length))
   print()
   rows = []
   for model in args.models.split(","):
     layers, hidden, _ = bench_util.MODELS[model]
-    flops = bench_util.predict_flops_per_example(layers, hidden,
-                                                 args.seq_length)
     for profile in args.profiles.split(","):
       for name, _, variants in run_groups:
+        flops = None if name == "squad" else (
+            bench_util.predict_flops_per_example(layers, hidden,
+                                                 args.seq_length))
         rates = [bench_util.median(results[(name, model, profile) + v])
                  for v in variants]
         for variant, rate, runs in zip(variants, rates, [
@@ -404,6 +438,12 @@ def compare(args):
   models, profiles = args.models.split(","), args.profiles.split(",")
   load_start = bench_util.load_average()
   setup = bench_util.prepare_runs(args, models, profiles, "predict_bench_")
+  if "squad" in args.parts.split(","):
+    setup["squad"] = {
+        profile: bench_util.python_call(
+            args.python, "squad_windows(%r, 200, %d)" % (
+                profile, args.squad_seq_length))
+        for profile in profiles}
   run_groups = groups(args, part_variants(args))
   results, matmuls = run_rounds(args, setup, run_groups, models, profiles)
   report(args, setup, run_groups, results, matmuls,

@@ -8,8 +8,8 @@ graph, opens a session and restores the checkpoint (upstream #146, #94,
 same checkpoint and inputs, raw text in and probabilities out (tokenization
 included), and prints the median latency per call for each batch size.
 
-    .venv/bin/python benchmarks/predictor_bench.py            # golden ckpt
-    .venv/bin/python benchmarks/predictor_bench.py --calls=200 \
+    .venv-py3.11/bin/python benchmarks/predictor_bench.py            # golden ckpt
+    .venv-py3.11/bin/python benchmarks/predictor_bench.py --calls=200 \
         --estimator_calls=20 --batch_sizes=1,8
 
 The default checkpoint is the tiny golden classifier (L=2, H=64); pass

@@ -24,7 +24,7 @@ is the fixed cost of `import tensorflow` alone. It also checks that
 CPU column is the steadier one; the load average is printed.
 
 Usage (from the repository root):
-    .venv/bin/python benchmarks/pretraining_data_bench.py [--repeats 3]
+    .venv-py3.11/bin/python benchmarks/pretraining_data_bench.py [--repeats 3]
         [--sizes_mb 5,20] [--modes streamed,in_memory] [--workers]
         [--scripts /tmp/old/create_pretraining_data.py]
 

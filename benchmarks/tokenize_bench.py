@@ -13,9 +13,9 @@ benchmarks/data/ (gitignored) and extracted there.
 
 Usage (from the repository root):
 
-  .venv/bin/python benchmarks/tokenize_bench.py               # Shakespeare
-  .venv/bin/python benchmarks/tokenize_bench.py --reference   # + the oracle
-  .venv/bin/python benchmarks/tokenize_bench.py my_corpus.txt other_dir/
+  .venv-py3.11/bin/python benchmarks/tokenize_bench.py               # Shakespeare
+  .venv-py3.11/bin/python benchmarks/tokenize_bench.py --reference   # + the oracle
+  .venv-py3.11/bin/python benchmarks/tokenize_bench.py my_corpus.txt other_dir/
 
 `--reference` also times the character-by-character oracle of the tests
 (tests/tokenization_reference.py: the rules applied one character at a time,

@@ -39,7 +39,7 @@ thread pools.
 
 --peer_dir=DIR runs the real scripts instead: DIR/run_classifier.py (the
 original, ported to TensorFlow 2.15; under --peer_python, by default the
-repository's .venv) and our run_classifier.py (under --python, by default
+repository's .venv-py3.11) and our run_classifier.py (under --python, by default
 this interpreter), both `--do_train` on the same generated MRPC-layout
 task of real sentences (bench_util.write_mrpc_task), in two length
 profiles: full (every example max_seq_length tokens) and short (each text
@@ -56,9 +56,9 @@ own dtype's matmul rate (the faster of the two sizes):
 
   python benchmarks/train_bench.py --models=tiny,small \
       --peer_dir=/work/shared/peers/original_bert_tf215 --rounds=3
-  /work/venv313/bin/python benchmarks/train_bench.py --models=tiny \
+  .venv-py3.13/bin/python benchmarks/train_bench.py --models=tiny \
       --peer_dir=/work/shared/peers/original_bert_tf215 \
-      --peer_python=.venv/bin/python       # ours on TensorFlow 2.21
+      --peer_python=.venv-py3.11/bin/python       # ours on TensorFlow 2.21
 """
 
 import argparse

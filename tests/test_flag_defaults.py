@@ -76,6 +76,7 @@ def test_training_flags_default_to_the_original(script):
 NEUTRAL_PREDICTION_FLAGS = {
     "run_classifier": {"skip_padding": False},
     "extract_features": {"precision": "fp32", "skip_padding": False},
+    "run_squad": {"skip_padding": False},
 }
 
 

@@ -15,6 +15,7 @@ import os
 import random
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -479,6 +480,33 @@ def test_feature_writer_is_atomic(tokenizer, tmp_path):
   assert not os.path.exists(path)
   writer.abort()
   assert os.listdir(str(tmp_path)) == []
+
+
+def test_features_written_in_order_of_length(tokenizer, tmp_path):
+  """--skip_padding writes eval.tf_record shortest window first (stable),
+  the same records otherwise; the features come back in example order."""
+  examples = run_squad.read_squad_examples(
+      os.path.join(SQUAD_GOLDEN, "data", "dev-v2.0.json"), is_training=False,
+      version_2_with_negative=True)
+  flag_values = types.SimpleNamespace(max_seq_length=96, doc_stride=32,
+                                      max_query_length=24)
+  outputs = {}
+  for order_by_length in (False, True):
+    path = str(tmp_path / ("%s.tf_record" % order_by_length))
+    outputs[order_by_length] = run_squad._write_features(
+        examples, tokenizer, path, False, flag_values, keep_features=True,
+        order_by_length=order_by_length) + (_parse_records(path),)
+  count, features, records = outputs[False]
+  sorted_count, sorted_features, sorted_records = outputs[True]
+  assert sorted_count == count == len(records)
+  assert [f.unique_id for f in sorted_features] == [
+      f.unique_id for f in features]
+  assert sorted_records == sorted(
+      records, key=lambda line: sum(json.loads(line)["input_mask"]))
+  assert sorted_records != records
+  assert run_squad._write_features(
+      examples, tokenizer, str(tmp_path / "kept.tf_record"), False,
+      flag_values, order_by_length=True)[1] is None
 
 
 # --------------------------------------------------------------------------
