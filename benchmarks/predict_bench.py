@@ -78,9 +78,12 @@ PARTS = ("do_predict", "extract_features", "squad", "predictor")
 # fewer: the original writes each token's vector as JSON in Python.
 DEFAULT_EXAMPLES = {"tiny": 4096, "mini": 1024, "small": 512, "base": 64}
 DEFAULT_LINES = {"tiny": 1024, "mini": 256, "small": 128, "base": 64}
-# SQuAD questions: a short one is one window of ~210 tokens at 384, a full
-# one ~4.8 windows of ~370.
-DEFAULT_QUESTIONS = {"tiny": 1024, "mini": 256, "small": 128, "base": 24}
+# SQuAD questions by profile: a short one is one window of ~210 tokens at
+# 384, a full one ~4.8 windows of ~370; again some 15-40 s of work.
+DEFAULT_QUESTIONS = {
+    "full": {"tiny": 256, "mini": 128, "small": 64, "base": 16},
+    "short": {"tiny": 2048, "mini": 1024, "small": 512, "base": 128},
+}
 SCRIPTS = {"do_predict": "run_classifier.py",
            "extract_features": "extract_features.py",
            "squad": "run_squad.py"}
@@ -96,11 +99,12 @@ def parse_args():
   parser.add_argument("--examples", type=int, default=None,
                       help="inputs of the longer script runs (the shorter "
                       "get an eighth) and of each predictor measurement; "
-                      "default by model: %s (extract_features: %s)" % (
-                          ", ".join("%s %d" % item
-                                    for item in DEFAULT_EXAMPLES.items()),
-                          ", ".join("%s %d" % item
-                                    for item in DEFAULT_LINES.items())))
+                      "default by model: %s (extract_features: %s; squad "
+                      "questions, full: %s; short: %s)" % tuple(
+                          ", ".join("%s %d" % item for item in table.items())
+                          for table in (DEFAULT_EXAMPLES, DEFAULT_LINES,
+                                        DEFAULT_QUESTIONS["full"],
+                                        DEFAULT_QUESTIONS["short"])))
   parser.add_argument("--batch_size", type=int, default=64,
                       help="the scripts' prediction batch")
   parser.add_argument("--predictor_batches", default="1,64")
@@ -221,8 +225,11 @@ def script_rate(args, part, variant, model_dir, inputs_by_size, work_dir):
   Each run's output is deleted; its log stays beside it in work_dir."""
   seconds = {}
   for size, inputs in sorted(inputs_by_size.items()):
-    output = os.path.join(work_dir, "out_%s_%s_%s_%d" % (
-        part, variant[0], label_slug(variant[1]), size))
+    # out_<model>_<part>_<profile>_<size>_<who>_<options>(.log)
+    output = os.path.join(work_dir, "out_%s_%s_%s_%s" % (
+        os.path.basename(model_dir),
+        os.path.splitext(os.path.basename(inputs))[0], variant[0],
+        label_slug(variant[1])))
     command = script_command(args, part, variant, model_dir, inputs, output)
     seconds[size] = bench_util.run_timed(command, output + ".log")
     if os.path.isdir(output):
@@ -329,17 +336,21 @@ def groups(args, variants):
   return result
 
 
-def examples_for(args, model, part):
-  defaults = {"extract_features": DEFAULT_LINES,
-              "squad": DEFAULT_QUESTIONS}.get(part, DEFAULT_EXAMPLES)
-  return args.examples or defaults[model]
+def examples_for(args, model, part, profile):
+  if args.examples:
+    return args.examples
+  if part == "squad":
+    return DEFAULT_QUESTIONS[profile][model]
+  if part == "extract_features":
+    return DEFAULT_LINES[model]
+  return DEFAULT_EXAMPLES[model]
 
 
 def measure(args, setup, group, model, profile, variant):
   """One examples/s figure (None if noise hid it)."""
   name, batch, _ = group
   model_dir = setup["models"][model]
-  num_examples = examples_for(args, model, name)
+  num_examples = examples_for(args, model, name, profile)
   if batch is not None:
     return run_predictor(args, model_dir, profile, num_examples, batch,
                          variant[1])
@@ -384,14 +395,17 @@ def report(args, setup, run_groups, results, matmuls, loads):
     print()
   print("Scripts: batch %d, rate from N/8 and N inputs (difference of wall "
         "times); predictor: N inputs in-process after warm-up; N (then the "
-        "lines of extract_features and the questions of squad): %s. "
+        "lines of extract_features and the questions of squad, full+short): "
+        "%s. "
         "Medians of %d alternating rounds; ratio to the group's first row; "
         "MFU: nominal forward FLOPs at seq %d against the row's dtype's "
         "matmul rate (none for squad, whose examples vary in windows)." % (
             args.batch_size, ", ".join(
-                "%s %d/%d/%d" % (model, examples_for(args, model, "predictor"),
-                                 examples_for(args, model, "extract_features"),
-                                 examples_for(args, model, "squad"))
+                "%s %d/%d/%d+%d" % (
+                    model, examples_for(args, model, "predictor", None),
+                    examples_for(args, model, "extract_features", None),
+                    examples_for(args, model, "squad", "full"),
+                    examples_for(args, model, "squad", "short"))
                 for model in args.models.split(",")),
             args.rounds, args.seq_length))
   print()
