@@ -280,16 +280,19 @@ def squad_windows(profile, num_questions, max_seq_length, seed=0):
   import run_squad  # pylint: disable=g-import-not-at-top
   import tokenization  # pylint: disable=g-import-not-at-top
   tokenizer = tokenization.FullTokenizer(VOCAB_FILE, do_lower_case=True)
-  path = write_squad_file(
-      tempfile.mkstemp(suffix=".json")[1], profile, num_questions, seed)
+  handle, path = tempfile.mkstemp(suffix=".json")
+  os.close(handle)
   try:
+    write_squad_file(path, profile, num_questions, seed)
     examples = run_squad.read_squad_examples(path, is_training=False)
   finally:
     os.remove(path)
   lengths = []
   run_squad.convert_examples_to_features(
-      examples, tokenizer, max_seq_length, doc_stride=128,
-      max_query_length=64, is_training=False,
+      examples, tokenizer, max_seq_length,
+      doc_stride=run_squad.FLAGS["doc_stride"].default,
+      max_query_length=run_squad.FLAGS["max_query_length"].default,
+      is_training=False,
       output_fn=lambda feature: lengths.append(sum(feature.input_mask)))
   return (len(lengths) / float(num_questions),
           sum(lengths) / float(len(lengths)))

@@ -412,11 +412,11 @@ def report(args, setup, run_groups, results, matmuls, loads):
   rows = []
   for model in args.models.split(","):
     layers, hidden, _ = bench_util.MODELS[model]
+    model_flops = bench_util.predict_flops_per_example(layers, hidden,
+                                                       args.seq_length)
     for profile in args.profiles.split(","):
       for name, _, variants in run_groups:
-        flops = None if name == "squad" else (
-            bench_util.predict_flops_per_example(layers, hidden,
-                                                 args.seq_length))
+        flops = None if name == "squad" else model_flops
         rates = [bench_util.median(results[(name, model, profile) + v])
                  for v in variants]
         for variant, rate, runs in zip(variants, rates, [
