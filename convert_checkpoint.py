@@ -22,6 +22,9 @@
   `bert_config.json` and `vocab.txt`, ready for `--init_checkpoint`.
 * An original directory (`bert_model.ckpt.*` or a `checkpoint` state file,
   `bert_config.json`, `vocab.txt`) becomes the Hugging Face layout.
+  --input_dir may also name the checkpoint itself (its prefix or one of its
+  files, e.g. `.../model.ckpt-300.index`): its directory holds the config
+  and the vocab.
 
 The direction is detected from the files present (`--direction` overrides it).
 
@@ -29,7 +32,7 @@ A shallower student for distillation (as DistilBERT was made: Sanh et al.
 2019, "DistilBERT, a distilled version of BERT"), from an original
 directory, written in the original layout:
 
-    python convert_checkpoint.py --input_dir=TEACHER --output_dir=STUDENT \
+    python convert_checkpoint.py --input_dir=TEACHER --output_dir=STUDENT \\
       --keep_layers=0,2,4          # or --keep_layers=every_other
 
 keeps the listed encoder layers (0-based, increasing) bit for bit,
@@ -69,18 +72,18 @@ import os
 import re
 import shutil
 import struct
-import sys
 import tempfile
 
 from absl import flags
-from absl import logging
 import numpy as np
 
-# run_common before TensorFlow: it hides TensorFlow's start-up log lines.
-import run_common  # pylint: disable=g-bad-import-order
+# console before TensorFlow: it hides TensorFlow's start-up log lines.
+import console  # pylint: disable=g-bad-import-order,unused-import
 
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 
+import checkpoints
+import cli
 import modeling
 
 tf1 = tf.compat.v1
@@ -459,8 +462,8 @@ def match_tensors(tensors, entries, key, source, config_path):
                           "belongs to these weights." %
                           (source, config_path, _short_list(wrong, 4)))
   if not any(entry.group == "pooler" for entry, _ in pairs):
-    logging.warning("%s has no pooler weights: BertModel's pooler will "
-                    "keep its random initialisation.", source)
+    tf1.logging.warning("%s has no pooler weights: BertModel's pooler will "
+                        "keep its random initialisation.", source)
   return pairs
 
 
@@ -560,7 +563,7 @@ def _bert_activation(hf_act, config_path):
   if hf_act in _TANH_GELUS:
     return "gelu"
   if hf_act in _ERF_GELUS:
-    logging.info(
+    tf1.logging.info(
         "%s: hidden_act \"%s\" is the exact erf GELU; BERT's \"gelu\" is the "
         "tanh approximation, which changes outputs slightly (up to 6e-3 on "
         "all-MiniLM-L6-v2).",
@@ -611,7 +614,7 @@ def bert_config_from_hf(hf_config, config_path):
         (config_path, position_type, hf_config.get("is_decoder")))
   _check_sizes(hf_config, config_path)
   if hf_config.get("layer_norm_eps", 1e-12) != 1e-12:
-    logging.warning("%s: layer_norm_eps %r differs from BERT's fixed "
+    tf1.logging.warning("%s: layer_norm_eps %r differs from BERT's fixed "
                         "1e-12; outputs will differ slightly.", config_path,
                         hf_config["layer_norm_eps"])
   values = dict((key, hf_config[key]) for key in _SIZE_KEYS)
@@ -809,13 +812,27 @@ _TF_LAYOUT = ("original BERT", "%s.*, %s, %s" % (TF_CKPT_NAME, TF_CONFIG_NAME,
 
 def find_tf_checkpoint(input_dir):
   """The checkpoint prefix in `input_dir`: `bert_model.ckpt` if present, else
-  the latest one named by a `checkpoint` state file, else None."""
+  its newest checkpoint (checkpoints.newest_checkpoint), else None."""
   prefix = os.path.join(input_dir, TF_CKPT_NAME)
   if os.path.isfile(prefix + ".index"):
     return prefix
-  if os.path.isfile(os.path.join(input_dir, "checkpoint")):
-    return tf.train.latest_checkpoint(input_dir)
-  return None
+  return checkpoints.newest_checkpoint(input_dir)
+
+
+def resolve_input(input_path):
+  """(directory, checkpoint prefix or None) that --input_dir names.
+
+  A directory stands for itself (its checkpoint is found later); a
+  checkpoint (its prefix, or one of its files such as
+  `.../model.ckpt-300.index`) for its own directory, which must hold the
+  config and the vocab, and that checkpoint.
+  """
+  if os.path.isdir(input_path):
+    return input_path, None
+  prefix = checkpoints.resolve_checkpoint(input_path, "--input_dir")
+  if tf.io.gfile.exists(prefix + ".index"):
+    return os.path.dirname(prefix) or ".", prefix
+  return input_path, None
 
 
 @contextlib.contextmanager
@@ -842,6 +859,7 @@ def _publish(staging, output_dir, names):
   (the checkpoint index last: it is what marks a checkpoint complete)."""
   for name in names:
     os.replace(os.path.join(staging, name), os.path.join(output_dir, name))
+    tf1.logging.info("Wrote %s", os.path.join(output_dir, name))
 
 
 def _write_text(path, text):
@@ -873,15 +891,20 @@ def convert_hf_to_tf(input_dir, output_dir):
   return variables
 
 
-def convert_tf_to_hf(input_dir, output_dir):
+def convert_tf_to_hf(input_dir, output_dir, ckpt_prefix=None):
   """Converts an original BERT checkpoint directory into the HF layout.
+
+  Args:
+    input_dir: holds bert_config.json, vocab.txt and the checkpoint.
+    output_dir: receives model.safetensors, config.json and vocab.txt.
+    ckpt_prefix: the checkpoint to convert (default: find_tf_checkpoint).
 
   Returns:
     The OrderedDict of Hugging Face tensors written.
   """
   config_path = _require_file(input_dir, TF_CONFIG_NAME, _TF_LAYOUT)
   vocab_path = _require_file(input_dir, VOCAB_NAME, _TF_LAYOUT)
-  ckpt_prefix = find_tf_checkpoint(input_dir)
+  ckpt_prefix = ckpt_prefix or find_tf_checkpoint(input_dir)
   if ckpt_prefix is None:
     _require_file(input_dir, TF_CKPT_NAME + ".index", _TF_LAYOUT)
   bert_config = modeling.BertConfig.from_dict(_read_json(config_path))
@@ -979,7 +1002,7 @@ def drop_encoder_layers(variables, keep):
   return collections.OrderedDict(sorted(student.items()))
 
 
-def keep_encoder_layers(input_dir, output_dir, keep_layers):
+def keep_encoder_layers(input_dir, output_dir, keep_layers, ckpt_prefix=None):
   """Writes a student made of some encoder layers of the teacher checkpoint
   in `input_dir` (original layout) to `output_dir` (original layout).
 
@@ -989,13 +1012,14 @@ def keep_encoder_layers(input_dir, output_dir, keep_layers):
     output_dir: receives bert_model.ckpt.*, bert_config.json (the input's,
       with num_hidden_layers = k) and vocab.txt.
     keep_layers: the --keep_layers text (see parse_keep_layers).
+    ckpt_prefix: the teacher checkpoint (default: find_tf_checkpoint).
 
   Returns:
     The OrderedDict of variables written.
   """
   config_path = _require_file(input_dir, TF_CONFIG_NAME, _TF_LAYOUT)
   vocab_path = _require_file(input_dir, VOCAB_NAME, _TF_LAYOUT)
-  ckpt_prefix = find_tf_checkpoint(input_dir)
+  ckpt_prefix = ckpt_prefix or find_tf_checkpoint(input_dir)
   if ckpt_prefix is None:
     _require_file(input_dir, TF_CKPT_NAME + ".index", _TF_LAYOUT)
   config_values = _read_json(config_path)
@@ -1015,14 +1039,16 @@ def keep_encoder_layers(input_dir, output_dir, keep_layers):
     shutil.copyfile(vocab_path, os.path.join(staging, VOCAB_NAME))
     _publish(staging, output_dir,
              [VOCAB_NAME, TF_CONFIG_NAME] + list(TF_CKPT_FILES))
-  logging.info("Kept encoder layers %s of %d as layers 0-%d.",
-               ",".join(map(str, keep)), bert_config.num_hidden_layers,
-               len(keep) - 1)
+  tf1.logging.info("Kept encoder layers %s of %d as layers 0-%d.",
+                   ",".join(map(str, keep)), bert_config.num_hidden_layers,
+                   len(keep) - 1)
   return student
 
 
-def resolve_direction(input_dir, output_dir, direction="auto"):
-  """Validates the directories and returns "hf_to_tf" or "tf_to_hf".
+def resolve_direction(input_dir, output_dir, direction="auto",
+                      ckpt_prefix=None):
+  """Validates the directories and returns "hf_to_tf" or "tf_to_hf"
+  (`ckpt_prefix`: an original checkpoint --input_dir named itself).
 
   Raises:
     ConversionError: for a missing input, an output equal to the input, or
@@ -1039,8 +1065,10 @@ def resolve_direction(input_dir, output_dir, direction="auto"):
                           "choose a directory path." % output_dir)
   if direction != "auto":
     return direction
+  if ckpt_prefix:
+    return "tf_to_hf"
   has_hf = bool(find_hf_weight_files(input_dir))
-  has_tf = find_tf_checkpoint(input_dir) is not None
+  has_tf = bool(ckpt_prefix) or find_tf_checkpoint(input_dir) is not None
   if has_hf and has_tf:
     raise ConversionError("--input_dir=%s holds both layouts: pass "
                           "--direction=hf_to_tf or --direction=tf_to_hf." %
@@ -1070,25 +1098,35 @@ def _check_keep_layers_input(input_dir, direction, direction_flag):
         input_dir)
 
 
+# The last line of a successful run.
+_DONE = {
+    "hf_to_tf": "Converted %d tensors from the Hugging Face to the original "
+                "layout in %s.",
+    "tf_to_hf": "Converted %d tensors from the original to the Hugging Face "
+                "layout in %s.",
+    "keep_layers": "Wrote the student's %d tensors to %s.",
+}
+
+
 def main(argv):
   if len(argv) > 1:
     raise ValueError("unexpected arguments: %s (flags are written "
                      "--name=value)." % " ".join(argv[1:]))
-  direction = resolve_direction(FLAGS.input_dir, FLAGS.output_dir,
-                                FLAGS.direction)
+  input_dir, ckpt_prefix = resolve_input(FLAGS.input_dir)
+  direction = resolve_direction(input_dir, FLAGS.output_dir, FLAGS.direction,
+                                ckpt_prefix)
   if FLAGS.keep_layers is not None:
-    _check_keep_layers_input(FLAGS.input_dir, direction, FLAGS.direction)
-    written = keep_encoder_layers(FLAGS.input_dir, FLAGS.output_dir,
-                                  FLAGS.keep_layers)
-    direction = "kept layers"
+    _check_keep_layers_input(input_dir, direction, FLAGS.direction)
+    written = keep_encoder_layers(input_dir, FLAGS.output_dir,
+                                  FLAGS.keep_layers, ckpt_prefix)
+    direction = "keep_layers"
   elif direction == "hf_to_tf":
-    written = convert_hf_to_tf(FLAGS.input_dir, FLAGS.output_dir)
+    written = convert_hf_to_tf(input_dir, FLAGS.output_dir)
   else:
-    written = convert_tf_to_hf(FLAGS.input_dir, FLAGS.output_dir)
-  logging.info("Wrote %d tensors (%s) to %s", len(written), direction,
-               FLAGS.output_dir)
+    written = convert_tf_to_hf(input_dir, FLAGS.output_dir, ckpt_prefix)
+  tf1.logging.info(_DONE[direction], len(written), FLAGS.output_dir)
 
 
 if __name__ == "__main__":
-  run_common.mark_flags_as_required(["input_dir", "output_dir"], FLAGS)
-  run_common.run_script(main, FLAGS, __doc__)
+  cli.mark_flags_as_required(["input_dir", "output_dir"], FLAGS)
+  cli.run_script(main, FLAGS, __doc__)

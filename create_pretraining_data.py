@@ -63,11 +63,13 @@ import time
 
 from absl import flags
 
-# run_common before TensorFlow: it hides TensorFlow's start-up log lines.
-import run_common  # pylint: disable=g-bad-import-order
+# console before TensorFlow: it hides TensorFlow's start-up log lines.
+import console  # pylint: disable=g-bad-import-order,unused-import
 
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 
+import cli
+import records
 import tokenization
 
 tf1 = tf.compat.v1
@@ -132,8 +134,8 @@ FEATURE_NAMES = ("input_ids", "input_mask", "segment_ids",
                  "next_sentence_labels")
 
 # The original's feature helpers, shared with the other scripts.
-create_int_feature = run_common.create_int_feature
-create_float_feature = run_common.create_float_feature
+create_int_feature = records.create_int_feature
+create_float_feature = records.create_float_feature
 
 
 class TrainingInstance(object):
@@ -997,7 +999,7 @@ def open_output_writers(output_files, stack):
   writers = []
   for output_file in output_files:
     try:
-      writer = run_common.AtomicTFRecordWriter(output_file)
+      writer = records.AtomicTFRecordWriter(output_file)
     except (tf.errors.OpError, OSError) as error:
       raise ValueError(
           "--output_file=%s cannot be written (%s). Check that its "
@@ -1336,12 +1338,12 @@ def validate_flags(flag_values):
   Raises:
     ValueError: naming the flag and the fix.
   """
-  shared = run_common.validate_shared_flags(flag_values,
-                                            required_tokens=REQUIRED_TOKENS)
+  shared = cli.validate_shared_flags(flag_values,
+                                     required_tokens=REQUIRED_TOKENS)
   options = options_from_flags(flag_values)
-  run_common.check_positive(flag_values.num_workers, "num_workers")
-  input_files = run_common.expand_input_files(flag_values.input_file,
-                                              "text files")
+  cli.check_positive(flag_values.num_workers, "num_workers")
+  input_files = records.expand_input_files(flag_values.input_file,
+                                           "text files")
   output_files = split_output_files(flag_values.output_file)
   warning = masking_cap_warning(options.max_seq_length,
                                 options.max_predictions_per_seq,
@@ -1366,7 +1368,7 @@ def options_from_flags(flag_values):
         "--max_seq_length=%d is too short: [CLS] A [SEP] B [SEP] needs at "
         "least 5 positions (128 or 512 are usual)." % options.max_seq_length)
   for name in ("max_predictions_per_seq", "dupe_factor"):
-    run_common.check_positive(getattr(options, name), name)
+    cli.check_positive(getattr(options, name), name)
   for name in ("masked_lm_prob", "short_seq_prob"):
     value = getattr(options, name)
     if not 0.0 <= value <= 1.0:
@@ -1433,6 +1435,6 @@ def main(_):
 
 
 if __name__ == "__main__":
-  run_common.mark_flags_as_required(
+  cli.mark_flags_as_required(
       ["input_file", "output_file", "vocab_file"], FLAGS)
-  run_common.run_script(main, FLAGS, __doc__)
+  cli.run_script(main, FLAGS, __doc__)

@@ -75,13 +75,18 @@ import zipfile
 from absl import flags
 import numpy as np
 
-# run_common before TensorFlow: it hides TensorFlow's start-up log lines.
-import run_common  # pylint: disable=g-bad-import-order
+# console before TensorFlow: it hides TensorFlow's start-up log lines.
+import console  # pylint: disable=g-bad-import-order,unused-import
 
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 
+import checkpoints
+import cli
 import modeling
+import records
+import tf_stack
 import tokenization
+import training
 
 tf1 = tf.compat.v1
 
@@ -100,7 +105,7 @@ flags.DEFINE_string("layers", "-1,-2,-3,-4",
                     "negative values count from the last layer.",
                     flag_values=FLAGS)
 
-run_common.define_common_flags(
+cli.define_common_flags(
     FLAGS, ["bert_config_file", "max_seq_length", "init_checkpoint",
             "vocab_file", "do_lower_case"],
     helps={"init_checkpoint": "Checkpoint whose encoder computes the "
@@ -141,7 +146,7 @@ flags.DEFINE_enum(
     flag_values=FLAGS)
 
 flags.DEFINE_enum(
-    "precision", "fp32", sorted(run_common.PRECISIONS),
+    "precision", "fp32", sorted(training.PRECISIONS),
     "Compute precision of the encoder's matmuls: fp32 (the original), bf16 "
     "or fp16. The checkpoint is read as it is, and the features are "
     "written as float32 in the same formats.", flag_values=FLAGS)
@@ -215,7 +220,7 @@ def read_examples(input_file):
 
 
 # The original's name for the shared truncation (users import it from here).
-_truncate_seq_pair = run_common.truncate_seq_pair
+_truncate_seq_pair = records.truncate_seq_pair
 
 
 def _log_features(feature):
@@ -234,9 +239,9 @@ def iter_features(examples, seq_length, tokenizer):
   `convert_examples_to_features`); yields one feature per example."""
   for (ex_index, example) in enumerate(examples):
     tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else None
-    tokens, input_type_ids = run_common.pack_text_pair(
+    tokens, input_type_ids = records.pack_text_pair(
         tokenizer.tokenize(example.text_a), tokens_b, seq_length)
-    input_ids, input_mask, input_type_ids = run_common.padded_ids(
+    input_ids, input_mask, input_type_ids = records.padded_ids(
         tokenizer, tokens, input_type_ids, seq_length)
     feature = InputFeatures(
         unique_id=example.unique_id,
@@ -323,7 +328,7 @@ def _check_all_in_checkpoint(init_checkpoint, bert_config):
   """Raises ValueError if a model variable is missing from the checkpoint:
   the original silently extracted features from random weights."""
   restored = set(name for name, _ in tf.train.list_variables(init_checkpoint))
-  missing = sorted(name for name in run_common.bert_variable_shapes(
+  missing = sorted(name for name in checkpoints.bert_variable_shapes(
       bert_config) if name not in restored)
   if missing:
     raise ValueError(
@@ -340,13 +345,13 @@ def model_fn_builder(bert_config, init_checkpoint, layer_indexes, use_tpu,
   Predictions: `unique_id` [B] and `layer_output_{j}`, the encoder layer
   `layer_indexes[j]`: float32 [B, S, H], or [B, H] with pooling "cls" or
   "mean". S is the length of the input batch, which may be shorter than
-  max_seq_length (see `run_common.trim_padding`). `compute_dtype` is the
+  max_seq_length (see `records.trim_padding`). `compute_dtype` is the
   encoder's matmul precision; its outputs are float32 whatever it is.
   """
 
   def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
     """The PREDICT graph: the requested encoder layers per token."""
-    if mode != run_common.ModeKeys.PREDICT:
+    if mode != tf_stack.ModeKeys.PREDICT:
       raise ValueError("Only PREDICT modes are supported: %s" % (mode))
     model = modeling.BertModel(
         config=bert_config,
@@ -356,14 +361,14 @@ def model_fn_builder(bert_config, init_checkpoint, layer_indexes, use_tpu,
         token_type_ids=features["input_type_ids"],
         use_one_hot_embeddings=use_one_hot_embeddings,
         compute_dtype=compute_dtype)
-    scaffold_fn = run_common.initialize_from_checkpoint(init_checkpoint,
-                                                        use_tpu)
+    scaffold_fn = checkpoints.initialize_from_checkpoint(init_checkpoint,
+                                                         use_tpu)
     all_layers = model.get_all_encoder_layers()
     predictions = {"unique_id": features["unique_ids"]}
     for (j, layer_index) in enumerate(layer_indexes):
       predictions["layer_output_%d" % j] = _pool(
           all_layers[layer_index], features["input_mask"], pooling)
-    return run_common.ModelSpec(
+    return tf_stack.ModelSpec(
         mode=mode, predictions=predictions, scaffold_fn=scaffold_fn)
 
   return model_fn
@@ -417,7 +422,7 @@ class JsonlWriter(object):
     self._writer = None
 
   def __enter__(self):
-    self._context = run_common.atomic_output(self._path)
+    self._context = records.atomic_output(self._path)
     self._writer = self._context.__enter__()
     # GFile creates its file on the first write; an empty input must still
     # give an (empty) output file to rename.
@@ -588,7 +593,7 @@ class NpzWriter(object):
     if self._token_file is not None:
       self._token_file.close()
     if exc_type is None:
-      with run_common.atomic_output(self._path, "wb") as writer:
+      with records.atomic_output(self._path, "wb") as writer:
         self._write_archive(writer)
     return False  # On errors nothing was written under the final name.
 
@@ -621,10 +626,10 @@ def validate_flags_or_throw(flag_values):
   Returns:
     (bert_config, tokenizer, layer_indexes).
   """
-  shared = run_common.validate_shared_flags(flag_values)
+  shared = cli.validate_shared_flags(flag_values)
   _check_all_in_checkpoint(flag_values.init_checkpoint, shared.bert_config)
-  run_common.require_file(flag_values.input_file, "input_file")
-  run_common.check_positive(flag_values.batch_size, "batch_size")
+  cli.require_file(flag_values.input_file, "input_file")
+  cli.check_positive(flag_values.batch_size, "batch_size")
   layer_indexes = parse_layer_indexes(flag_values.layers,
                                       shared.bert_config.num_hidden_layers)
   output_dir = os.path.dirname(flag_values.output_file)
@@ -675,7 +680,7 @@ def main(_):
   # no trained model there and warns; the weights come from init_checkpoint.
   scratch_dir = tempfile.mkdtemp(prefix="extract_features_")
   try:
-    run_config = run_common.make_run_config(
+    run_config = tf_stack.make_run_config(
         output_dir=os.path.join(scratch_dir, "model"),
         use_tpu=FLAGS.use_tpu, master=FLAGS.master,
         num_tpu_cores=FLAGS.num_tpu_cores)
@@ -684,8 +689,8 @@ def main(_):
         layer_indexes=layer_indexes, use_tpu=FLAGS.use_tpu,
         use_one_hot_embeddings=FLAGS.use_one_hot_embeddings,
         pooling=FLAGS.pooling,
-        compute_dtype=run_common.PRECISIONS[FLAGS.precision])
-    estimator = run_common.make_estimator(
+        compute_dtype=training.PRECISIONS[FLAGS.precision])
+    estimator = tf_stack.make_estimator(
         model_fn, run_config, FLAGS.use_tpu,
         predict_batch_size=FLAGS.batch_size)
 
@@ -695,11 +700,11 @@ def main(_):
                       tokenizer), pending_tokens)
     input_fn = input_fn_builder(features, FLAGS.max_seq_length)
     if FLAGS.skip_padding:
-      input_fn = run_common.skipping_padding(input_fn, SEQUENCE_FEATURES)
+      input_fn = records.skipping_padding(input_fn, SEQUENCE_FEATURES)
     with _open_writer(FLAGS, layer_indexes, bert_config.hidden_size,
                       scratch_dir) as writer:
       num_lines = write_predictions(
-          run_common.counted(
+          console.counted(
               estimator.predict(input_fn, yield_single_examples=True),
               "Lines encoded"),
           pending_tokens, layer_indexes, writer)
@@ -710,7 +715,7 @@ def main(_):
 
 
 if __name__ == "__main__":
-  run_common.mark_flags_as_required(
+  cli.mark_flags_as_required(
       ["input_file", "vocab_file", "bert_config_file", "init_checkpoint",
        "output_file"], FLAGS)
-  run_common.run_script(main, FLAGS, __doc__)
+  cli.run_script(main, FLAGS, __doc__)

@@ -33,7 +33,13 @@ neither); the checkpoint is the fine-tuning run's newest, as above.
 
 Run from outside the repository, put the repository on the import path
 first (`sys.path.insert(0, "/path/to/bert")` or PYTHONPATH): predictor.py
-uses run_classifier.py's head and run_common.py's helpers.
+uses run_classifier.py's head and the scripts' helper modules.
+
+`init_checkpoint` may also be one of the checkpoint's files (`.index`,
+`.data-*`) or a directory (its newest checkpoint), as the scripts'
+--init_checkpoint. TensorFlow's C++ start-up lines (oneDNN notes, CUDA
+probes on a machine without GPU) are hidden while the module imports
+TensorFlow and while a predictor is built; BERT_VERBOSE=1 shows them.
 
 Heads:
   * "classifier": a run_classifier.py checkpoint (root-level `output_weights`
@@ -48,7 +54,7 @@ Heads:
 layer.
 
 Inputs are packed by the same function as run_classifier.py's
-(run_common.pack_text_pair).
+(records.pack_text_pair).
 
 Two options change how the encoder runs, not what `predict` returns:
 `precision="bf16"` (or "fp16") runs its matmuls in reduced precision, and
@@ -61,14 +67,20 @@ from __future__ import absolute_import
 from __future__ import division
 from __future__ import print_function
 
+# console before TensorFlow: it hides TensorFlow's start-up log lines.
+import console  # pylint: disable=g-bad-import-order
+
 import numpy as np
 import six
 import tensorflow as tf
 
+import checkpoints
+import cli
 import modeling
+import records
 import run_classifier
-import run_common
 import tokenization
+import training
 
 tf1 = tf.compat.v1
 
@@ -79,10 +91,10 @@ def pack_features(tokenizer, text_a, text_b, max_seq_length):
   """One example -> (input_ids, input_mask, segment_ids), lists of length S,
   exactly as run_classifier.convert_single_example packs it."""
   tokens_b = tokenizer.tokenize(text_b) if text_b else None
-  tokens, segment_ids = run_common.pack_text_pair(
+  tokens, segment_ids = records.pack_text_pair(
       tokenizer.tokenize(text_a), tokens_b, max_seq_length)
-  return run_common.padded_ids(tokenizer, tokens, segment_ids,
-                               max_seq_length)
+  return records.padded_ids(tokenizer, tokens, segment_ids,
+                            max_seq_length)
 
 
 def _as_pairs(inputs):
@@ -103,12 +115,17 @@ def _as_pairs(inputs):
   return pairs
 
 
-def _checkpoint_shapes(init_checkpoint):
+def _checkpoint_shapes(init_checkpoint, bert_config):
+  """The resolved checkpoint prefix and {name: shape} of its variables,
+  checked against the model `bert_config` builds (one-line ValueErrors)."""
   if not init_checkpoint:
     raise ValueError("init_checkpoint is required: pass a checkpoint prefix "
                      "such as .../bert_model.ckpt.")
-  run_common.check_init_checkpoint(init_checkpoint)
-  return dict(tf.train.list_variables(init_checkpoint))
+  init_checkpoint = checkpoints.resolve_checkpoint(init_checkpoint,
+                                                   "init_checkpoint")
+  shapes = checkpoints.check_init_checkpoint(init_checkpoint, bert_config,
+                                             "init_checkpoint")
+  return init_checkpoint, shapes
 
 
 def _num_labels_from_checkpoint(shapes, init_checkpoint, num_labels):
@@ -179,18 +196,19 @@ class BertPredictor(object):
     """
     if head not in HEADS:
       raise ValueError("head=%r: use one of %s." % (head, ", ".join(HEADS)))
-    if precision not in run_common.PRECISIONS:
+    if precision not in training.PRECISIONS:
       raise ValueError("precision=%r: use one of %s." %
-                       (precision, ", ".join(sorted(run_common.PRECISIONS))))
-    run_common.check_positive(batch_size, "batch_size")
-    run_common.warn_about_precision(precision, use_tpu=False)
+                       (precision, ", ".join(sorted(training.PRECISIONS))))
+    cli.check_positive(batch_size, "batch_size")
+    console.warn_about_precision(precision, use_tpu=False)
+    self.bert_config = cli.load_bert_config(bert_config_file)
+    init_checkpoint, shapes = _checkpoint_shapes(init_checkpoint,
+                                                 self.bert_config)
     tokenization.validate_case_matches_checkpoint(do_lower_case,
                                                   init_checkpoint)
-    self.bert_config = run_common.load_bert_config(bert_config_file)
-    run_common.check_max_seq_length(max_seq_length, self.bert_config)
-    self.tokenizer = run_common.load_tokenizer(vocab_file, do_lower_case,
-                                               self.bert_config)
-    shapes = _checkpoint_shapes(init_checkpoint)
+    cli.check_max_seq_length(max_seq_length, self.bert_config)
+    self.tokenizer = cli.load_tokenizer(vocab_file, do_lower_case,
+                                        self.bert_config)
     self.head = head
     self.num_labels = None
     if head == "classifier":
@@ -201,7 +219,9 @@ class BertPredictor(object):
     self.precision = precision
     self.skip_padding = skip_padding
     self.graph = tf.Graph()
-    with self.graph.as_default():
+    # The first session creates TensorFlow's devices (and probes for CUDA)
+    # and the first run prints an optimization note: start-up lines.
+    with self.graph.as_default(), console.quiet_tensorflow_startup():
       self._build_graph(use_one_hot_embeddings)
       self.session = tf1.Session(graph=self.graph, config=session_config)
       _restore(self.session, init_checkpoint, shapes)
@@ -212,7 +232,7 @@ class BertPredictor(object):
     """Placeholders int32 [B, S] -> pooled [B, H], sequence [B, S, H] and,
     for the classifier head, probabilities [B, num_labels]. With
     skip_padding, the encoder runs on each batch cut to its longest input
-    (run_common.trim_padding, as the scripts' --skip_padding), and the
+    (records.trim_padding, as the scripts' --skip_padding), and the
     sequence output is zero-padded back to S."""
     shape = [None, self.max_seq_length]
     self._input_ids = tf1.placeholder(tf.int32, shape, name="input_ids")
@@ -221,13 +241,13 @@ class BertPredictor(object):
     features = {"input_ids": self._input_ids, "input_mask": self._input_mask,
                 "segment_ids": self._segment_ids}
     if self.skip_padding:
-      features = run_common.trim_padding(features, sorted(features))
+      features = records.trim_padding(features, sorted(features))
     model = modeling.BertModel(
         config=self.bert_config, is_training=False,
         input_ids=features["input_ids"], input_mask=features["input_mask"],
         token_type_ids=features["segment_ids"],
         use_one_hot_embeddings=use_one_hot_embeddings,
-        compute_dtype=run_common.PRECISIONS[self.precision])
+        compute_dtype=training.PRECISIONS[self.precision])
     self._pooled_output = model.get_pooled_output()
     self._sequence_output = model.get_sequence_output()  # [B, L, H]
     if self.skip_padding:

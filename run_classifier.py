@@ -95,14 +95,19 @@ import re
 from absl import flags
 import numpy as np
 
-# run_common before TensorFlow: it hides TensorFlow's start-up log lines.
-import run_common  # pylint: disable=g-bad-import-order
+# console before TensorFlow: it hides TensorFlow's start-up log lines.
+import console  # pylint: disable=g-bad-import-order
 
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 
+import checkpoints
+import cli
 import glue_metrics
 import modeling
+import records
+import tf_stack
 import tokenization
+import training
 
 tf1 = tf.compat.v1
 
@@ -112,12 +117,12 @@ flags.DEFINE_string(
     "data_dir", None,
     "Folder holding the task's data files in the GLUE layout (e.g. "
     "train.tsv, dev.tsv, test.tsv for MRPC).", flag_values=FLAGS)
-run_common.define_common_flags(FLAGS, ["bert_config_file"])
+cli.define_common_flags(FLAGS, ["bert_config_file"])
 flags.DEFINE_string(
     "task_name", None,
     "Task to run, case-insensitive: cola, mnli, mnli-mm, mrpc, xnli, sst-2, "
     "qqp, qnli, rte, wnli, sts-b, ax.", flag_values=FLAGS)
-run_common.define_common_flags(
+cli.define_common_flags(
     FLAGS, ["vocab_file", "output_dir", "init_checkpoint", "do_lower_case",
             "max_seq_length", "do_train", "do_eval", "do_predict",
             "train_batch_size", "eval_batch_size", "predict_batch_size",
@@ -127,8 +132,8 @@ run_common.define_common_flags(
            "do_predict": "Predict the test set; writes test_results.tsv and "
                          "the GLUE submission file."})
 
-run_common.define_runtime_flags(FLAGS)
-run_common.define_training_flags(FLAGS)
+cli.define_runtime_flags(FLAGS)
+training.define_training_flags(FLAGS)
 
 flags.DEFINE_string(
     "export_dir", None,
@@ -284,7 +289,7 @@ class DataProcessor(object):
     (docs/DEVIATIONS.md, "Files read as UTF-8 bytes"), and lines end at
     "\\n" only, as in the original's text-mode reader.
     """
-    text = run_common.read_text(input_file)
+    text = records.read_text(input_file)
     # csv takes a lone carriage return for a line end and then fails ("new-
     # line character seen in unquoted field"); in text it is whitespace.
     text = re.sub(r"\r(?!\n)", " ", text)
@@ -683,7 +688,7 @@ def _is_regression(label_list):
 
 
 # The original's name for the shared truncation (users import it from here).
-_truncate_seq_pair = run_common.truncate_seq_pair
+_truncate_seq_pair = records.truncate_seq_pair
 
 
 def _label_id(example, label_list):
@@ -714,9 +719,9 @@ def convert_single_example(ex_index, example, label_list, max_seq_length,
         is_real_example=False)
 
   tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else None
-  tokens, segment_ids = run_common.pack_text_pair(
+  tokens, segment_ids = records.pack_text_pair(
       tokenizer.tokenize(example.text_a), tokens_b, max_seq_length)
-  input_ids, input_mask, segment_ids = run_common.padded_ids(
+  input_ids, input_mask, segment_ids = records.padded_ids(
       tokenizer, tokens, segment_ids, max_seq_length)
   feature = InputFeatures(
       input_ids=input_ids,
@@ -753,7 +758,7 @@ def _feature_example(feature, regression):
   else:
     int_features["label_ids"] = [feature.label_id]
   int_features["is_real_example"] = [int(feature.is_real_example)]
-  return run_common.make_example(int_features, float_features)
+  return records.make_example(int_features, float_features)
 
 
 def _add_teacher_features(tf_example, example, num_targets):
@@ -763,12 +768,12 @@ def _add_teacher_features(tf_example, example, num_targets):
   teacher_targets = getattr(example, "teacher_targets", None)
   has_teacher = teacher_targets is not None
   feature = tf_example.features.feature
-  feature["teacher_targets"].CopyFrom(run_common.create_float_feature(
+  feature["teacher_targets"].CopyFrom(records.create_float_feature(
       teacher_targets if has_teacher else [0.0] * num_targets))
   feature["has_label"].CopyFrom(
-      run_common.create_int_feature([int(not has_teacher)]))
+      records.create_int_feature([int(not has_teacher)]))
   feature["has_teacher"].CopyFrom(
-      run_common.create_int_feature([int(has_teacher)]))
+      records.create_int_feature([int(has_teacher)]))
 
 
 def file_based_convert_examples_to_features(
@@ -781,10 +786,10 @@ def file_based_convert_examples_to_features(
   zeros). The file appears under its name only when complete.
   """
   regression = _is_regression(label_list)
-  counted = run_common.counted(
+  counted = console.counted(
       examples, "Features of %s" % os.path.basename(output_file),
       len(examples))
-  with run_common.AtomicTFRecordWriter(output_file) as writer:
+  with records.AtomicTFRecordWriter(output_file) as writer:
     for (ex_index, example) in enumerate(counted):
       feature = convert_single_example(ex_index, example, label_list,
                                        max_seq_length, tokenizer)
@@ -823,7 +828,7 @@ def file_based_input_fn_builder(input_file, seq_length, is_training,
   (records written with distill=True) also float32 [B, C] teacher_targets
   and int32 [B] has_label, has_teacher.
   """
-  return run_common.make_tfrecord_input_fn(
+  return records.make_tfrecord_input_fn(
       input_file,
       _name_to_features(seq_length, is_regression, num_teacher_targets),
       is_training, drop_remainder)
@@ -835,7 +840,7 @@ def convert_examples_to_features(examples, label_list, max_seq_length,
   return [convert_single_example(ex_index, example, label_list,
                                  max_seq_length, tokenizer)
           for (ex_index, example) in enumerate(
-              run_common.counted(examples, "Features", len(examples)))]
+              console.counted(examples, "Features", len(examples)))]
 
 
 def input_fn_builder(features, seq_length, is_training, drop_remainder,
@@ -890,7 +895,7 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
     labels: int32 [B] class ids, float32 [B] scores when num_labels == 1
       (regression, STS-B), or None (serving: no loss).
     num_labels: C; 1 means regression with the mean squared error.
-    options: optional run_common.TrainingOptions (precision, recompute).
+    options: optional training.TrainingOptions (precision, recompute).
 
   Returns:
     (loss scalar, per_example_loss [B], logits [B, C], probabilities [B, C])
@@ -904,7 +909,7 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
       input_mask=input_mask,
       token_type_ids=segment_ids,
       use_one_hot_embeddings=use_one_hot_embeddings,
-      **run_common.bert_model_kwargs(options, is_training))
+      **training.bert_model_kwargs(options, is_training))
 
   # Sentence-level tasks read the pooler: tanh(dense(h_[CLS])). In training
   # only the pooled output feeds the loss, so padding rows and the last
@@ -1106,7 +1111,7 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
 
   `task_metrics`: names from TASK_METRICS added to the eval metrics. In
   PREDICT mode, label_ids and is_real_example may be absent (serving).
-  `options`: run_common.TrainingOptions (precision, recomputation, ...).
+  `options`: training.TrainingOptions (precision, recomputation, ...).
   `distillation`: a Distillation, to train with distillation_loss on
   records that hold the teacher features (evaluation and prediction are
   unchanged); None trains on the labels alone, as the original.
@@ -1115,7 +1120,7 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
   def model_fn(features, labels, mode, params):
     """Builds the graph of one mode; returns a TPUEstimatorSpec."""
     del labels, params  # Labels travel in `features`; batch size unused.
-    run_common.log_features(features)
+    console.log_features(features)
     input_ids = features["input_ids"]
     input_mask = features["input_mask"]
     segment_ids = features["segment_ids"]
@@ -1125,7 +1130,7 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
     else:
       is_real_example = tf.ones(tf.shape(input_ids)[:1], dtype=tf.float32)
 
-    is_training = (mode == run_common.ModeKeys.TRAIN)
+    is_training = (mode == tf_stack.ModeKeys.TRAIN)
     distilling = is_training and distillation is not None
     (total_loss, per_example_loss, logits, probabilities) = create_model(
         bert_config, is_training, input_ids, input_mask, segment_ids,
@@ -1136,17 +1141,17 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
           logits, label_ids, features["teacher_targets"],
           features["has_label"], features["has_teacher"],
           distillation.temperature, distillation.teacher_weight)
-    scaffold_fn = run_common.initialize_from_checkpoint(init_checkpoint,
-                                                        use_tpu)
+    scaffold_fn = checkpoints.initialize_from_checkpoint(init_checkpoint,
+                                                         use_tpu)
 
-    if mode == run_common.ModeKeys.TRAIN:
-      train_op = run_common.create_train_op(
+    if mode == tf_stack.ModeKeys.TRAIN:
+      train_op = training.create_train_op(
           total_loss, learning_rate, num_train_steps, num_warmup_steps,
           use_tpu, options)
-      return run_common.ModelSpec(
+      return tf_stack.ModelSpec(
           mode=mode, loss=total_loss, train_op=train_op,
           scaffold_fn=scaffold_fn)
-    if mode == run_common.ModeKeys.EVAL:
+    if mode == tf_stack.ModeKeys.EVAL:
       if num_labels == 1:
         predictions = probabilities  # the score
       else:
@@ -1154,11 +1159,11 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
       eval_metrics = (metric_fn_builder(num_labels, task_metrics),
                       [per_example_loss, label_ids, predictions,
                        is_real_example])
-      return run_common.ModelSpec(
+      return tf_stack.ModelSpec(
           mode=mode, loss=total_loss, eval_metrics=eval_metrics,
           scaffold_fn=scaffold_fn)
     output_name = "predictions" if num_labels == 1 else "probabilities"
-    return run_common.ModelSpec(
+    return tf_stack.ModelSpec(
         mode=mode, predictions={output_name: probabilities},
         scaffold_fn=scaffold_fn)
 
@@ -1177,14 +1182,14 @@ def validate_flags(flag_values):
     [TransferExample] of a distillation run (--transfer_file with the
     targets of --teacher_file, checked against each other), else None.
   """
-  shared = run_common.validate_shared_flags(flag_values)
+  shared = cli.validate_shared_flags(flag_values)
   if not (flag_values.do_train or flag_values.do_eval or
           flag_values.do_predict or flag_values.export_dir):
     raise ValueError(
         "At least one of `do_train`, `do_eval` or `do_predict' must be True "
         "(or --export_dir given).")
   processor = get_processor(flag_values.task_name)
-  run_common.require_directory(flag_values.data_dir, "data_dir")
+  cli.require_directory(flag_values.data_dir, "data_dir")
   _check_file_flags(flag_values)
   for split, wanted in (("train", _reads_train_file(flag_values)),
                         ("dev", flag_values.do_eval),
@@ -1194,7 +1199,7 @@ def validate_flags(flag_values):
       processor.data_file(flag_values.data_dir, split)
   if flag_values.export_dir and not flag_values.do_train:
     _export_checkpoint(flag_values, len(processor.get_labels()))
-  run_common.warn_about_random_head(
+  checkpoints.warn_about_random_head(
       flag_values, ("output_weights", "output_bias"), "classifier")
   transfer = None
   if flag_values.transfer_file:
@@ -1209,7 +1214,7 @@ def _check_file_flags(flag_values):
     if not flag_values.do_predict:
       raise ValueError("--predict_file=%s needs --do_predict." %
                        flag_values.predict_file)
-    run_common.require_file(flag_values.predict_file, "predict_file")
+    cli.require_file(flag_values.predict_file, "predict_file")
   if bool(flag_values.transfer_file) != bool(flag_values.teacher_file):
     raise ValueError(
         "--transfer_file and --teacher_file go together: the transfer set "
@@ -1219,8 +1224,8 @@ def _check_file_flags(flag_values):
   if not flag_values.do_train:
     raise ValueError("--transfer_file=%s trains a student: add --do_train." %
                      flag_values.transfer_file)
-  run_common.require_file(flag_values.transfer_file, "transfer_file")
-  run_common.require_file(flag_values.teacher_file, "teacher_file")
+  cli.require_file(flag_values.transfer_file, "transfer_file")
+  cli.require_file(flag_values.teacher_file, "teacher_file")
   if not 0.0 < flag_values.distill_weight <= 1.0:
     raise ValueError("--distill_weight must be in (0, 1], got %s: the share "
                      "of the loss that comes from the teacher." %
@@ -1251,7 +1256,7 @@ def read_teacher_file(path, num_labels, regression=False):
       values, a value that is not a finite number, or (classification) a
       row that is not a probability distribution.
   """
-  lines = run_common.read_text(path).split("\n")
+  lines = records.read_text(path).split("\n")
   if lines and not lines[-1]:
     lines.pop()  # the newline that ends the last row
   return [_teacher_row(line.rstrip("\r"), "--teacher_file=%s line %d" %
@@ -1329,7 +1334,7 @@ def mix_training_examples(labelled, transfer):
 def _export_checkpoint(flag_values, num_labels):
   """The checkpoint to export without training: the latest one in
   output_dir, else init_checkpoint if it holds a fine-tuned head."""
-  return run_common.checkpoint_to_export(
+  return checkpoints.checkpoint_to_export(
       flag_values.output_dir, flag_values.init_checkpoint, "output_weights",
       "classifier (%d labels)" % num_labels, head_rows=num_labels)
 
@@ -1363,7 +1368,7 @@ def load_examples(processor, flag_values, transfer=None):
 
 def training_steps(num_examples, flag_values):
   """(num_train_steps, num_warmup_steps), computed as the original."""
-  return run_common.training_steps(
+  return training.training_steps(
       num_examples, flag_values.train_batch_size,
       flag_values.num_train_epochs, flag_values.warmup_proportion,
       "--data_dir=%s" % flag_values.data_dir)
@@ -1372,7 +1377,7 @@ def training_steps(num_examples, flag_values):
 def build_estimator(flag_values, bert_config, processor, num_train_steps,
                     num_warmup_steps):
   label_list = processor.get_labels()
-  options = run_common.training_options_from_flags(flag_values)
+  options = training.training_options_from_flags(flag_values)
   model_fn = model_fn_builder(
       bert_config=bert_config,
       num_labels=len(label_list),
@@ -1385,9 +1390,9 @@ def build_estimator(flag_values, bert_config, processor, num_train_steps,
       task_metrics=getattr(processor, "METRICS", ()),
       options=options,
       distillation=_distillation(flag_values))
-  return run_common.make_estimator(
-      model_fn, run_common.run_config_from_flags(flag_values,
-                                                 flag_values.output_dir),
+  return tf_stack.make_estimator(
+      model_fn, tf_stack.run_config_from_flags(flag_values,
+                                               flag_values.output_dir),
       use_tpu=flag_values.use_tpu,
       train_batch_size=flag_values.train_batch_size,
       eval_batch_size=flag_values.eval_batch_size,
@@ -1426,7 +1431,7 @@ def train(estimator, examples, label_list, tokenizer, flag_values,
       drop_remainder=True,
       is_regression=_is_regression(label_list),
       num_teacher_targets=len(label_list) if distill else None)
-  run_common.train_estimator(
+  tf_stack.train_estimator(
       estimator, train_input_fn, num_train_steps,
       examples_per_step=flag_values.train_batch_size,
       runs_per_step=flag_values.gradient_accumulation_steps)
@@ -1456,7 +1461,7 @@ def _prediction_input_fn(input_file, label_list, flag_values):
       drop_remainder=flag_values.use_tpu,
       is_regression=_is_regression(label_list))
   if flag_values.skip_padding:
-    input_fn = run_common.skipping_padding(input_fn, SEQUENCE_FEATURES)
+    input_fn = records.skipping_padding(input_fn, SEQUENCE_FEATURES)
   return input_fn
 
 
@@ -1478,7 +1483,10 @@ def evaluate(estimator, examples, label_list, tokenizer, flag_values):
     assert len(examples) % flag_values.eval_batch_size == 0
     eval_steps = int(len(examples) // flag_values.eval_batch_size)
   eval_input_fn = _prediction_input_fn(eval_file, label_list, flag_values)
-  return estimator.evaluate(input_fn=eval_input_fn, steps=eval_steps)
+  hooks = [] if flag_values.use_tpu else [console.BatchProgressHook(
+      "Evaluated examples", len(examples), flag_values.eval_batch_size)]
+  return estimator.evaluate(input_fn=eval_input_fn, steps=eval_steps,
+                            hooks=hooks)
 
 
 # The keys the original writes; task metrics follow them.
@@ -1488,8 +1496,8 @@ ORIGINAL_EVAL_KEYS = ("eval_accuracy", "eval_loss", "global_step", "loss")
 def write_eval_results(output_dir, result):
   """eval_results.txt: `key = value` lines, the original's keys sorted
   first (so the file starts as the original's), then the task metrics."""
-  return run_common.write_eval_results(output_dir, result,
-                                       leading_keys=ORIGINAL_EVAL_KEYS)
+  return records.write_eval_results(output_dir, result,
+                                    leading_keys=ORIGINAL_EVAL_KEYS)
 
 
 def predict(estimator, examples, label_list, tokenizer, flag_values):
@@ -1504,8 +1512,8 @@ def predict(estimator, examples, label_list, tokenizer, flag_values):
                    len(examples), flag_values.predict_batch_size)
   predict_input_fn = _prediction_input_fn(predict_file, label_list,
                                           flag_values)
-  return run_common.counted(estimator.predict(input_fn=predict_input_fn),
-                            "Predicted examples", len(examples))
+  return console.counted(estimator.predict(input_fn=predict_input_fn),
+                         "Predicted examples", len(examples))
 
 
 def write_predictions(predictions, examples, label_list, output_dir,
@@ -1522,7 +1530,7 @@ def write_predictions(predictions, examples, label_list, output_dir,
   submission_path = (os.path.join(output_dir, submission_name + ".tsv")
                      if submission_name else None)
   num_written = 0
-  with run_common.atomic_output(results_path) as results, \
+  with records.atomic_output(results_path) as results, \
       _optional_output(submission_path) as submission:
     submission.write("index\tprediction\n")
     for (i, prediction) in enumerate(predictions):
@@ -1558,13 +1566,13 @@ class _DiscardingWriter(object):
 def _optional_output(path):
   """atomic_output(path), or a writer that drops everything if no path."""
   if path:
-    return run_common.atomic_output(path)
+    return records.atomic_output(path)
   return contextlib.nullcontext(_DiscardingWriter())
 
 
 def export(estimator, flag_values, checkpoint_path):
   """Writes the serving SavedModel; returns its directory."""
-  return run_common.export_for_serving(
+  return tf_stack.export_for_serving(
       estimator, flag_values.export_dir, flag_values.max_seq_length,
       checkpoint_path=checkpoint_path)
 
@@ -1577,9 +1585,9 @@ def main(_):
   if FLAGS.do_train:
     num_train_steps, num_warmup_steps = training_steps(
         len(examples["train"]), FLAGS)
-  run_common.make_output_dir(FLAGS.output_dir)
+  cli.make_output_dir(FLAGS.output_dir)
   if FLAGS.export_dir:  # Fail now, not after training.
-    run_common.make_output_dir(FLAGS.export_dir, "export_dir")
+    cli.make_output_dir(FLAGS.export_dir, "export_dir")
 
   estimator = build_estimator(FLAGS, bert_config, processor, num_train_steps,
                               num_warmup_steps)
@@ -1601,7 +1609,7 @@ def main(_):
 
 
 if __name__ == "__main__":
-  run_common.mark_flags_as_required(
+  cli.mark_flags_as_required(
       ["data_dir", "task_name", "vocab_file", "bert_config_file",
        "output_dir"], FLAGS)
-  run_common.run_script(main, FLAGS, __doc__ + task_table())
+  cli.run_script(main, FLAGS, __doc__ + task_table())

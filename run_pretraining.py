@@ -47,23 +47,28 @@ import re
 
 from absl import flags
 
-# run_common before TensorFlow: it hides TensorFlow's start-up log lines.
-import run_common  # pylint: disable=g-bad-import-order
+# console before TensorFlow: it hides TensorFlow's start-up log lines.
+import console  # pylint: disable=g-bad-import-order
 
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 
+import checkpoints
+import cli
 import modeling
+import records
+import tf_stack
+import training
 
 tf1 = tf.compat.v1
 
 FLAGS = flags.FlagValues()
 
-run_common.define_common_flags(FLAGS, ["bert_config_file"])
+cli.define_common_flags(FLAGS, ["bert_config_file"])
 flags.DEFINE_string(
     "input_file", None,
     "Pretraining TFRecords from create_pretraining_data.py: comma-separated "
     "files or globs. Evaluation reads the same files.", flag_values=FLAGS)
-run_common.define_common_flags(
+cli.define_common_flags(
     FLAGS, ["output_dir", "init_checkpoint", "max_seq_length"],
     helps={"max_seq_length": "Sequence length S; must equal the one the "
                              "TFRecords were written with."})
@@ -71,7 +76,7 @@ flags.DEFINE_integer(
     "max_predictions_per_seq", 20,
     "Masked positions per sequence; must equal the one the TFRecords were "
     "written with.", flag_values=FLAGS)
-run_common.define_common_flags(
+cli.define_common_flags(
     FLAGS, ["do_train", "do_eval", "train_batch_size", "eval_batch_size",
             "learning_rate"],
     helps={"do_eval": "Evaluate the masked-LM and next-sentence heads "
@@ -84,8 +89,8 @@ flags.DEFINE_integer("num_warmup_steps", 10000,
                      flag_values=FLAGS)
 flags.DEFINE_integer("max_eval_steps", 100,
                      "Evaluation batches to run at most.", flag_values=FLAGS)
-run_common.define_runtime_flags(FLAGS)
-run_common.define_training_flags(FLAGS)
+cli.define_runtime_flags(FLAGS)
+training.define_training_flags(FLAGS)
 
 # Checked before work: the first record of this many files (shapes) and
 # this many records (ids in range: docs/DEVIATIONS.md, "Token ids beyond
@@ -106,15 +111,15 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
                      use_one_hot_embeddings, options=None):
   """Returns the `model_fn` closure for TPUEstimator (TRAIN and EVAL).
 
-  `options`: run_common.TrainingOptions (precision, recomputation, ...).
+  `options`: training.TrainingOptions (precision, recomputation, ...).
   """
 
   def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
     """MLM + NSP losses; the train op or the eval metrics."""
-    run_common.log_features(features)
-    if mode not in (run_common.ModeKeys.TRAIN, run_common.ModeKeys.EVAL):
+    console.log_features(features)
+    if mode not in (tf_stack.ModeKeys.TRAIN, tf_stack.ModeKeys.EVAL):
       raise ValueError("Only TRAIN and EVAL modes are supported: %s" % mode)
-    is_training = (mode == run_common.ModeKeys.TRAIN)
+    is_training = (mode == tf_stack.ModeKeys.TRAIN)
     input_ids = features["input_ids"]
     if not use_tpu:  # TPUs have no Assert op.
       input_ids = _assert_ids_in_range(features, bert_config)
@@ -126,7 +131,7 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
         input_mask=features["input_mask"],
         token_type_ids=features["segment_ids"],
         use_one_hot_embeddings=use_one_hot_embeddings,
-        **run_common.bert_model_kwargs(options, is_training))
+        **training.bert_model_kwargs(options, is_training))
     (masked_lm_loss, masked_lm_example_loss,
      masked_lm_log_probs) = get_masked_lm_output(
          bert_config, model.get_sequence_output(),
@@ -138,15 +143,15 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
          features["next_sentence_labels"])
     total_loss = masked_lm_loss + next_sentence_loss
 
-    scaffold_fn = run_common.initialize_from_checkpoint(init_checkpoint,
-                                                        use_tpu)
+    scaffold_fn = checkpoints.initialize_from_checkpoint(init_checkpoint,
+                                                         use_tpu)
     if is_training:
-      train_op = run_common.create_train_op(
+      train_op = training.create_train_op(
           total_loss, learning_rate, num_train_steps, num_warmup_steps,
           use_tpu, options)
       if not use_tpu:  # On TPU, summaries would need a host_call.
         _add_training_summaries(masked_lm_loss, next_sentence_loss)
-      return run_common.ModelSpec(
+      return tf_stack.ModelSpec(
           mode=mode, loss=total_loss, train_op=train_op,
           scaffold_fn=scaffold_fn)
 
@@ -155,7 +160,7 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
         features["masked_lm_weights"], next_sentence_example_loss,
         next_sentence_log_probs, features["next_sentence_labels"]
     ])
-    return run_common.ModelSpec(
+    return tf_stack.ModelSpec(
         mode=mode, loss=total_loss, eval_metrics=eval_metrics,
         scaffold_fn=scaffold_fn)
 
@@ -411,7 +416,7 @@ def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq,
 
 def _decode_record(record, name_to_features):
   """Decodes a record to a dict of tensors; int64 become int32 (TPUs)."""
-  return run_common.decode_record(record, name_to_features)
+  return records.decode_record(record, name_to_features)
 
 
 # --------------------------------------------------------------------------
@@ -425,24 +430,61 @@ def validate_flags(flag_values):
   Returns:
     (bert_config, options, input_files).
   """
-  shared = run_common.validate_shared_flags(flag_values)
+  shared = cli.validate_shared_flags(flag_values)
   if not flag_values.do_train and not flag_values.do_eval:
     raise ValueError("At least one of `do_train` or `do_eval` must be True.")
-  run_common.check_positive(flag_values.max_predictions_per_seq,
-                            "max_predictions_per_seq")
+  cli.check_positive(flag_values.max_predictions_per_seq,
+                     "max_predictions_per_seq")
   if flag_values.do_train:
-    run_common.check_positive(flag_values.num_train_steps, "num_train_steps")
+    cli.check_positive(flag_values.num_train_steps, "num_train_steps")
     if flag_values.num_warmup_steps < 0:
       raise ValueError("--num_warmup_steps=%d must be >= 0." %
                        flag_values.num_warmup_steps)
   if flag_values.do_eval:
-    run_common.check_positive(flag_values.max_eval_steps, "max_eval_steps")
-  input_files = run_common.expand_input_files(
+    cli.check_positive(flag_values.max_eval_steps, "max_eval_steps")
+  warn_about_random_heads(flag_values.init_checkpoint, flag_values.output_dir)
+  input_files = records.expand_input_files(
       flag_values.input_file,
       "the TFRecords written by create_pretraining_data.py")
   check_records(input_files, flag_values.max_seq_length,
                 flag_values.max_predictions_per_seq, shared.bert_config)
   return shared.bert_config, shared.options, input_files
+
+
+# The variables of the masked-LM and next-sentence heads (get_masked_lm_output
+# and get_next_sentence_output): a fine-tuned checkpoint, or a model converted
+# from a Hugging Face encoder, has none of them.
+PRETRAINING_HEAD_VARIABLES = (
+    "cls/predictions/transform/dense/kernel",
+    "cls/predictions/transform/dense/bias",
+    "cls/predictions/transform/LayerNorm/beta",
+    "cls/predictions/transform/LayerNorm/gamma",
+    "cls/predictions/output_bias",
+    "cls/seq_relationship/output_weights",
+    "cls/seq_relationship/output_bias",
+)
+
+
+def warn_about_random_heads(init_checkpoint, output_dir):
+  """A WARNING when --init_checkpoint lacks pretraining heads, which then
+  start from random values: the first steps' masked-LM loss is about
+  ln(vocab_size) (10.3 for 30522 entries), as from scratch, until they
+  learn. Nothing to say when the run resumes from --output_dir."""
+  if not init_checkpoint or checkpoints.will_resume(output_dir):
+    return
+  missing = checkpoints.variables_missing_from(init_checkpoint,
+                                               PRETRAINING_HEAD_VARIABLES)
+  if missing:
+    heads = sorted(set("/".join(name.split("/")[:2]) + "/*"
+                       for name in missing))  # cls/predictions/*, ...
+    tf1.logging.warning(
+        "--init_checkpoint=%s has no pretraining head%s %s: %s from random "
+        "values, so the loss starts high (as from scratch) until they learn. "
+        "Expected for an encoder converted from Hugging Face or a fine-tuned "
+        "checkpoint; to continue a released model's pretraining, start from "
+        "its original checkpoint, which has them.", init_checkpoint,
+        "s" if len(heads) > 1 else "", ", ".join(heads),
+        "they start" if len(heads) > 1 else "it starts")
 
 
 def check_records(input_files, max_seq_length, max_predictions_per_seq,
@@ -577,8 +619,8 @@ def build_estimator(bert_config, options):
       use_one_hot_embeddings=FLAGS.use_tpu,
       options=options)
   # With use_tpu=False, TPUEstimator runs as a plain Estimator on CPU/GPU.
-  return run_common.make_estimator(
-      model_fn, run_common.run_config_from_flags(FLAGS, FLAGS.output_dir),
+  return tf_stack.make_estimator(
+      model_fn, tf_stack.run_config_from_flags(FLAGS, FLAGS.output_dir),
       use_tpu=FLAGS.use_tpu, train_batch_size=FLAGS.train_batch_size,
       eval_batch_size=FLAGS.eval_batch_size, options=options)
 
@@ -602,7 +644,7 @@ def main(_):
   tf1.logging.info("*** Input Files ***")
   for input_file in input_files:
     tf1.logging.info("  %s", input_file)
-  run_common.make_output_dir(FLAGS.output_dir)
+  cli.make_output_dir(FLAGS.output_dir)
   estimator = build_estimator(bert_config, options)
 
   if FLAGS.do_train:
@@ -610,7 +652,7 @@ def main(_):
                      FLAGS.train_batch_size, FLAGS.num_train_steps)
     log_resume_point(FLAGS.output_dir, FLAGS.num_train_steps)
     with _explain_data_errors(input_files):
-      run_common.train_estimator(
+      tf_stack.train_estimator(
           estimator,
           input_fn_builder(input_files, FLAGS.max_seq_length,
                            FLAGS.max_predictions_per_seq, is_training=True),
@@ -626,11 +668,15 @@ def main(_):
           input_fn=input_fn_builder(input_files, FLAGS.max_seq_length,
                                     FLAGS.max_predictions_per_seq,
                                     is_training=False),
-          steps=FLAGS.max_eval_steps)
-    run_common.write_eval_results(FLAGS.output_dir, result)
+          steps=FLAGS.max_eval_steps,
+          hooks=[] if FLAGS.use_tpu else [console.BatchProgressHook(
+              "Evaluated examples",
+              FLAGS.max_eval_steps * FLAGS.eval_batch_size,
+              FLAGS.eval_batch_size)])
+    records.write_eval_results(FLAGS.output_dir, result)
 
 
 if __name__ == "__main__":
-  run_common.mark_flags_as_required(
+  cli.mark_flags_as_required(
       ["bert_config_file", "input_file", "output_dir"], FLAGS)
-  run_common.run_script(main, FLAGS, __doc__)
+  cli.run_script(main, FLAGS, __doc__)

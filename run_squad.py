@@ -79,20 +79,25 @@ import random
 from absl import flags
 import six
 
-# run_common before TensorFlow: it hides TensorFlow's start-up log lines.
-import run_common  # pylint: disable=g-bad-import-order
+# console before TensorFlow: it hides TensorFlow's start-up log lines.
+import console  # pylint: disable=g-bad-import-order,unused-import
 
 import tensorflow as tf  # pylint: disable=g-bad-import-order
 
+import checkpoints
+import cli
 import modeling
+import records
 import squad_metrics
+import tf_stack
 import tokenization
+import training
 
 tf1 = tf.compat.v1
 
 FLAGS = flags.FlagValues()
 
-run_common.define_common_flags(
+cli.define_common_flags(
     FLAGS, ["bert_config_file", "vocab_file", "output_dir"])
 flags.DEFINE_string(
     "train_file", None,
@@ -102,7 +107,7 @@ flags.DEFINE_string(
     "SQuAD-format JSON to answer, e.g. dev-v1.1.json. When it holds gold "
     "answers, the predictions are also scored (eval_results.json).",
     flag_values=FLAGS)
-run_common.define_common_flags(
+cli.define_common_flags(
     FLAGS, ["init_checkpoint", "do_lower_case", "max_seq_length"],
     defaults={"max_seq_length": 384})
 flags.DEFINE_integer(
@@ -113,7 +118,7 @@ flags.DEFINE_integer(
 flags.DEFINE_integer(
     "max_query_length", 64,
     "Questions are cut to this many WordPiece tokens.", flag_values=FLAGS)
-run_common.define_common_flags(
+cli.define_common_flags(
     FLAGS, ["do_train", "do_predict", "train_batch_size",
             "predict_batch_size", "learning_rate", "num_train_epochs",
             "warmup_proportion"],
@@ -141,8 +146,8 @@ flags.DEFINE_float(
     "SQuAD 2.0: answer nothing when the no-answer score exceeds the best "
     "span's score by more than this.", flag_values=FLAGS)
 
-run_common.define_runtime_flags(FLAGS)
-run_common.define_training_flags(FLAGS)
+cli.define_runtime_flags(FLAGS)
+training.define_training_flags(FLAGS)
 
 flags.DEFINE_string(
     "export_dir", None,
@@ -307,7 +312,7 @@ def load_squad_data(input_file):
   Raises:
     ValueError: malformed JSON (with the position) or no "data" list.
   """
-  text = run_common.read_text(input_file)
+  text = records.read_text(input_file)
   if text.startswith(u"\ufeff"):
     text = text[1:]  # A byte-order mark is not JSON.
   try:
@@ -733,7 +738,7 @@ class FeatureWriter(object):
     self.filename = filename
     self.is_training = is_training
     self.num_features = 0
-    self._writer = run_common.AtomicTFRecordWriter(filename)
+    self._writer = records.AtomicTFRecordWriter(filename)
 
   def process_feature(self, feature):
     """Serializes one InputFeatures as a tf.train.Example record."""
@@ -747,7 +752,7 @@ class FeatureWriter(object):
       int_features["start_positions"] = [feature.start_position]
       int_features["end_positions"] = [feature.end_position]
       int_features["is_impossible"] = [1 if feature.is_impossible else 0]
-    example = run_common.make_example(int_features)
+    example = records.make_example(int_features)
     self._writer.write(example.SerializeToString())
 
   def close(self):
@@ -771,7 +776,7 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
     is_training: enables dropout.
     input_ids, input_mask, segment_ids: int32 [B, S].
     use_one_hot_embeddings: one-hot word lookup (TPU).
-    options: optional run_common.TrainingOptions (precision, recompute).
+    options: optional training.TrainingOptions (precision, recompute).
 
   Returns:
     (start_logits, end_logits), each float32 [B, S].
@@ -783,7 +788,7 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
       input_mask=input_mask,
       token_type_ids=segment_ids,
       use_one_hot_embeddings=use_one_hot_embeddings,
-      **run_common.bert_model_kwargs(options, is_training))
+      **training.bert_model_kwargs(options, is_training))
 
   final_hidden = model.get_sequence_output()  # [B, S, H]
   batch_size, seq_length, hidden_size = modeling.get_shape_list(
@@ -824,13 +829,13 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
   # pylint: disable=unused-argument
   def model_fn(features, labels, mode, params):
     """One mode's graph; the positions to learn travel in `features`."""
-    run_common.log_features(features)
-    if mode not in (run_common.ModeKeys.TRAIN,
-                    run_common.ModeKeys.PREDICT):
+    console.log_features(features)
+    if mode not in (tf_stack.ModeKeys.TRAIN,
+                    tf_stack.ModeKeys.PREDICT):
       raise ValueError("Only TRAIN and PREDICT modes are supported: %s" %
                        (mode))
     input_ids = features["input_ids"]
-    is_training = (mode == run_common.ModeKeys.TRAIN)
+    is_training = (mode == tf_stack.ModeKeys.TRAIN)
     (start_logits, end_logits) = create_model(
         bert_config=bert_config,
         is_training=is_training,
@@ -839,8 +844,8 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
         segment_ids=features["segment_ids"],
         use_one_hot_embeddings=use_one_hot_embeddings,
         options=options)
-    scaffold_fn = run_common.initialize_from_checkpoint(init_checkpoint,
-                                                        use_tpu)
+    scaffold_fn = checkpoints.initialize_from_checkpoint(init_checkpoint,
+                                                         use_tpu)
 
     if is_training:
       seq_length = modeling.get_shape_list(input_ids)[1]
@@ -849,17 +854,17 @@ def model_fn_builder(bert_config, init_checkpoint, learning_rate,
       end_loss = _position_loss(end_logits, features["end_positions"],
                                 seq_length)
       total_loss = (start_loss + end_loss) / 2.0
-      train_op = run_common.create_train_op(
+      train_op = training.create_train_op(
           total_loss, learning_rate, num_train_steps, num_warmup_steps,
           use_tpu, options)
-      return run_common.ModelSpec(
+      return tf_stack.ModelSpec(
           mode=mode, loss=total_loss, train_op=train_op,
           scaffold_fn=scaffold_fn)
 
     predictions = {"start_logits": start_logits, "end_logits": end_logits}
     if "unique_ids" in features:
       predictions["unique_ids"] = features["unique_ids"]
-    return run_common.ModelSpec(
+    return tf_stack.ModelSpec(
         mode=mode, predictions=predictions, scaffold_fn=scaffold_fn)
 
   return model_fn
@@ -882,8 +887,8 @@ def input_fn_builder(input_file, seq_length, is_training, drop_remainder):
   if is_training:
     name_to_features["start_positions"] = tf.io.FixedLenFeature([], tf.int64)
     name_to_features["end_positions"] = tf.io.FixedLenFeature([], tf.int64)
-  return run_common.make_tfrecord_input_fn(input_file, name_to_features,
-                                           is_training, drop_remainder)
+  return records.make_tfrecord_input_fn(input_file, name_to_features,
+                                        is_training, drop_remainder)
 
 
 # --------------------------------------------------------------------------
@@ -1110,7 +1115,7 @@ def _predict_example(example, features, unique_id_to_result, n_best_size,
 
 def write_json(path, obj):
   """Writes `json.dumps(obj, indent=4)` + newline, atomically."""
-  with run_common.atomic_output(path) as writer:
+  with records.atomic_output(path) as writer:
     writer.write(json.dumps(obj, indent=4) + "\n")
 
 
@@ -1293,21 +1298,21 @@ def read_gold_answers(input_file):
 def validate_flags(flag_values):
   """Checks every flag in one pass, before any work.
 
-  First the flags the scripts share (run_common.validate_shared_flags: the
+  First the flags the scripts share (cli.validate_shared_flags: the
   --use_tpu stack, casing against the checkpoint's name, the BERT config
   and --max_seq_length, the vocab, the init checkpoint's shapes, the batch
   sizes of the phases that run, the training options), then this script's
   own (_check_squad_flags).
 
   Returns:
-    run_common.SharedInputs(bert_config, tokenizer, options).
+    cli.SharedInputs(bert_config, tokenizer, options).
 
   Raises:
     ValueError: naming the flag and the fix.
   """
-  shared = run_common.validate_shared_flags(flag_values)
+  shared = cli.validate_shared_flags(flag_values)
   _check_squad_flags(flag_values)
-  run_common.warn_about_random_head(
+  checkpoints.warn_about_random_head(
       flag_values, ("cls/squad/output_weights", "cls/squad/output_bias"),
       "SQuAD")
   return shared
@@ -1324,7 +1329,7 @@ def validate_flags_or_throw(bert_config, flag_values=None):
   flag_values = FLAGS if flag_values is None else flag_values
   tokenization.validate_case_matches_checkpoint(flag_values.do_lower_case,
                                                 flag_values.init_checkpoint)
-  run_common.check_max_seq_length(flag_values.max_seq_length, bert_config)
+  cli.check_max_seq_length(flag_values.max_seq_length, bert_config)
   _check_squad_flags(flag_values)
 
 
@@ -1349,9 +1354,9 @@ def _check_squad_flags(flag_values):
     raise ValueError(
         "If `do_predict` is True, then `predict_file` must be specified.")
   if f.do_train:
-    run_common.require_file(f.train_file, "train_file")
+    cli.require_file(f.train_file, "train_file")
   if f.do_predict:
-    run_common.require_file(f.predict_file, "predict_file")
+    cli.require_file(f.predict_file, "predict_file")
   if f.max_query_length < 0:
     # A negative cap would slice tokens off the end of every question, and
     # leave long questions no room for the document.
@@ -1398,7 +1403,7 @@ def _warn_about_unusual_settings(flag_values):
 
 def _export_checkpoint(flag_values):
   """The checkpoint --export_dir exports (ValueError if there is none)."""
-  return run_common.checkpoint_to_export(
+  return checkpoints.checkpoint_to_export(
       flag_values.output_dir, flag_values.init_checkpoint,
       "cls/squad/output_weights", "SQuAD")
 
@@ -1442,7 +1447,7 @@ def _training_steps(train_examples, flag_values):
   """
   if train_examples is None:
     return None, None
-  return run_common.training_steps(
+  return training.training_steps(
       len(train_examples), flag_values.train_batch_size,
       flag_values.num_train_epochs, flag_values.warmup_proportion,
       "--train_file=%s has %d usable examples" % (flag_values.train_file,
@@ -1461,9 +1466,9 @@ def _build_estimator(flag_values, shared, num_train_steps, num_warmup_steps):
       use_one_hot_embeddings=flag_values.use_tpu,
       options=shared.options)
   # With use_tpu=False, TPUEstimator runs as a plain Estimator on CPU/GPU.
-  return run_common.make_estimator(
+  return tf_stack.make_estimator(
       model_fn,
-      run_common.run_config_from_flags(flag_values, flag_values.output_dir),
+      tf_stack.run_config_from_flags(flag_values, flag_values.output_dir),
       flag_values.use_tpu, train_batch_size=flag_values.train_batch_size,
       predict_batch_size=flag_values.predict_batch_size,
       options=shared.options)
@@ -1494,7 +1499,7 @@ def _write_features(examples, tokenizer, filename, is_training, flag_values,
 
   try:
     convert_examples_to_features(
-        examples=run_common.counted(
+        examples=console.counted(
             examples, "Questions into %s" % os.path.basename(filename),
             len(examples)),
         tokenizer=tokenizer,
@@ -1530,7 +1535,7 @@ def _train(estimator, train_examples, tokenizer, num_train_steps,
       seq_length=flag_values.max_seq_length,
       is_training=True,
       drop_remainder=True)
-  run_common.train_estimator(
+  tf_stack.train_estimator(
       estimator, train_input_fn, num_train_steps,
       examples_per_step=flag_values.train_batch_size,
       runs_per_step=flag_values.gradient_accumulation_steps)
@@ -1555,9 +1560,9 @@ def _predict_logits(estimator, eval_file, num_features, seq_length,
       is_training=False,
       drop_remainder=False)
   if skip_padding:
-    predict_input_fn = run_common.skipping_padding(predict_input_fn,
-                                                   SEQUENCE_FEATURES)
-  for result in run_common.counted(
+    predict_input_fn = records.skipping_padding(predict_input_fn,
+                                                SEQUENCE_FEATURES)
+  for result in console.counted(
       estimator.predict(predict_input_fn, yield_single_examples=True),
       "Predicted windows", num_features):
     all_results.append(RawResult(
@@ -1630,7 +1635,7 @@ def _evaluate(outputs, gold_answers, flag_values):
 
 def _export(estimator, flag_values):
   """Writes the serving SavedModel from the newest weights."""
-  return run_common.export_for_serving(
+  return tf_stack.export_for_serving(
       estimator, flag_values.export_dir, flag_values.max_seq_length,
       checkpoint_path=_export_checkpoint(flag_values))
 
@@ -1639,9 +1644,9 @@ def main(_):
   shared = validate_flags(FLAGS)
   examples = _read_examples(FLAGS)
   num_train_steps, num_warmup_steps = _training_steps(examples.train, FLAGS)
-  run_common.make_output_dir(FLAGS.output_dir)
+  cli.make_output_dir(FLAGS.output_dir)
   if FLAGS.export_dir:  # Fail now, not after training.
-    run_common.make_output_dir(FLAGS.export_dir, "export_dir")
+    cli.make_output_dir(FLAGS.export_dir, "export_dir")
   estimator = _build_estimator(FLAGS, shared, num_train_steps,
                                num_warmup_steps)
   if FLAGS.do_train:
@@ -1655,6 +1660,6 @@ def main(_):
 
 
 if __name__ == "__main__":
-  run_common.mark_flags_as_required(
+  cli.mark_flags_as_required(
       ["vocab_file", "bert_config_file", "output_dir"], FLAGS)
-  run_common.run_script(main, FLAGS, __doc__)
+  cli.run_script(main, FLAGS, __doc__)

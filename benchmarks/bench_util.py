@@ -362,9 +362,9 @@ def stack_info():
   """The TensorFlow stack of this interpreter (run in a child)."""
   import platform  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  import run_common  # pylint: disable=g-import-not-at-top
+  import tf_stack  # pylint: disable=g-import-not-at-top
   return {"python": platform.python_version(), "tensorflow": tf.__version__,
-          "estimator": run_common.estimator_module() is not None}
+          "estimator": tf_stack.estimator_module() is not None}
 
 
 def mean_tokens(profile, num_examples, max_seq_length, seed=0):
@@ -380,7 +380,7 @@ def mean_tokens(profile, num_examples, max_seq_length, seed=0):
 
 def step_records(output_dir):
   """[(step, wall_time)] of the `global_step/sec` summaries that Estimator
-  (and run_common's graph runner) write to output_dir's events files,
+  (and graph_runner.GraphRunner) write to output_dir's events files,
   sorted (run in a child: it reads them with TensorFlow)."""
   import glob  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top

@@ -43,7 +43,8 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 import modeling  # pylint: disable=g-import-not-at-top
 import predictor  # pylint: disable=g-import-not-at-top
-import run_common  # pylint: disable=g-import-not-at-top
+import checkpoints  # pylint: disable=g-import-not-at-top
+import tf_stack  # pylint: disable=g-import-not-at-top
 
 tf1 = tf.compat.v1
 GOLDEN_DIR = os.path.join(ROOT, "tests", "golden")
@@ -108,8 +109,8 @@ def classifier_model_fn_builder(bert_config, num_labels, init_checkpoint):
       logits = tf.nn.bias_add(
           tf.matmul(pooled, output_weights, transpose_b=True), output_bias)
       probabilities = tf.nn.softmax(logits, axis=-1)  # [B, num_labels]
-    run_common.initialize_from_checkpoint(init_checkpoint, use_tpu=False)
-    return run_common.ModelSpec(
+    checkpoints.initialize_from_checkpoint(init_checkpoint, use_tpu=False)
+    return tf_stack.ModelSpec(
         mode=mode, predictions={"probabilities": probabilities})
 
   return model_fn
@@ -121,8 +122,8 @@ def estimator_predict_fn(bert_predictor, init_checkpoint, model_dir,
   Estimator.predict once per request, as users of the original did."""
   model_fn = classifier_model_fn_builder(
       bert_predictor.bert_config, bert_predictor.num_labels, init_checkpoint)
-  estimator = run_common.make_estimator(
-      model_fn, run_common.make_run_config(model_dir), use_tpu=False,
+  estimator = tf_stack.make_estimator(
+      model_fn, tf_stack.make_run_config(model_dir), use_tpu=False,
       predict_batch_size=batch_size)
 
   def predict(texts):

@@ -12,7 +12,7 @@ one document per scene, plays repeated until the size is reached. Then runs
   `write_instance_to_example_files`;
 * `workers2` (with --workers): the opt-in `--num_workers=2` mode;
 * `streamed:PATH` (with --scripts): another copy of the script, e.g. an
-  older version beside its own run_common.py, for an A/B of a change;
+  older version beside its own helper modules, for an A/B of a change;
 
 each in a fresh subprocess, with dupe_factor 5 and the other flags at their
 defaults (max_seq_length 128, max_predictions_per_seq 20), and prints the
@@ -172,7 +172,7 @@ def main():
   parser.add_argument("--dupe_factor", type=int, default=5)
   parser.add_argument("--scripts", default=None,
                       help="comma-separated copies of create_pretraining_data"
-                      ".py (each beside its own run_common.py etc.) to run "
+                      ".py (each beside its own helper modules) to run "
                       "as extra `streamed` rows, interleaved (A/B of two "
                       "versions)")
   args = parser.parse_args()

@@ -29,7 +29,7 @@ and last-layer positions we skip show up as a higher MFU.
 
 --interpreters runs the same measurement with several Python
 interpreters, e.g. the venvs of the two TensorFlow stacks (2.15 with
-Estimator, the newest with run_common's graph runner), alternating them in
+Estimator, the newest with graph_runner.GraphRunner), alternating them in
 every round, and reports each one's median and the ratio to the first.
 --phase=predict times `--do_predict`'s path instead of training: the
 model_fn's PREDICT graph through estimator.predict over the records.
@@ -88,11 +88,11 @@ def write_records(path, num_examples, seq_length, vocab_size, seed=0,
   """Random sentence pairs whose lengths (with [CLS] and [SEP]) are uniform
   in [min_length, seq_length]; min_length defaults to seq_length // 2."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  import run_common  # pylint: disable=g-import-not-at-top
+  import records  # pylint: disable=g-import-not-at-top
   rng = np.random.RandomState(seed)
   if min_length is None:
     min_length = seq_length // 2
-  with run_common.AtomicTFRecordWriter(path) as writer:
+  with records.AtomicTFRecordWriter(path) as writer:
     for _ in range(num_examples):
       length = rng.randint(min_length, seq_length + 1)
       ids = [101] + list(rng.randint(1000, vocab_size, length - 2)) + [102]
@@ -100,7 +100,7 @@ def write_records(path, num_examples, seq_length, vocab_size, seed=0,
       mask = [1] * length + [0] * (seq_length - length)
       segments = [0] * (length // 2) + [1] * (seq_length - length // 2)
       segments = [s * m for s, m in zip(segments, mask)]
-      writer.write(run_common.make_example({
+      writer.write(records.make_example({
           "input_ids": ids, "input_mask": mask, "segment_ids": segments,
           "label_ids": [int(rng.randint(0, 2))],
           "is_real_example": [1]}).SerializeToString())
@@ -131,7 +131,8 @@ def child(args):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import modeling
   import run_classifier
-  import run_common
+  import tf_stack
+  import training
 
   if args.graph == "original":
     # Upstream's graph: the pooled output read from the full encoder.
@@ -150,15 +151,15 @@ def child(args):
                 args.seq_length,
                 config.vocab_size, min_length=args.min_length)
 
-  options = run_common.TrainingOptions(precision=args.precision,
-                                       use_xla=args.use_xla)
+  options = training.TrainingOptions(precision=args.precision,
+                                     use_xla=args.use_xla)
   model_fn = run_classifier.model_fn_builder(
       bert_config=config, num_labels=2, init_checkpoint=None,
       learning_rate=2e-5, num_train_steps=total_steps,
       num_warmup_steps=max(1, total_steps // 10), use_tpu=False,
       use_one_hot_embeddings=False, options=options)
-  estimator = run_common.make_estimator(
-      model_fn, run_common.make_run_config(
+  estimator = tf_stack.make_estimator(
+      model_fn, tf_stack.make_run_config(
           os.path.join(work_dir, "model"), save_checkpoints_steps=10 ** 9),
       False, train_batch_size=args.batch_size,
       predict_batch_size=args.batch_size, options=options)

@@ -19,8 +19,8 @@ def pytest_report_header(config):
   del config
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  import run_common  # pylint: disable=g-import-not-at-top
-  runner = ("Estimator" if run_common.estimator_module() is not None
-            else "run_common.GraphRunner")
+  import tf_stack  # pylint: disable=g-import-not-at-top
+  runner = ("Estimator" if tf_stack.estimator_module() is not None
+            else "graph_runner.GraphRunner")
   return "TensorFlow %s (%s), numpy %s, Python %s" % (
       tf.__version__, runner, np.__version__, sys.version.split()[0])

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 
 from conftest import GOLDEN_DIR
 from conftest import ROOT
@@ -47,6 +48,28 @@ def run_script(script, flag_dict=None, extra_args=(), timeout=900, env=None,
   full_env.update(env or {})
   return subprocess.run(command, capture_output=True, text=True,
                         timeout=timeout, env=full_env, cwd=cwd or ROOT)
+
+
+def run_script_timed(script, flag_dict=None, timeout=900, env=None):
+  """Like run_script, but records when each stderr line arrives.
+
+  Returns:
+    (returncode, [(seconds since the start, line)], seconds at exit).
+  """
+  command = [sys.executable, os.path.join(ROOT, script)]
+  command += flag_args(flag_dict or {})
+  full_env = dict(os.environ)
+  full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
+  full_env.update(env or {})
+  start = time.time()
+  process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, env=full_env,
+                             cwd=ROOT)
+  lines = [(time.time() - start, line.rstrip("\n"))
+           for line in process.stderr]
+  returncode = process.wait(timeout=timeout)
+  return returncode, lines, time.time() - start
 
 
 def assert_clean_failure(completed, *fragments):

@@ -23,6 +23,7 @@ behind the same mistake in the test.
 import collections
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -730,14 +731,55 @@ def run_script(*args):
       timeout=300)
 
 
-def test_main_converts(tmp_path):
-  hf_dir = write_hf_dir(tmp_path / "hf")
+def test_main_converts_and_says_what_it_wrote(tmp_path):
+  hf_dir = write_hf_dir(tmp_path / "hf", config=hf_config(hidden_act="gelu"))
   out = str(tmp_path / "tf")
   result = run_script("--input_dir=" + hf_dir, "--output_dir=" + out)
   assert result.returncode == 0, result.stderr
-  assert sorted(os.listdir(out)) == [
-      "bert_config.json", "bert_model.ckpt.data-00000-of-00001",
-      "bert_model.ckpt.index", "vocab.txt"]
+  names = ["bert_config.json", "bert_model.ckpt.data-00000-of-00001",
+           "bert_model.ckpt.index", "vocab.txt"]
+  assert sorted(os.listdir(out)) == names
+  lines = result.stderr.splitlines()
+  assert all(re.match(r"\d\d:\d\d:\d\d (INFO|WARNING) ", line)
+             for line in lines), lines
+  # The GELU note is an ordinary log line at the default verbosity.
+  assert [line for line in lines if re.search(
+      r"INFO .*config.json: hidden_act \"gelu\" is the exact erf GELU; "
+      r"BERT's \"gelu\" is the tanh approximation", line)], lines
+  for name in names:
+    assert [line for line in lines
+            if line.endswith("INFO Wrote %s" % os.path.join(out, name))], lines
+  assert lines[-1].endswith(
+      "INFO Converted %d tensors from the Hugging Face to the original layout "
+      "in %s." % (len(make_hf_tensors()), out)), lines
+
+
+def test_input_dir_may_name_the_checkpoint_itself(tmp_path):
+  """--input_dir=.../model.ckpt-N.index: that checkpoint, with the config
+  and the vocab of its directory."""
+  tf_dir = tmp_path / "tf"
+  convert_checkpoint.convert_hf_to_tf(write_hf_dir(tmp_path / "hf"),
+                                      str(tf_dir))
+  for name in ("index", "data-00000-of-00001"):
+    os.rename(str(tf_dir / ("bert_model.ckpt." + name)),
+              str(tf_dir / ("model.ckpt-300." + name)))
+  for path in ("model.ckpt-300.index", "model.ckpt-300"):
+    directory, prefix = convert_checkpoint.resolve_input(str(tf_dir / path))
+    assert (directory, prefix) == (str(tf_dir), str(tf_dir / "model.ckpt-300"))
+  assert convert_checkpoint.resolve_input(str(tf_dir)) == (str(tf_dir), None)
+  assert convert_checkpoint.find_tf_checkpoint(str(tf_dir)) == str(
+      tf_dir / "model.ckpt-300")  # No state file: the highest step.
+  back = str(tmp_path / "back")
+  convert_checkpoint.convert_tf_to_hf(str(tf_dir), back,
+                                      str(tf_dir / "model.ckpt-300"))
+  assert "model.safetensors" in os.listdir(back)
+
+
+def test_help_example_keeps_its_line_break():
+  result = run_script("--help")
+  assert result.returncode == 0
+  assert re.search(r"--output_dir=STUDENT \\\n +--keep_layers=0,2,4",
+                   result.stdout), result.stdout[:3000]
 
 
 def test_main_user_error_is_one_line(tmp_path):

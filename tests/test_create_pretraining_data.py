@@ -19,7 +19,7 @@ import tensorflow as tf
 
 import create_pretraining_data as cpd
 import pretraining_reference as reference
-import run_common
+import records
 import tokenization
 from conftest import GOLDEN_DIR
 from script_runner import assert_clean_failure, run_main, run_script
@@ -615,7 +615,7 @@ def test_inputs_as_comma_lists_and_globs(tmp_path, tokenizer):
   for name in ("b.txt", "a.txt", "c.txt"):
     (tmp_path / name).write_text("%s one.\n\n%s two.\n" % (name, name))
   pattern = "%s/[ab].txt" % tmp_path
-  files = run_common.expand_input_files(
+  files = records.expand_input_files(
       "%s, %s" % (pattern, tmp_path / "c.txt"), "text files")
   # Glob order is TensorFlow's (as the original's), not necessarily sorted.
   assert files == tf.io.gfile.glob(pattern) + [str(tmp_path / "c.txt")]
@@ -654,8 +654,8 @@ def test_bad_flags_raise_clear_errors(tmp_path, overrides, fragment):
 
 
 def test_flags_are_validated_before_any_work(tmp_path, monkeypatch):
-  """The vocab is checked first (by run_common), then this script's flags,
-  all before the corpus is read or a file is opened."""
+  """The vocab is checked first (cli.validate_shared_flags), then this
+  script's flags, all before the corpus is read or a file is opened."""
   def must_not_run(*unused_args):
     raise AssertionError("work started before validation ended")
 

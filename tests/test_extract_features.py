@@ -456,7 +456,7 @@ def test_missing_checkpoint_is_a_one_line_error(tmp_path):
       init_checkpoint=str(tmp_path / "nowhere" / "bert_model.ckpt"))
   completed = run_script("extract_features.py", dict(
       flag_dict, output_file=str(tmp_path / "o.jsonl")))
-  assert_clean_failure(completed, "--init_checkpoint=", "cannot be read")
+  assert_clean_failure(completed, "--init_checkpoint=", "no such checkpoint")
   assert not os.path.exists(str(tmp_path / "o.jsonl"))
 
 

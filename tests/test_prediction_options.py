@@ -28,7 +28,9 @@ import extract_features
 import modeling
 import predictor
 import run_classifier
-import run_common
+import records
+import tf_stack
+import training
 import run_squad
 from script_runner import assert_clean_failure
 from script_runner import run_main
@@ -122,7 +124,7 @@ def test_trim_padding_cuts_to_the_longest_real_sequence():
       "segment_ids": tf.constant([[0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0]]),
       "label_ids": tf.constant([1, 0]),
   }
-  trimmed = run_common.trim_padding(
+  trimmed = records.trim_padding(
       features, ("input_ids", "input_mask", "segment_ids"), multiple=1)
   assert trimmed["input_ids"].numpy().tolist() == [[5, 6, 7], [5, 6, 0]]
   assert trimmed["input_mask"].numpy().tolist() == [[1, 1, 1], [1, 1, 0]]
@@ -130,11 +132,11 @@ def test_trim_padding_cuts_to_the_longest_real_sequence():
   assert trimmed["label_ids"] is features["label_ids"]
   # A zero inside the mask does not end the sequence: the last 1 does.
   holes = {"input_mask": tf.constant([[1, 0, 1, 0]])}
-  assert run_common.trim_padding(
+  assert records.trim_padding(
       holes, ["input_mask"], multiple=1)["input_mask"].shape == (1, 3)
   # No real token at all still leaves one position for [CLS] pooling.
   empty = {"input_mask": tf.zeros([2, 4], tf.int32)}
-  assert run_common.trim_padding(
+  assert records.trim_padding(
       empty, ["input_mask"], multiple=1)["input_mask"].shape == (2, 1)
 
 
@@ -149,8 +151,8 @@ def test_trim_padding_rounds_the_length_up_to_a_multiple(longest, multiple,
   mask[1, :longest] = 1
   features = {"input_mask": tf.constant(mask),
               "input_ids": tf.constant(mask * 7)}
-  trimmed = run_common.trim_padding(features, ["input_ids", "input_mask"],
-                                    multiple=multiple)
+  trimmed = records.trim_padding(features, ["input_ids", "input_mask"],
+                                 multiple=multiple)
   assert trimmed["input_mask"].shape == (2, expected)
   assert trimmed["input_ids"].numpy().tolist() == (mask * 7)[:, :expected].tolist()
 
@@ -164,7 +166,7 @@ def _features(lengths, seq_length):
 
 
 def test_skipping_padding_input_fn_gives_each_batch_its_length():
-  input_fn = run_common.skipping_padding(
+  input_fn = records.skipping_padding(
       extract_features.input_fn_builder(_features([3, 9, 2, 2, 5], 32), 32),
       extract_features.SEQUENCE_FEATURES)
   batches = list(input_fn({"batch_size": 2}))
@@ -238,7 +240,7 @@ def _classifier_spec(precision, mode):
   model_fn = run_classifier.model_fn_builder(
       config, 2, None, 5e-5, None, None, False, False,
       task_metrics=("f1",),
-      options=run_common.TrainingOptions(precision=precision))
+      options=training.TrainingOptions(precision=precision))
   features = _placeholder_features(run_classifier.SEQUENCE_FEATURES)
   features["label_ids"] = tf1.placeholder(tf.int32, [None])
   features["is_real_example"] = tf1.placeholder(tf.int32, [None])
@@ -250,10 +252,10 @@ def _squad_spec(precision):
       os.path.join(SQUAD_CKPT, "bert_config.json"))
   model_fn = run_squad.model_fn_builder(
       config, None, 5e-5, None, None, False, False,
-      options=run_common.TrainingOptions(precision=precision))
+      options=training.TrainingOptions(precision=precision))
   features = _placeholder_features(["input_ids", "input_mask",
                                     "segment_ids"])
-  return model_fn(features, None, run_common.ModeKeys.PREDICT,
+  return model_fn(features, None, tf_stack.ModeKeys.PREDICT,
                   {"batch_size": 2})
 
 
@@ -262,10 +264,10 @@ def _features_spec(precision):
       os.path.join(PRETRAIN_CKPT, "bert_config.json"))
   model_fn = extract_features.model_fn_builder(
       config, None, [-1, -2], False, False, pooling="mean",
-      compute_dtype=run_common.PRECISIONS[precision])
+      compute_dtype=training.PRECISIONS[precision])
   features = _placeholder_features(extract_features.SEQUENCE_FEATURES)
   features["unique_ids"] = tf1.placeholder(tf.int32, [None])
-  return model_fn(features, None, run_common.ModeKeys.PREDICT,
+  return model_fn(features, None, tf_stack.ModeKeys.PREDICT,
                   {"batch_size": 2})
 
 
@@ -283,9 +285,9 @@ def _float_outputs(spec):
 
 SPECS = {
     "classifier_predict": lambda precision: _classifier_spec(
-        precision, run_common.ModeKeys.PREDICT),
+        precision, tf_stack.ModeKeys.PREDICT),
     "classifier_eval": lambda precision: _classifier_spec(
-        precision, run_common.ModeKeys.EVAL),
+        precision, tf_stack.ModeKeys.EVAL),
     "squad_predict": _squad_spec,
     "extract_features": _features_spec,
 }
@@ -362,13 +364,13 @@ def mrpc_full_path(tmp_path_factory):
 def _count_trims(monkeypatch):
   """Counts the input pipelines that trim_padding is mapped over."""
   calls = []
-  trim_padding = run_common.trim_padding
+  trim_padding = records.trim_padding
 
   def counted_trim_padding(*args, **kwargs):
     calls.append(args)
     return trim_padding(*args, **kwargs)
 
-  monkeypatch.setattr(run_common, "trim_padding", counted_trim_padding)
+  monkeypatch.setattr(records, "trim_padding", counted_trim_padding)
   return calls
 
 

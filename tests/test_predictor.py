@@ -121,7 +121,7 @@ def test_errors():
     make_predictor(head="tagger")
   with pytest.raises(ValueError, match="sequence length 129"):
     make_predictor(max_seq_length=129)
-  with pytest.raises(ValueError, match="cannot be read"):
+  with pytest.raises(ValueError, match="no such checkpoint"):
     predictor.BertPredictor(
         os.path.join(CLASSIFIER_CKPT, "bert_config.json"), VOCAB_FILE,
         os.path.join(CLASSIFIER_CKPT, "missing.ckpt"))

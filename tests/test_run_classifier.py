@@ -402,8 +402,8 @@ def test_colab_input_fn_builder_predicts_like_the_script(tmp_path,
                                    "bert_model.ckpt"),
       learning_rate=5e-5, num_train_steps=None, num_warmup_steps=None,
       use_tpu=False, use_one_hot_embeddings=False)
-  estimator = run_classifier.run_common.make_estimator(
-      model_fn, run_classifier.run_common.make_run_config(str(tmp_path)),
+  estimator = run_classifier.tf_stack.make_estimator(
+      model_fn, run_classifier.tf_stack.make_run_config(str(tmp_path)),
       use_tpu=False, predict_batch_size=8)
   input_fn = run_classifier.input_fn_builder(
       features, seq_length=64, is_training=False, drop_remainder=False)
@@ -432,7 +432,7 @@ def _features(count, seq_length=8):
 def test_input_fn_builder_matches_file_based_pipeline(tmp_path):
   features = _features(10)
   record_file = str(tmp_path / "x.tf_record")
-  with run_classifier.run_common.AtomicTFRecordWriter(record_file) as writer:
+  with run_classifier.records.AtomicTFRecordWriter(record_file) as writer:
     for feature in features:
       writer.write(run_classifier._feature_example(feature, False)
                    .SerializeToString())

@@ -7,34 +7,46 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
 
+import checkpoints
+import console
 from conftest import GOLDEN_DIR
+from conftest import ROOT
+import extract_features
 import run_classifier
-import run_common
+import tf_stack
 from script_runner import mrpc_flags
 from script_runner import PRETRAIN_CKPT
 from script_runner import run_main
 from script_runner import run_script
+from script_runner import run_script_timed
 
-STACKS = ["default"] + (["graph_runner"] if run_common.estimator_module()
+STACKS = ["default"] + (["graph_runner"] if tf_stack.estimator_module()
                         else [])
 PROGRESS_LINE = re.compile(
     r"^\d\d:\d\d:\d\d INFO step (\d+)/(\d+) \(\d+%\), loss \d+\.\d{4}, "
     r"learning rate \d\.\d\de[-+]\d\d, \d+\.\d examples/s, "
     r"elapsed \d+:\d\d:\d\d, ETA \d+:\d\d:\d\d$")
-
-
+# TensorFlow's C++ log lines (either format) and start-up notes.
+TENSORFLOW_NOISE = re.compile(r"cuda|cuDNN|oneDNN|TensorRT|deprecated|"
+                              r"tensorflow:|absl::InitializeLog|"
+                              r"^[IWE]\d{4}|\.cc:\d+\]")
 
 
 @pytest.fixture
 def tf_warnings(caplog):
-  """The WARNING messages logged through TensorFlow's logger."""
+  """The WARNING messages this project's modules logged through
+  TensorFlow's logger (TensorFlow's own records below ERROR never reach a
+  script's stderr: console.setup_logging hides them)."""
   caplog.set_level(logging.WARNING, logger="tensorflow")
   return lambda: [r.getMessage() for r in caplog.records
-                  if r.levelno == logging.WARNING]
+                  if r.levelno == logging.WARNING and
+                  os.path.dirname(os.path.abspath(r.pathname)) == ROOT]
 
 
 def test_describe_variables_is_compact():
@@ -42,9 +54,9 @@ def test_describe_variables_is_compact():
            for i in range(6, 12)]
   names += ["bert/encoder/layer_3/output/dense/bias", "cls/squad/output_bias",
             "cls/squad/output_weights", "output_weights"]
-  assert run_common.describe_variables(names) == (
+  assert checkpoints.describe_variables(names) == (
       "encoder layers 3, 6-11, cls/squad/*, output_weights")
-  assert run_common.describe_variables(
+  assert checkpoints.describe_variables(
       ["bert/encoder/layer_0/output/dense/bias"]) == "encoder layer 0"
 
 
@@ -74,8 +86,8 @@ def test_config_with_more_layers_than_the_checkpoint_warns(
 def test_precision_without_native_instructions_warns(
     precision, flags_of_cpu, warns, tf_warnings, monkeypatch):
   monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind: [])
-  monkeypatch.setattr(run_common, "cpu_flags", lambda: flags_of_cpu)
-  run_common.warn_about_precision(precision, False)
+  monkeypatch.setattr(console, "cpu_flags", lambda: flags_of_cpu)
+  console.warn_about_precision(precision, False)
   warnings = tf_warnings()
   assert len(warnings) == int(warns)
   if warns:
@@ -83,11 +95,11 @@ def test_precision_without_native_instructions_warns(
                                   precision)
     assert "--precision=fp32 is faster here" in warnings[0]
   # TPUs and GPUs are never second-guessed, even on a CPU without the flags.
-  monkeypatch.setattr(run_common, "cpu_flags", lambda: {"avx2"})
-  run_common.warn_about_precision(precision, True)
+  monkeypatch.setattr(console, "cpu_flags", lambda: {"avx2"})
+  console.warn_about_precision(precision, True)
   monkeypatch.setattr(tf.config, "list_physical_devices",
                       lambda kind: ["GPU:0"])
-  run_common.warn_about_precision(precision, False)
+  console.warn_about_precision(precision, False)
   assert len(tf_warnings()) == int(warns)
 
 
@@ -95,9 +107,9 @@ def test_cpu_flags_reads_the_flags_line(tmp_path):
   cpuinfo = tmp_path / "cpuinfo"
   cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n"
                      "processor\t: 1\nflags\t\t: fpu avx512f avx512_bf16\n")
-  assert run_common.cpu_flags(str(cpuinfo)) == {"fpu", "avx512f",
-                                                "avx512_bf16"}
-  assert run_common.cpu_flags(str(tmp_path / "missing")) is None
+  assert console.cpu_flags(str(cpuinfo)) == {"fpu", "avx512f",
+                                             "avx512_bf16"}
+  assert console.cpu_flags(str(tmp_path / "missing")) is None
 
 
 def test_predicting_without_a_task_head_warns_and_runs(tmp_path,
@@ -132,23 +144,48 @@ def test_a_vocab_shorter_than_vocab_size_warns(tmp_path, tf_warnings):
 
 
 @pytest.fixture(scope="module")
-def fine_tune_log(tmp_path_factory):
-  """stderr of a real 9-step fine-tune + evaluation + prediction run."""
+def fine_tune_run(tmp_path_factory):
+  """A real 9-step fine-tune + evaluation + prediction + export run:
+  (timed stderr lines, seconds at exit, output directory)."""
   out = tmp_path_factory.mktemp("log") / "out"
-  done = run_script("run_classifier.py", mrpc_flags(
-      out, do_train=True, do_eval=True, do_predict=True,
-      num_train_epochs=3.0), env={"TF_CPP_MIN_LOG_LEVEL": "0"})
-  assert done.returncode == 0, done.stderr[-3000:]
-  return done.stderr.splitlines(), out
+  returncode, timed_lines, seconds = run_script_timed(
+      "run_classifier.py", mrpc_flags(
+          out, do_train=True, do_eval=True, do_predict=True,
+          num_train_epochs=3.0, export_dir=str(out / "export")),
+      env={"TF_CPP_MIN_LOG_LEVEL": "0"})
+  lines = [line for _, line in timed_lines]
+  assert returncode == 0, "\n".join(lines[-30:])
+  return timed_lines, seconds, out
+
+
+@pytest.fixture(scope="module")
+def fine_tune_log(fine_tune_run):
+  """stderr lines of fine_tune_run, and its output directory."""
+  timed_lines, _, out = fine_tune_run
+  return [line for _, line in timed_lines], out
+
+
+MAX_SILENCE_SECONDS = 5.0
+
+
+@pytest.mark.slow
+def test_a_tiny_fine_tune_is_never_silent_for_long(fine_tune_run):
+  """From the start to the exit, no more than MAX_SILENCE_SECONDS pass
+  without a log line (imports, graph building, checkpoints, evaluation)."""
+  timed_lines, seconds, _ = fine_tune_run
+  times = [0.0] + [when for when, _ in timed_lines] + [seconds]
+  gaps = [(later - earlier, line) for earlier, later, line in zip(
+      times, times[1:], [line for _, line in timed_lines] + ["<exit>"])]
+  longest, before = max(gaps)
+  assert longest <= MAX_SILENCE_SECONDS, (
+      "%.1f s of silence before: %s" % (longest, before))
 
 
 @pytest.mark.slow
 def test_a_tiny_fine_tune_logs_a_few_dozen_readable_lines(fine_tune_log):
   lines, out = fine_tune_log
   assert len(lines) <= 40, "\n".join(lines)
-  noise = re.compile(r"cuda|cuDNN|oneDNN|TensorRT|deprecated|tensorflow:|"
-                     r"absl::InitializeLog|^[IWE]\d{4}|\.cc:\d+\]")
-  assert not [line for line in lines if noise.search(line)], lines
+  assert not [line for line in lines if TENSORFLOW_NOISE.search(line)], lines
   assert all(re.match(r"^\d\d:\d\d:\d\d (INFO|WARNING) ", line)
              for line in lines), lines
   for name in ("train.tf_record", "eval_results.txt", "test_results.tsv",
@@ -169,7 +206,7 @@ def test_training_progress_lines(fine_tune_log):
 
 
 def test_progress_lines_come_about_ten_times_per_run():
-  hook = run_common.ProgressHook(max_steps=74, examples_per_step=32)
+  hook = console.ProgressHook(max_steps=74, examples_per_step=32)
   with tf.Graph().as_default():
     step = tf.compat.v1.train.create_global_step()
     loss = tf.constant(0.5)
@@ -239,3 +276,55 @@ def test_extract_features_help_has_the_npz_layout():
   text = run_script("extract_features.py", extra_args=["--help"]).stdout
   assert "linex_index    int64 [n]" in text
   assert "int64 `linex_index`" in " ".join(text.split())
+
+
+@pytest.mark.slow
+def test_in_process_use_shows_no_tensorflow_start_up_lines(tmp_path):
+  """A user's script that builds a BertPredictor in a fresh process: its
+  stderr holds no line of TensorFlow's C++ start-up (with TensorFlow's own
+  default log level), unless BERT_VERBOSE=1 asks for them."""
+  script = tmp_path / "use_predictor.py"
+  script.write_text(
+      "import sys\n"
+      "sys.path.insert(0, %r)\n"
+      "import predictor\n"
+      "model = predictor.BertPredictor(\n"
+      "    bert_config_file=%r, vocab_file=%r, init_checkpoint=%r,\n"
+      "    max_seq_length=32)\n"
+      "print(model.predict(['the cat sat.', ('a', 'b')]).shape)\n" % (
+          ROOT, os.path.join(GOLDEN_DIR, "classifier_ckpt",
+                             "bert_config.json"),
+          os.path.join(GOLDEN_DIR, "vocab.txt"),
+          os.path.join(GOLDEN_DIR, "classifier_ckpt", "bert_model.ckpt")))
+  env = dict(os.environ)
+  env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+  env.pop("BERT_VERBOSE", None)
+  quiet = subprocess.run([sys.executable, str(script)], env=env,
+                         capture_output=True, text=True, timeout=300)
+  assert quiet.returncode == 0, quiet.stderr
+  assert quiet.stdout.strip() == "(2, 2)"
+  assert not [line for line in quiet.stderr.splitlines()
+              if TENSORFLOW_NOISE.search(line)], quiet.stderr
+  verbose = subprocess.run([sys.executable, str(script)],
+                           env=dict(env, BERT_VERBOSE="1"),
+                           capture_output=True, text=True, timeout=300)
+  assert verbose.returncode == 0, verbose.stderr
+  assert [line for line in verbose.stderr.splitlines()
+          if TENSORFLOW_NOISE.search(line)], verbose.stderr
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_extract_features_warns_about_nothing_on_a_normal_run(
+    tmp_path, monkeypatch, tf_warnings, stack):
+  monkeypatch.setenv("BERT_USE_ESTIMATOR", "0" if stack == "graph_runner"
+                     else "1")
+  lines = tmp_path / "lines.txt"
+  lines.write_text("the cat sat.\nwho sat? ||| the cat.\n")
+  run_main(extract_features, input_file=str(lines),
+           output_file=str(tmp_path / "features.jsonl"),
+           vocab_file=os.path.join(GOLDEN_DIR, "vocab.txt"),
+           bert_config_file=os.path.join(PRETRAIN_CKPT, "bert_config.json"),
+           init_checkpoint=os.path.join(PRETRAIN_CKPT, "bert_model.ckpt"),
+           max_seq_length=16, layers="-1")
+  assert not tf_warnings()
+  assert len((tmp_path / "features.jsonl").read_text().splitlines()) == 2

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 import create_pretraining_data
 import modeling
-import run_common
+import tf_stack
 import run_pretraining
 from conftest import GOLDEN_DIR, ROOT
 from script_runner import assert_clean_failure, flag_args, run_main, run_script
@@ -167,7 +167,7 @@ def test_model_fn_variables_match_the_golden_checkpoint():
       config, init_checkpoint=None, learning_rate=1e-4, num_train_steps=10,
       num_warmup_steps=1, use_tpu=False, use_one_hot_embeddings=False)
   with tf.Graph().as_default():
-    model_fn(fake_features(), None, run_common.ModeKeys.TRAIN, {})
+    model_fn(fake_features(), None, tf_stack.ModeKeys.TRAIN, {})
     graph_vars = {v.op.name: v.shape.as_list()
                   for v in tf1.global_variables()}
   ckpt_vars = dict(tf.train.list_variables(
@@ -184,7 +184,7 @@ def test_model_fn_rejects_predict():
       small_config(), None, 1e-4, 10, 1, False, False)
   with tf.Graph().as_default():
     with pytest.raises(ValueError, match="Only TRAIN and EVAL"):
-      model_fn(fake_features(), None, run_common.ModeKeys.PREDICT, {})
+      model_fn(fake_features(), None, tf_stack.ModeKeys.PREDICT, {})
 
 
 def test_model_fn_asserts_ids_in_range():
@@ -195,7 +195,7 @@ def test_model_fn_asserts_ids_in_range():
   with tf.Graph().as_default():
     features = fake_features()
     features["input_ids"] = features["input_ids"] * 60
-    spec = model_fn(features, None, run_common.ModeKeys.EVAL, {})
+    spec = model_fn(features, None, tf_stack.ModeKeys.EVAL, {})
     with tf1.Session() as session:
       session.run(tf1.global_variables_initializer())
       with pytest.raises(tf.errors.InvalidArgumentError,
@@ -242,7 +242,7 @@ def base_flags(tmp_path, **overrides):
      "Pass --max_predictions_per_seq=10"),
     (dict(input_file="/no/such/*.tfrecord"), "matches no file"),
     (dict(init_checkpoint="/no/such/bert_model.ckpt"),
-     "--init_checkpoint=/no/such/bert_model.ckpt cannot be read"),
+     "--init_checkpoint=/no/such/bert_model.ckpt: no such checkpoint"),
     (dict(do_train=True, num_train_steps=0), "--num_train_steps"),
     (dict(do_train=True, num_warmup_steps=-1), "--num_warmup_steps=-1"),
     (dict(max_eval_steps=0), "--max_eval_steps"),

@@ -725,7 +725,8 @@ def _small_config(tmp_path, **overrides):
      "--train_file=/nonexistent/train.json: no such file"),
     (dict(predict_batch_size=0), "--predict_batch_size must be positive"),
     (dict(init_checkpoint="/nonexistent/model/bert_model.ckpt"),
-     "--init_checkpoint=/nonexistent/model/bert_model.ckpt cannot be read"),
+     "--init_checkpoint=/nonexistent/model/bert_model.ckpt: no such "
+     "checkpoint"),
     (dict(init_checkpoint="/x/cased_L-12_H-768_A-12/bert_model.ckpt"),
      "cased_L-12_H-768_A-12"),
     (dict(do_lower_case=False,
@@ -1085,9 +1086,9 @@ def test_training_reproduces_the_golden_squad_checkpoint(tmp_path,
   Also checks train.tf_record against train_features.jsonl, i.e. the
   Random(12345) shuffle of the examples inside main().
   """
-  make_run_config = run_squad.run_common.make_run_config
+  make_run_config = run_squad.tf_stack.make_run_config
   monkeypatch.setattr(
-      run_squad.run_common, "make_run_config",
+      run_squad.tf_stack, "make_run_config",
       lambda *args, **kwargs: make_run_config(
           *args, **dict(kwargs, tf_random_seed=44)))
   monkeypatch.chdir(GOLDEN_DIR)

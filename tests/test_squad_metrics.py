@@ -255,7 +255,7 @@ def test_imports_without_tensorflow_or_flags():
   """Only the standard library: no TensorFlow, absl or script flags."""
   code = ("import sys, squad_metrics; "
           "print(sorted(m for m in ('tensorflow', 'absl', 'numpy', 'six', "
-          "'run_squad', 'run_common') if m in sys.modules))")
+          "'run_squad', 'cli') if m in sys.modules))")
   completed = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
                              capture_output=True, text=True, check=True)
   assert completed.stdout.strip() == "[]"

@@ -1,5 +1,5 @@
 """The two TensorFlow stacks: TPUEstimator on TensorFlow 2.15 and
-run_common.GraphRunner on 2.16 and later.
+graph_runner.GraphRunner on 2.16 and later.
 
 The whole suite runs on both stacks (`.ci/run`). The tests here check what
 is specific to them: on TensorFlow 2.15, where both can run, the runner
@@ -20,14 +20,15 @@ import tensorflow as tf
 from conftest import GOLDEN_DIR
 from conftest import ROOT
 import run_classifier
-import run_common
+import graph_runner
+import tf_stack
 import run_squad
 from script_runner import assert_clean_failure
 from script_runner import mrpc_flags
 from script_runner import run_main
 from script_runner import run_script
 
-HAS_ESTIMATOR = run_common.estimator_module() is not None
+HAS_ESTIMATOR = tf_stack.estimator_module() is not None
 needs_both_stacks = pytest.mark.skipif(
     not HAS_ESTIMATOR, reason="Estimator exists only on TensorFlow 2.15")
 
@@ -50,10 +51,10 @@ def _event_tags(directory):
 def test_the_stack_matches_the_tensorflow_release():
   major, minor = [int(part) for part in tf.__version__.split(".")[:2]]
   if (major, minor) >= (2, 16):
-    assert run_common.estimator_module() is None
-  runner = run_common.make_estimator(
-      lambda *args: None, run_common.make_run_config(None), False)
-  assert isinstance(runner, run_common.GraphRunner) == (not HAS_ESTIMATOR)
+    assert tf_stack.estimator_module() is None
+  runner = tf_stack.make_estimator(
+      lambda *args: None, tf_stack.make_run_config(None), False)
+  assert isinstance(runner, graph_runner.GraphRunner) == (not HAS_ESTIMATOR)
 
 
 def test_use_tpu_without_estimator_is_a_one_line_error(tmp_path):
@@ -161,9 +162,9 @@ def _squad_training_seeds(tmp_path, monkeypatch, use_estimator):
   """The random ops of the golden SQuAD training run (seed 44)."""
   monkeypatch.setenv("BERT_USE_ESTIMATOR", "1" if use_estimator else "0")
   hook = _RandomOpSeeds()
-  train = run_common.train_estimator
+  train = tf_stack.train_estimator
   monkeypatch.setattr(
-      run_common, "train_estimator",
+      tf_stack, "train_estimator",
       lambda estimator, input_fn, max_steps, hooks=None, **kwargs: train(
           estimator, input_fn, 1, hooks=list(hooks or []) + [hook],
           **kwargs))

@@ -1,4 +1,4 @@
-"""Training options through run_common's real training path: replicas on
+"""Training options through the scripts' real training path: replicas on
 two CPU devices, two worker processes, accumulation, XLA and the NaN guard,
 each equivalent to plain single-device training. Where TensorFlow has
 Estimator (2.15), each runs through Estimator and through the graph runner;
@@ -13,17 +13,18 @@ import sys
 import numpy as np
 import pytest
 
-import run_common
+import tf_stack
+import training
 from conftest import ROOT
 
 TOY = os.path.join(ROOT, "tests", "training_toy.py")
-STACKS = ["default"] + (["graph_runner"] if run_common.estimator_module()
+STACKS = ["default"] + (["graph_runner"] if tf_stack.estimator_module()
                         else [])
 
 
 @pytest.fixture(scope="module", params=STACKS)
 def stack_env(request):
-  """The environment that selects the stack (see run_common)."""
+  """The environment that selects the stack (see tf_stack.estimator_module)."""
   return {"BERT_USE_ESTIMATOR": "0"} if request.param == "graph_runner" else {}
 
 
@@ -129,26 +130,26 @@ def test_nan_loss_stops_with_the_step_and_no_bad_checkpoint(tmp_path,
 
 
 def test_validate_training_options():
-  options = run_common.TrainingOptions
-  run_common.validate_training_options(options(), 32, False)
-  run_common.validate_training_options(
+  options = training.TrainingOptions
+  training.validate_training_options(options(), 32, False)
+  training.validate_training_options(
       options(gradient_accumulation_steps=4), 32, False)
   with pytest.raises(ValueError, match="multiple of"):
-    run_common.validate_training_options(
+    training.validate_training_options(
         options(gradient_accumulation_steps=3), 32, False)
   with pytest.raises(ValueError, match="multiple of"):
-    run_common.validate_training_options(options(num_gpus=3), 32, False)
+    training.validate_training_options(options(num_gpus=3), 32, False)
   with pytest.raises(ValueError, match="cannot be combined"):
-    run_common.validate_training_options(
+    training.validate_training_options(
         options(num_gpus=2, gradient_accumulation_steps=2), 32, False)
   with pytest.raises(ValueError, match="cannot be combined"):
-    run_common.validate_training_options(
+    training.validate_training_options(
         options(num_gpus=2, precision="fp16"), 32, False)
   with pytest.raises(ValueError, match="use_tpu"):
-    run_common.validate_training_options(
+    training.validate_training_options(
         options(gradient_accumulation_steps=2), 32, True)
   with pytest.raises(ValueError, match="num_gpus"):
-    run_common.validate_training_options(options(num_gpus=0), 32, False)
-  assert run_common.micro_batch_size(
+    training.validate_training_options(options(num_gpus=0), 32, False)
+  assert training.micro_batch_size(
       options(gradient_accumulation_steps=4), 32) == 8
-  assert run_common.micro_batch_size(options(num_gpus=2), 32) == 16
+  assert training.micro_batch_size(options(num_gpus=2), 32) == 16

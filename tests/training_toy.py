@@ -1,4 +1,4 @@
-"""A toy regression trained through run_common's Estimator path.
+"""A toy regression trained through tf_stack's Estimator path.
 
 Run as a script (by tests/test_training_options.py) so that each run gets a
 fresh process: device counts and multi-worker clusters are per process.
@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf
 
-import run_common
+import tf_stack
+import training
 
 tf1 = tf.compat.v1
 
@@ -44,8 +45,8 @@ def build_model_fn(options, nan_at_step):
       # tf.cond, not tf.where: where's gradient would be NaN at every step.
       loss = tf.cond(tf.equal(step, nan_at_step), lambda: loss * np.nan,
                      lambda: loss)
-    train_op = run_common.create_train_op(loss, 0.1, 10, 0, False, options)
-    return run_common.ModelSpec(mode, loss=loss, train_op=train_op)
+    train_op = training.create_train_op(loss, 0.1, 10, 0, False, options)
+    return tf_stack.ModelSpec(mode, loss=loss, train_op=train_op)
   return model_fn
 
 
@@ -59,21 +60,21 @@ def main():
   parser.add_argument("--nan_at_step", type=int, default=None)
   args = parser.parse_args()
 
-  options = run_common.TrainingOptions(
+  options = training.TrainingOptions(
       num_gpus=args.num_gpus, gradient_accumulation_steps=args.accumulation,
       use_xla=args.use_xla)
-  run_common.validate_training_options(options, 32, False)
+  training.validate_training_options(options, 32, False)
   x, y = make_data()
 
   def input_fn(params):
     dataset = tf.data.Dataset.from_tensor_slices({"x": x, "y": y})
     return dataset.batch(params["batch_size"], drop_remainder=True).repeat()
 
-  estimator = run_common.make_estimator(
+  estimator = tf_stack.make_estimator(
       build_model_fn(options, args.nan_at_step),
-      run_common.make_run_config(args.output_dir, save_checkpoints_steps=1),
+      tf_stack.make_run_config(args.output_dir, save_checkpoints_steps=1),
       False, 32, 8, 8, options=options)
-  run_common.train_estimator(estimator, input_fn, max_steps=args.steps)
+  tf_stack.train_estimator(estimator, input_fn, max_steps=args.steps)
   reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(
       args.output_dir))
   print("RESULT " + json.dumps({

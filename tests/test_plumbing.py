@@ -1,4 +1,5 @@
-"""Tests for run_common.py: runner, validation, atomic files, records."""
+"""Tests for the scripts' helper modules (cli, records, checkpoints): the
+script runner, validation, atomic files, records."""
 
 import json
 import os
@@ -11,7 +12,9 @@ import pytest
 import tensorflow as tf
 
 import modeling
-import run_common
+import checkpoints
+import cli
+import records
 from conftest import GOLDEN_DIR, ROOT
 from script_runner import assert_clean_failure
 
@@ -24,18 +27,18 @@ def run_inline_script(tmp_path, body, *args):
       import sys
       sys.path.insert(0, %r)
       from absl import flags
-      import run_common
+      import cli
       FLAGS = flags.FlagValues()
       flags.DEFINE_string("name", None, "a name", flag_values=FLAGS)
       flags.DEFINE_integer("count", 1, "a count", flag_values=FLAGS)
-      run_common.define_runtime_flags(FLAGS)
+      cli.define_runtime_flags(FLAGS)
 
       def main(_):
       %s
 
       if __name__ == "__main__":
-        run_common.mark_flags_as_required(["name"], FLAGS)
-        run_common.run_script(main, FLAGS)
+        cli.mark_flags_as_required(["name"], FLAGS)
+        cli.run_script(main, FLAGS)
       """) % (ROOT, textwrap.indent(textwrap.dedent(body), "  ")))
   return subprocess.run([sys.executable, str(script)] + list(args),
                         capture_output=True, text=True, timeout=120)
@@ -87,36 +90,36 @@ def test_run_script_keeps_tracebacks_for_bugs(tmp_path):
 
 def test_atomic_output_renames_only_on_success(tmp_path):
   path = str(tmp_path / "out.txt")
-  with run_common.atomic_output(path) as writer:
+  with records.atomic_output(path) as writer:
     writer.write("done\n")
   assert open(path).read() == "done\n"
   with pytest.raises(RuntimeError):
-    with run_common.atomic_output(str(tmp_path / "half.txt")) as writer:
+    with records.atomic_output(str(tmp_path / "half.txt")) as writer:
       writer.write("half")
       raise RuntimeError("stop")
   assert sorted(os.listdir(tmp_path)) == ["out.txt"]
-  with run_common.atomic_output(str(tmp_path / "empty.txt")):
+  with records.atomic_output(str(tmp_path / "empty.txt")):
     pass
   assert open(str(tmp_path / "empty.txt")).read() == ""
 
 
 def test_atomic_tfrecord_writer(tmp_path):
   path = str(tmp_path / "a.tf_record")
-  with run_common.AtomicTFRecordWriter(path) as writer:
+  with records.AtomicTFRecordWriter(path) as writer:
     assert not os.path.exists(path)
-    writer.write(run_common.make_example({"x": [1, 2]}).SerializeToString())
-  example = run_common.read_first_example(path)
+    writer.write(records.make_example({"x": [1, 2]}).SerializeToString())
+  example = records.read_first_example(path)
   assert list(example.features.feature["x"].int64_list.value) == [1, 2]
-  writer = run_common.AtomicTFRecordWriter(str(tmp_path / "b.tf_record"))
+  writer = records.AtomicTFRecordWriter(str(tmp_path / "b.tf_record"))
   writer.write(b"partial")
   writer.abort()
   assert sorted(os.listdir(tmp_path)) == ["a.tf_record"]
 
 
 def test_decode_record_casts_int64(tmp_path):
-  example = run_common.make_example({"ids": [1, 2, 3]}, {"w": [0.5]})
+  example = records.make_example({"ids": [1, 2, 3]}, {"w": [0.5]})
   with tf.Graph().as_default(), tf1.Session() as sess:
-    parsed = run_common.decode_record(
+    parsed = records.decode_record(
         tf.constant(example.SerializeToString()),
         {"ids": tf.io.FixedLenFeature([3], tf.int64),
          "w": tf.io.FixedLenFeature([1], tf.float32)})
@@ -129,47 +132,47 @@ def test_decode_record_casts_int64(tmp_path):
 def test_read_text_ignores_bad_bytes(tmp_path):
   path = tmp_path / "x.txt"
   path.write_bytes(b"caf\xc3\xa9 \xff\xfe ok\n")
-  assert run_common.read_text(str(path)) == u"caf\u00e9  ok\n"
+  assert records.read_text(str(path)) == u"caf\u00e9  ok\n"
 
 
 def test_load_bert_config_validation(tmp_path):
   good = os.path.join(GOLDEN_DIR, "pretrain_ckpt", "bert_config.json")
-  assert run_common.load_bert_config(good).hidden_size == 64
+  assert cli.load_bert_config(good).hidden_size == 64
   with pytest.raises(ValueError, match="no such file"):
-    run_common.load_bert_config(str(tmp_path / "missing.json"))
+    cli.load_bert_config(str(tmp_path / "missing.json"))
   values = json.load(open(good))
   values["num_attention_heads"] = 3
   bad = tmp_path / "bad.json"
   bad.write_text(json.dumps(values))
   with pytest.raises(ValueError, match="not a multiple"):
-    run_common.load_bert_config(str(bad))
+    cli.load_bert_config(str(bad))
   values["num_attention_heads"] = 2
   values["hidden_size"] = "64"
   bad.write_text(json.dumps(values))
   with pytest.raises(ValueError, match="hidden_size"):
-    run_common.load_bert_config(str(bad))
+    cli.load_bert_config(str(bad))
 
 
 def test_check_max_seq_length_quotes_both_numbers():
   config = modeling.BertConfig(vocab_size=10, max_position_embeddings=128)
-  run_common.check_max_seq_length(128, config)
+  cli.check_max_seq_length(128, config)
   with pytest.raises(ValueError, match="sequence length 129.*length 128"):
-    run_common.check_max_seq_length(129, config)
+    cli.check_max_seq_length(129, config)
 
 
 def test_check_vocab_fits():
   config = modeling.BertConfig(vocab_size=3)
-  run_common.check_vocab_fits({"a": 0, "b": 1, "c": 2}, "v.txt", config)
+  cli.check_vocab_fits({"a": 0, "b": 1, "c": 2}, "v.txt", config)
   with pytest.raises(ValueError, match="v.txt has 4 entries"):
-    run_common.check_vocab_fits(dict.fromkeys("abcd"), "v.txt", config)
+    cli.check_vocab_fits(dict.fromkeys("abcd"), "v.txt", config)
 
 
 def test_check_init_checkpoint(tmp_path):
-  run_common.check_init_checkpoint(None)
-  run_common.check_init_checkpoint(
+  checkpoints.check_init_checkpoint(None)
+  checkpoints.check_init_checkpoint(
       os.path.join(GOLDEN_DIR, "pretrain_ckpt", "bert_model.ckpt"))
-  with pytest.raises(ValueError, match="cannot be read"):
-    run_common.check_init_checkpoint(str(tmp_path / "bert_model.ckpt"))
+  with pytest.raises(ValueError, match="no such checkpoint"):
+    checkpoints.check_init_checkpoint(str(tmp_path / "bert_model.ckpt"))
 
 
 def test_initialize_from_checkpoint_checks_shapes(tmp_path):
@@ -178,9 +181,9 @@ def test_initialize_from_checkpoint_checks_shapes(tmp_path):
       os.path.join(GOLDEN_DIR, "pretrain_ckpt", "bert_config.json"))
   with tf.Graph().as_default():
     modeling.BertModel(config, False, tf.zeros([1, 8], tf.int32))
-    assert run_common.initialize_from_checkpoint(prefix, False) is None
+    assert checkpoints.initialize_from_checkpoint(prefix, False) is None
   config.intermediate_size = 128
   with tf.Graph().as_default():
     modeling.BertModel(config, False, tf.zeros([1, 8], tf.int32))
     with pytest.raises(ValueError, match="intermediate/dense/bias has shape"):
-      run_common.initialize_from_checkpoint(prefix, False)
+      checkpoints.initialize_from_checkpoint(prefix, False)
