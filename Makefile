@@ -9,6 +9,13 @@ VENV := .venv-py$(PYTHON_VERSION)
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The suite runs in parallel worker processes, one per core (at most 4: each
+# TensorFlow process uses several threads). Whole test files go to one
+# worker, so that a module's fixtures are made once; fixtures that several
+# files share are made once per run (tests/conftest.py, shared_once).
+# TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --maxprocesses=4 --dist loadfile)
 
 .PHONY: demo test test-fast venv clean
 
@@ -22,11 +29,11 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-testdata.txt
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 # The unit suite without the slow end-to-end and real-weight tests.
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) -m "not slow" $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(PY) demo.py

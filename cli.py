@@ -159,7 +159,8 @@ def define_tpu_address_flags(flag_values):
 
 
 def mark_flags_as_required(names, flag_values):
-  """Marks flags as required; missing ones stop the run before `main`."""
+  """Marks flags as required on `flag_values`: parsing fails without them.
+  (The scripts pass theirs to run_script instead.)"""
   for name in names:
     flags.mark_flag_as_required(name, flag_values=flag_values)
 
@@ -168,10 +169,11 @@ def _script_name():
   return os.path.basename(sys.argv[0]) if sys.argv else "bert"
 
 
-def fail(message):
-  """Prints `<script>: error: <message>` as one line and exits with 1."""
+def fail(message, program=None):
+  """Prints `<program>: error: <message>` as one line and exits with 1
+  (`program` defaults to the script's file name)."""
   one_line = " ".join(str(message).split())
-  sys.stderr.write("%s: error: %s\n" % (_script_name(), one_line))
+  sys.stderr.write("%s: error: %s\n" % (program or _script_name(), one_line))
   sys.stderr.flush()
   sys.exit(1)
 
@@ -184,17 +186,21 @@ USER_ERRORS = (ValueError, IOError, OSError, tf.errors.NotFoundError,
                tf.errors.FailedPreconditionError, tf.errors.DataLossError)
 
 
-def run_script(main, flag_values, usage=None, argv=None):
+def run_script(main, flag_values, usage=None, argv=None, required=()):
   """Parses `argv` into `flag_values`, runs `main(argv)`, reports errors.
 
   Replaces `absl.app.run` for scripts with their own FlagValues. Supports
   --flagfile, --help/--helpfull (which print `usage`, the script's
   docstring, before the flags), absl's --verbosity, and absl's boolean
-  forms (--x, --nox, --x=true). Flag errors print the usage error; user
-  errors (ValueError, missing or unreadable files, corrupt data) print one
-  line; both exit 1.
+  forms (--x, --nox, --x=true). Flag errors (including a flag of
+  `required` left unset) print the usage error; user errors (ValueError,
+  missing or unreadable files, corrupt data) print one line; both exit 1.
+  `required` is checked here rather than marked on the FlagValues, so that
+  a script's FLAGS stay usable without them in the same process (tests,
+  notebooks).
   """
   argv = list(sys.argv if argv is None else argv)
+  program = os.path.basename(argv[0]) if argv else None
   if "verbosity" not in flag_values:
     # absl's own flag object: its value is what absl logging reads.
     flag_values["verbosity"] = flags.FLAGS["verbosity"]
@@ -204,7 +210,16 @@ def run_script(main, flag_values, usage=None, argv=None):
   try:
     remaining = flag_values(argv)
   except flags.Error as error:
-    fail("%s (run with --help to list the flags)" % error)
+    fail("%s (run with --help to list the flags)" % error, program)
+  missing = [name for name in required if flag_values[name].value is None]
+  if len(missing) == 1:  # absl's own words for a required flag.
+    fail("flag --%s=None: Flag --%s must have a value other than None. "
+         "(run with --help to list the flags)" % (missing[0], missing[0]),
+         program)
+  if missing:
+    fail("flags %s must have a value other than None. (run with --help to "
+         "list the flags)" % ", ".join("--" + name for name in missing),
+         program)
   # absl's logging reads the global FLAGS; mark them parsed (with their
   # defaults) so that it does not warn about logging before flag parsing.
   flags.FLAGS.mark_as_parsed()
@@ -215,10 +230,10 @@ def run_script(main, flag_values, usage=None, argv=None):
     if os.environ.get("BERT_TRACEBACK"):
       traceback.print_exc()
     message = getattr(error, "message", None) or str(error)
-    fail(message)
+    fail(message, program)
   except KeyboardInterrupt:
     fail("interrupted; outputs that were not finished were not renamed to "
-         "their final names")
+         "their final names", program)
 
 
 def script_help(flag_values, usage=None):

@@ -1127,6 +1127,17 @@ def main(argv):
   tf1.logging.info(_DONE[direction], len(written), FLAGS.output_dir)
 
 
+# The flags without which the script stops before main() runs.
+REQUIRED_FLAGS = ("input_dir", "output_dir")
+
+
+def run(argv=None):
+  """What `python convert_checkpoint.py ...` does: parses `argv` (default
+  sys.argv) into FLAGS and runs main(), turning user errors into one line on
+  stderr and exit status 1."""
+  cli.run_script(main, FLAGS, __doc__, argv,
+                 required=REQUIRED_FLAGS)
+
+
 if __name__ == "__main__":
-  cli.mark_flags_as_required(["input_dir", "output_dir"], FLAGS)
-  cli.run_script(main, FLAGS, __doc__)
+  run()

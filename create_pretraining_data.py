@@ -1434,7 +1434,17 @@ def main(_):
                   documents.id_to_token)
 
 
+# The flags without which the script stops before main() runs.
+REQUIRED_FLAGS = ("input_file", "output_file", "vocab_file")
+
+
+def run(argv=None):
+  """What `python create_pretraining_data.py ...` does: parses `argv`
+  (default sys.argv) into FLAGS and runs main(), turning user errors into
+  one line on stderr and exit status 1."""
+  cli.run_script(main, FLAGS, __doc__, argv,
+                 required=REQUIRED_FLAGS)
+
+
 if __name__ == "__main__":
-  cli.mark_flags_as_required(
-      ["input_file", "output_file", "vocab_file"], FLAGS)
-  cli.run_script(main, FLAGS, __doc__)
+  run()

@@ -714,8 +714,18 @@ def main(_):
     shutil.rmtree(scratch_dir, ignore_errors=True)
 
 
+# The flags without which the script stops before main() runs.
+REQUIRED_FLAGS = ("input_file", "vocab_file", "bert_config_file",
+                  "init_checkpoint", "output_file")
+
+
+def run(argv=None):
+  """What `python extract_features.py ...` does: parses `argv` (default
+  sys.argv) into FLAGS and runs main(), turning user errors into one line on
+  stderr and exit status 1."""
+  cli.run_script(main, FLAGS, __doc__, argv,
+                 required=REQUIRED_FLAGS)
+
+
 if __name__ == "__main__":
-  cli.mark_flags_as_required(
-      ["input_file", "vocab_file", "bert_config_file", "init_checkpoint",
-       "output_file"], FLAGS)
-  cli.run_script(main, FLAGS, __doc__)
+  run()

@@ -1608,8 +1608,18 @@ def main(_):
     export(estimator, FLAGS, _export_checkpoint(FLAGS, len(label_list)))
 
 
+# The flags without which the script stops before main() runs.
+REQUIRED_FLAGS = ("data_dir", "task_name", "vocab_file", "bert_config_file",
+                  "output_dir")
+
+
+def run(argv=None):
+  """What `python run_classifier.py ...` does: parses `argv` (default
+  sys.argv) into FLAGS and runs main(), turning user errors into one line on
+  stderr and exit status 1."""
+  cli.run_script(main, FLAGS, __doc__ + task_table(), argv,
+                 required=REQUIRED_FLAGS)
+
+
 if __name__ == "__main__":
-  cli.mark_flags_as_required(
-      ["data_dir", "task_name", "vocab_file", "bert_config_file",
-       "output_dir"], FLAGS)
-  cli.run_script(main, FLAGS, __doc__ + task_table())
+  run()

@@ -676,7 +676,17 @@ def main(_):
     records.write_eval_results(FLAGS.output_dir, result)
 
 
+# The flags without which the script stops before main() runs.
+REQUIRED_FLAGS = ("bert_config_file", "input_file", "output_dir")
+
+
+def run(argv=None):
+  """What `python run_pretraining.py ...` does: parses `argv` (default
+  sys.argv) into FLAGS and runs main(), turning user errors into one line on
+  stderr and exit status 1."""
+  cli.run_script(main, FLAGS, __doc__, argv,
+                 required=REQUIRED_FLAGS)
+
+
 if __name__ == "__main__":
-  cli.mark_flags_as_required(
-      ["bert_config_file", "input_file", "output_dir"], FLAGS)
-  cli.run_script(main, FLAGS, __doc__)
+  run()

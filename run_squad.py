@@ -1659,7 +1659,17 @@ def main(_):
     _export(estimator, FLAGS)
 
 
+# The flags without which the script stops before main() runs.
+REQUIRED_FLAGS = ("vocab_file", "bert_config_file", "output_dir")
+
+
+def run(argv=None):
+  """What `python run_squad.py ...` does: parses `argv` (default sys.argv)
+  into FLAGS and runs main(), turning user errors into one line on stderr
+  and exit status 1."""
+  cli.run_script(main, FLAGS, __doc__, argv,
+                 required=REQUIRED_FLAGS)
+
+
 if __name__ == "__main__":
-  cli.mark_flags_as_required(
-      ["vocab_file", "bert_config_file", "output_dir"], FLAGS)
-  cli.run_script(main, FLAGS, __doc__)
+  run()

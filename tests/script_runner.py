@@ -1,5 +1,8 @@
 """Helpers to drive the scripts through their real `main` in tests."""
 
+import contextlib
+import importlib
+import io
 import os
 import subprocess
 import sys
@@ -48,6 +51,30 @@ def run_script(script, flag_dict=None, extra_args=(), timeout=900, env=None,
   full_env.update(env or {})
   return subprocess.run(command, capture_output=True, text=True,
                         timeout=timeout, env=full_env, cwd=cwd or ROOT)
+
+
+def run_in_process(script, flag_dict=None, extra_args=()):
+  """What `python <script> --flags` does once the script is imported: its
+  run() with these arguments, in this process (no TensorFlow start-up per
+  call). Returns a CompletedProcess (exit status, stdout, stderr).
+
+  Flags are reset first. Output that bypasses sys.stdout and sys.stderr
+  (TensorFlow's C++ logging, the logging handlers' own streams) is not
+  captured: tests of that run the script in a subprocess.
+  """
+  module = importlib.import_module(os.path.splitext(script)[0])
+  module.FLAGS.unparse_flags()
+  argv = [script] + flag_args(flag_dict or {}) + list(extra_args)
+  stdout, stderr = io.StringIO(), io.StringIO()
+  returncode = 0
+  with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    try:
+      module.run(argv)
+    except SystemExit as exit_:
+      returncode = exit_.code if isinstance(exit_.code, int) else (
+          0 if exit_.code is None else 1)
+  return subprocess.CompletedProcess(argv, returncode, stdout.getvalue(),
+                                     stderr.getvalue())
 
 
 def run_script_timed(script, flag_dict=None, timeout=900, env=None):

@@ -1,15 +1,19 @@
 """Every script on bad input, through its real entry point.
 
-Each case runs `python <script>.py --flags` in a subprocess and checks what
-a user sees: a non-zero exit, no Python traceback, exactly one
-`<script>: error: ...` line naming the culprit (file, flag or line) and the
-fix, and no output file left that looks complete (no final name, and no
-temporary file left behind either). The table is at the bottom of the first
-section; `len(CASES)` is the number of kinds of bad input covered.
+Each case runs a script's command line (`run(argv)`, what `python
+<script>.py --flags` runs) and checks what a user sees: a non-zero exit, no
+Python traceback, exactly one `<script>: error: ...` line naming the
+culprit (file, flag or line) and the fix, and no output file left that
+looks complete (no final name, and no temporary file left behind either).
+The table is at the bottom of the first section; `len(CASES)` is the number
+of kinds of bad input covered.
 
-The cases are started together, a few at a time, by a module fixture (each
-subprocess spends most of its time importing TensorFlow), and each test
-checks its own outcome; -k and -m select which cases run.
+One case per script (SUBPROCESS_CASES) runs as a real `python <script>.py`
+process, for the process's own exit status and stderr; the others run in
+this process, which spares each a TensorFlow start-up. A module fixture
+starts the subprocesses in the background, runs the in-process cases
+meanwhile, and each test checks its own outcome; -k and -m select which
+cases run.
 
 Then odd-but-valid inputs that must succeed, and the NaN guard through a
 real training run.
@@ -17,12 +21,9 @@ real training run.
 
 import collections
 import concurrent.futures
-import glob
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -30,7 +31,9 @@ import tensorflow as tf
 
 import convert_checkpoint
 from conftest import GOLDEN_DIR, ROOT
-from script_runner import assert_clean_failure, flag_args, run_script
+from script_runner import assert_clean_failure
+from script_runner import run_in_process
+from script_runner import run_script
 
 G = GOLDEN_DIR
 VOCAB = os.path.join(G, "vocab.txt")
@@ -526,16 +529,28 @@ def test_table_covers_every_script_and_enough_kinds():
   assert len(CASES) >= 30
   assert set(c.script for c in CASES) == set(SCRIPTS.values())
   assert FAST_CASES <= set(c.name for c in CASES)
+  by_name = dict((c.name, c) for c in CASES)
+  assert set(by_name[name].script for name in SUBPROCESS_CASES) == set(
+      SCRIPTS.values())
 
 
 def _fill(value, paths):
   return str(value).format(**paths)
 
 
+# Run as real processes: one kind of bad input per script.
+SUBPROCESS_CASES = frozenset([
+    "cpd_missing_input", "rp_input_is_text_not_tfrecord", "rc_short_tsv_row",
+    "rs_question_missing", "ef_output_is_a_directory",
+    "cc_truncated_safetensors"])
+
+
 def _run_case(c, paths):
   flags = {name: _fill(value, paths) for name, value in c.flags.items()}
   extra = [_fill(arg, paths) for arg in c.extra_args]
-  return run_script(c.script, flags, extra_args=extra, timeout=600)
+  if c.name in SUBPROCESS_CASES:
+    return run_script(c.script, flags, extra_args=extra, timeout=600)
+  return run_in_process(c.script, flags, extra_args=extra)
 
 
 @pytest.fixture(scope="module")
@@ -547,7 +562,9 @@ def bad_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def outcomes(request, bad_dir, tmp_path_factory):
-  """Runs the selected cases, PARALLEL_RUNS at a time.
+  """Runs the selected cases: the subprocesses in the background,
+  PARALLEL_RUNS at a time, and the in-process cases meanwhile, one after
+  the other.
 
   Returns:
     {case name: (paths, CompletedProcess)}.
@@ -558,15 +575,18 @@ def outcomes(request, bad_dir, tmp_path_factory):
     if item.module is request.module and callspec and (
         "bad_case" in callspec.params):
       selected.add(callspec.params["bad_case"].name)
-  jobs = {}
+  cases = [c for c in CASES if c.name in selected]
+  paths = {c.name: dict(bad=bad_dir, out=str(tmp_path_factory.mktemp(c.name)),
+                        G=G) for c in cases}
+  results = {}
   with concurrent.futures.ThreadPoolExecutor(PARALLEL_RUNS) as pool:
-    for c in CASES:
-      if c.name not in selected:
-        continue
-      out = str(tmp_path_factory.mktemp(c.name))
-      paths = dict(bad=bad_dir, out=out, G=G)
-      jobs[c.name] = (paths, pool.submit(_run_case, c, paths))
-  return {name: (paths, job.result()) for name, (paths, job) in jobs.items()}
+    jobs = {c.name: pool.submit(_run_case, c, paths[c.name])
+            for c in cases if c.name in SUBPROCESS_CASES}
+    for c in cases:
+      if c.name not in SUBPROCESS_CASES:
+        results[c.name] = _run_case(c, paths[c.name])
+    results.update((name, job.result()) for name, job in jobs.items())
+  return {name: (paths[name], results[name]) for name in results}
 
 
 def _assert_nothing_left(c, paths):

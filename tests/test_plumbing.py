@@ -1,21 +1,24 @@
 """Tests for the scripts' helper modules (cli, records, checkpoints): the
 script runner, validation, atomic files, records."""
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
 
+from absl import flags
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import modeling
 import checkpoints
 import cli
-import records
 from conftest import GOLDEN_DIR, ROOT
+import modeling
+import records
 from script_runner import assert_clean_failure
 
 tf1 = tf.compat.v1
@@ -44,17 +47,39 @@ def run_inline_script(tmp_path, body, *args):
                         capture_output=True, text=True, timeout=120)
 
 
+def run_fake_script_in_process(main, *args):
+  """cli.run_script of the same fake script, in this process: main(FLAGS)
+  is the script's body. Returns a CompletedProcess."""
+  fake_flags = flags.FlagValues()
+  flags.DEFINE_string("name", None, "a name", flag_values=fake_flags)
+  flags.DEFINE_integer("count", 1, "a count", flag_values=fake_flags)
+  cli.define_runtime_flags(fake_flags)
+  cli.mark_flags_as_required(["name"], fake_flags)
+  argv = ["fake_script.py"] + list(args)
+  stdout, stderr = io.StringIO(), io.StringIO()
+  returncode = 0
+  with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    try:
+      cli.run_script(lambda unused_argv: main(fake_flags), fake_flags,
+                     argv=argv)
+    except SystemExit as exit_:
+      returncode = exit_.code
+  return subprocess.CompletedProcess(argv, returncode, stdout.getvalue(),
+                                     stderr.getvalue())
+
+
 def test_run_script_success_and_flagfile(tmp_path):
   flagfile = tmp_path / "flags.txt"
   flagfile.write_text("--name=abc\n--count=3\n--use_tpu=false\n")
-  done = run_inline_script(
-      tmp_path, "print(FLAGS.name, FLAGS.count, FLAGS.num_tpu_cores)",
+  done = run_fake_script_in_process(
+      lambda f: print(f.name, f.count, f.num_tpu_cores),
       "--flagfile=%s" % flagfile)
   assert done.returncode == 0, done.stderr
   assert done.stdout.strip() == "abc 3 8"
 
 
 def test_run_script_value_error_is_one_line(tmp_path):
+  """In a real process: exit status 1 and the one line, no traceback."""
   done = run_inline_script(
       tmp_path, "raise ValueError('bad --count: use a\\nsmaller one')",
       "--name=x")
@@ -63,21 +88,23 @@ def test_run_script_value_error_is_one_line(tmp_path):
   assert done.returncode == 1
 
 
-def test_run_script_missing_required_flag(tmp_path):
-  done = run_inline_script(tmp_path, "pass")
+def test_run_script_missing_required_flag():
+  done = run_fake_script_in_process(lambda f: None)
   assert done.returncode == 1
   assert "Traceback" not in done.stderr
   assert "name" in done.stderr and "--help" in done.stderr
 
 
-def test_run_script_bad_flag_value(tmp_path):
-  done = run_inline_script(tmp_path, "pass", "--name=x", "--count=many")
+def test_run_script_bad_flag_value():
+  done = run_fake_script_in_process(lambda f: None, "--name=x",
+                                    "--count=many")
   assert done.returncode == 1
   assert "count" in done.stderr and "Traceback" not in done.stderr
+  assert done.stderr.startswith("fake_script.py: error: ")
 
 
-def test_run_script_help(tmp_path):
-  done = run_inline_script(tmp_path, "pass", "--help")
+def test_run_script_help():
+  done = run_fake_script_in_process(lambda f: None, "--help")
   assert done.returncode == 0
   assert "save_checkpoints_steps" in done.stdout
 

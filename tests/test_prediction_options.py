@@ -33,8 +33,8 @@ import tf_stack
 import training
 import run_squad
 from script_runner import assert_clean_failure
+from script_runner import run_in_process
 from script_runner import run_main
-from script_runner import run_script
 
 tf1 = tf.compat.v1
 
@@ -782,7 +782,7 @@ def test_skip_padding_with_use_tpu_is_a_one_line_error(script, tmp_path):
   else:
     flag_dict = features_flags(tmp_path / "features.jsonl")
   flag_dict.update(use_tpu=True, skip_padding=True)
-  completed = run_script(script + ".py", flag_dict)
+  completed = run_in_process(script + ".py", flag_dict)
   assert_clean_failure(completed, "--skip_padding", "--use_tpu",
                        "static shapes")
   assert not os.path.exists(str(tmp_path / "out"))

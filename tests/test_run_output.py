@@ -22,8 +22,8 @@ import run_classifier
 import tf_stack
 from script_runner import mrpc_flags
 from script_runner import PRETRAIN_CKPT
+from script_runner import run_in_process
 from script_runner import run_main
-from script_runner import run_script
 from script_runner import run_script_timed
 
 STACKS = ["default"] + (["graph_runner"] if tf_stack.estimator_module()
@@ -252,7 +252,7 @@ def test_tensorboard_scalars_at_save_summary_steps(tmp_path, monkeypatch,
     "create_pretraining_data.py", "extract_features.py",
     "convert_checkpoint.py"])
 def test_help_starts_with_what_the_script_does(script):
-  done = run_script(script, extra_args=["--help"])
+  done = run_in_process(script, extra_args=["--help"])
   assert done.returncode == 0
   first_lines = done.stdout.lstrip().splitlines()[:3]
   assert first_lines and not first_lines[0].startswith(("--", "Flags")), (
@@ -262,7 +262,7 @@ def test_help_starts_with_what_the_script_does(script):
 
 
 def test_classifier_help_gives_every_task_layout():
-  text = run_script("run_classifier.py", extra_args=["--help"]).stdout
+  text = run_in_process("run_classifier.py", extra_args=["--help"]).stdout
   for task in run_classifier.processors:
     assert re.search(r"^  %s +labels: " % re.escape(task), text, re.M), task
   assert ("train.tsv, dev.tsv (header row: text_a col 0, label col 1)"
@@ -273,7 +273,7 @@ def test_classifier_help_gives_every_task_layout():
 
 
 def test_extract_features_help_has_the_npz_layout():
-  text = run_script("extract_features.py", extra_args=["--help"]).stdout
+  text = run_in_process("extract_features.py", extra_args=["--help"]).stdout
   assert "linex_index    int64 [n]" in text
   assert "int64 `linex_index`" in " ".join(text.split())
 

@@ -20,6 +20,7 @@ import tf_stack
 import run_pretraining
 from conftest import GOLDEN_DIR, ROOT
 from script_runner import assert_clean_failure, flag_args, run_main, run_script
+from script_runner import run_in_process
 
 tf1 = tf.compat.v1
 
@@ -402,7 +403,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
 
 @pytest.mark.slow
 def test_script_mismatch_is_a_one_line_error(tmp_path):
-  completed = run_script("run_pretraining.py", base_flags(
+  completed = run_in_process("run_pretraining.py", base_flags(
       tmp_path, max_seq_length=128))
   assert_clean_failure(completed, "--max_seq_length=128",
                        "Pass --max_seq_length=64")

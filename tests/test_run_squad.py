@@ -10,7 +10,6 @@ import glob
 import inspect
 import json
 import logging
-import math
 import os
 import random
 import subprocess
@@ -23,7 +22,7 @@ import tensorflow as tf
 
 from conftest import GOLDEN_DIR, ROOT
 from script_runner import assert_clean_failure, flag_args, run_main
-from script_runner import run_script
+from script_runner import run_in_process
 import run_squad
 import tokenization
 
@@ -280,8 +279,9 @@ def test_library_functions_never_read_the_flags(tmp_path):
 
 
 def test_only_main_reads_the_global_flags():
-  """Step helpers take flag_values; only main() and the original's
-  validate_flags_or_throw(bert_config) fall back to FLAGS."""
+  """Step helpers take flag_values; only main(), run() (the command line)
+  and the original's validate_flags_or_throw(bert_config) fall back to
+  FLAGS."""
   with open(run_squad.__file__) as f:
     tree = ast.parse(f.read())
   readers = set()
@@ -290,7 +290,7 @@ def test_only_main_reads_the_global_flags():
       if any(isinstance(n, ast.Name) and n.id == "FLAGS"
              for n in ast.walk(node)):
         readers.add(node.name)
-  assert readers == {"main", "validate_flags_or_throw"}
+  assert readers == {"main", "run", "validate_flags_or_throw"}
 
 
 def test_squad_example_repr_shows_position_zero():
@@ -855,15 +855,15 @@ def test_malformed_predict_file_through_main(tmp_path):
 
 
 @pytest.mark.slow
-def test_clean_one_line_errors_in_a_subprocess(tmp_path):
+def test_clean_one_line_errors(tmp_path):
   bad = tmp_path / "dev.json"
   bad.write_text('{"data": [}')
-  completed = run_script("run_squad.py", _base_flags(
+  completed = run_in_process("run_squad.py", _base_flags(
       tmp_path, predict_file=str(bad)))
   assert_clean_failure(completed, str(bad), "not valid JSON", "line 1")
   train = _write_json(tmp_path / "train.json", _squad("a b", [
       _qa("q7", "?", [("a", 0), ("b", 2)])]))
-  completed = run_script("run_squad.py", _base_flags(
+  completed = run_in_process("run_squad.py", _base_flags(
       tmp_path, do_train=True, train_file=train))
   assert_clean_failure(completed, "exactly 1 answer", "'q7'")
 

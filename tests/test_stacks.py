@@ -25,8 +25,8 @@ import tf_stack
 import run_squad
 from script_runner import assert_clean_failure
 from script_runner import mrpc_flags
+from script_runner import run_in_process
 from script_runner import run_main
-from script_runner import run_script
 
 HAS_ESTIMATOR = tf_stack.estimator_module() is not None
 needs_both_stacks = pytest.mark.skipif(
@@ -57,10 +57,11 @@ def test_the_stack_matches_the_tensorflow_release():
   assert isinstance(runner, graph_runner.GraphRunner) == (not HAS_ESTIMATOR)
 
 
-def test_use_tpu_without_estimator_is_a_one_line_error(tmp_path):
-  done = run_script("run_classifier.py", _mrpc_flags(
-      tmp_path / "out", do_train=True, use_tpu=True, tpu_name="my-tpu"),
-                    env={"BERT_USE_ESTIMATOR": "0"})
+def test_use_tpu_without_estimator_is_a_one_line_error(tmp_path,
+                                                       monkeypatch):
+  monkeypatch.setenv("BERT_USE_ESTIMATOR", "0")
+  done = run_in_process("run_classifier.py", _mrpc_flags(
+      tmp_path / "out", do_train=True, use_tpu=True, tpu_name="my-tpu"))
   line = assert_clean_failure(done, "--use_tpu", "TensorFlow 2.15",
                               "tensorflow-estimator==2.15")
   assert "pip install" in line

@@ -14,6 +14,7 @@ import run_squad
 from script_runner import assert_clean_failure
 from script_runner import run_main
 from script_runner import run_script
+from script_runner import run_in_process
 
 WORDS = ["film", "plot", "actor", "story", "scene", "music", "ending",
          "script", "cast", "movie"]
@@ -166,10 +167,11 @@ def test_training_flags_in_run_squad(tmp_path):
 def test_invalid_combinations_are_clear_errors(sentiment, tmp_path):
   flags = dict(sentiment, output_dir=str(tmp_path / "bad"),
                gradient_accumulation_steps=3)
-  assert_clean_failure(run_script("run_classifier.py", flags),
+  assert_clean_failure(run_in_process("run_classifier.py", flags),
                        "train_batch_size=16", "multiple of")
   flags = dict(sentiment, output_dir=str(tmp_path / "bad"), precision="fp8")
-  assert_clean_failure(run_script("run_classifier.py", flags), "precision")
+  assert_clean_failure(run_in_process("run_classifier.py", flags),
+                       "precision")
 
 
 @pytest.mark.slow
