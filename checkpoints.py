@@ -234,8 +234,12 @@ def _foreign_checkpoint_message(checkpoint, source, names, num_wanted):
       name.split("/", 1)[0] + "/" if "/" in name else name for name in names)
   common = ", ".join("`%s` (%d)" % (prefix, count)
                      for prefix, count in prefixes.most_common(3))
-  if any("/.ATTRIBUTES/" in name or name == "_CHECKPOINTABLE_OBJECT_GRAPH"
-         for name in names):
+  if any(name.startswith("module/bert/") for name in names):
+    kind = ("a run_classifier_with_tfhub.py checkpoint (its encoder is "
+            "under module/); evaluate, predict or export it with that script "
+            "and the same --bert_hub_module_handle")
+  elif any("/.ATTRIBUTES/" in name or name == "_CHECKPOINTABLE_OBJECT_GRAPH"
+           for name in names):
     kind = ("a TF2 object-based checkpoint (Keras, TF Model Garden); export "
             "the encoder as a SavedModel and convert it with "
             "convert_checkpoint.py")
@@ -281,12 +285,15 @@ def checkpoint_to_export(output_dir, init_checkpoint, head_variable,
   fine_tuned = head_variable in have and "global_step" in have and (
       head_rows is None or have[head_variable][0] == head_rows)
   if not fine_tuned:
+    if init_checkpoint:
+      init = ("--init_checkpoint=%s is not a fine-tuned %s checkpoint (with %s "
+              "and global_step)" % (init_checkpoint, what, head_variable))
+    else:
+      init = "there is no fine-tuned --init_checkpoint"
     raise ValueError(
         "--export_dir needs trained weights: --output_dir=%s holds no "
-        "checkpoint and --init_checkpoint=%s is not a fine-tuned %s "
-        "checkpoint (with %s and global_step). Add --do_train, or point "
-        "--output_dir at a fine-tuning run." %
-        (output_dir, init_checkpoint, what, head_variable))
+        "checkpoint and %s. Add --do_train, or point --output_dir at a "
+        "fine-tuning run." % (output_dir, init))
   return init_checkpoint
 
 
@@ -394,12 +401,27 @@ def _check_checkpoint_shapes(assignment_map, init_checkpoint, tvars):
                                           want))
 
 
-def initialize_from_checkpoint(init_checkpoint, use_tpu):
+def _prefixed_assignment_map(tvars, init_checkpoint, graph_prefix):
+  """get_assignment_map_from_checkpoint's pair for a graph whose variables
+  are the checkpoint's under `graph_prefix` (`bert/x` -> `module/bert/x`)."""
+  graph_names = set(var.op.name for var in tvars)
+  assignment_map = collections.OrderedDict()
+  initialized_variable_names = {}
+  for name, _ in tf.train.list_variables(init_checkpoint):
+    if graph_prefix + name in graph_names:
+      assignment_map[name] = graph_prefix + name
+      initialized_variable_names[graph_prefix + name] = 1
+      initialized_variable_names[graph_prefix + name + ":0"] = 1
+  return assignment_map, initialized_variable_names
+
+
+def initialize_from_checkpoint(init_checkpoint, use_tpu, graph_prefix=""):
   """Warm-starts the trainable variables found in `init_checkpoint`.
 
   Logs every trainable variable, marking the restored ones with
   `*INIT_FROM_CKPT*`. Adam slots are never restored (they are not
-  trainable), as upstream.
+  trainable), as upstream. With `graph_prefix`, checkpoint variable `x`
+  warm-starts graph variable `<graph_prefix>x`.
 
   Returns:
     A scaffold_fn for TPUEstimatorSpec (None off TPU or without checkpoint).
@@ -408,8 +430,12 @@ def initialize_from_checkpoint(init_checkpoint, use_tpu):
   initialized_variable_names = {}
   scaffold_fn = None
   if init_checkpoint:
-    (assignment_map, initialized_variable_names
-    ) = modeling.get_assignment_map_from_checkpoint(tvars, init_checkpoint)
+    if graph_prefix:
+      assignment_map, initialized_variable_names = _prefixed_assignment_map(
+          tvars, init_checkpoint, graph_prefix)
+    else:
+      (assignment_map, initialized_variable_names
+      ) = modeling.get_assignment_map_from_checkpoint(tvars, init_checkpoint)
     _check_checkpoint_shapes(assignment_map, init_checkpoint, tvars)
     if use_tpu:
 

@@ -453,13 +453,15 @@ def validate_shared_flags(flag_values,
   if value("init_checkpoint") and "do_lower_case" in flag_values:
     tokenization.validate_case_matches_checkpoint(
         flag_values.do_lower_case, flag_values.init_checkpoint)
+  # A script that takes its model elsewhere (a TF Hub module) leaves these
+  # two flags unset; the others mark them required.
   bert_config = None
-  if "bert_config_file" in flag_values:
+  if value("bert_config_file"):
     bert_config = load_bert_config(flag_values.bert_config_file)
     if "max_seq_length" in flag_values:
       check_max_seq_length(flag_values.max_seq_length, bert_config)
   tokenizer = None
-  if "vocab_file" in flag_values:
+  if value("vocab_file"):
     tokenizer = load_tokenizer(flag_values.vocab_file,
                                value("do_lower_case", True), bert_config,
                                required_tokens)

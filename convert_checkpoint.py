@@ -84,6 +84,7 @@ import tensorflow as tf  # pylint: disable=g-bad-import-order
 
 import checkpoints
 import cli
+import hub_modules
 import modeling
 
 tf1 = tf.compat.v1
@@ -95,9 +96,11 @@ flags.DEFINE_string("input_dir", None, "Directory holding a Hugging Face "
                     flag_values=FLAGS)
 flags.DEFINE_string("output_dir", None, "Directory to write the converted "
                     "checkpoint to (created if needed).", flag_values=FLAGS)
-flags.DEFINE_enum("direction", "auto", ["auto", "hf_to_tf", "tf_to_hf"],
-                  "Conversion direction; auto detects it from the files.",
-                  flag_values=FLAGS)
+flags.DEFINE_enum("direction", "auto",
+                  ["auto", "hf_to_tf", "tf_to_hf", "hub_to_tf"],
+                  "Conversion direction; auto detects it from the files. "
+                  "hub_to_tf: a TF Hub model (TF1 module or TF2 SavedModel) "
+                  "to the original layout.", flag_values=FLAGS)
 flags.DEFINE_string(
     "keep_layers", None,
     "[Optional] Make a shallower student of an original-layout checkpoint "
@@ -819,16 +822,28 @@ def find_tf_checkpoint(input_dir):
   return checkpoints.newest_checkpoint(input_dir)
 
 
+def _is_archive_or_url(path):
+  if re.match(r"^https?://", path, re.IGNORECASE):
+    return True
+  if not os.path.isfile(path):
+    return False
+  with open(path, "rb") as handle:
+    return handle.read(2) == b"\x1f\x8b"  # gzip: a TF Hub download
+
+
 def resolve_input(input_path):
   """(directory, checkpoint prefix or None) that --input_dir names.
 
-  A directory stands for itself (its checkpoint is found later); a
-  checkpoint (its prefix, or one of its files such as
-  `.../model.ckpt-300.index`) for its own directory, which must hold the
-  config and the vocab, and that checkpoint.
+  A directory stands for itself (its checkpoint is found later); a TF Hub
+  model's .tar.gz or URL for the directory it unpacks to in the cache
+  (hub_modules.resolve_handle); a checkpoint (its prefix, or one of its
+  files such as `.../model.ckpt-300.index`) for its own directory, which
+  must hold the config and the vocab, and that checkpoint.
   """
   if os.path.isdir(input_path):
     return input_path, None
+  if _is_archive_or_url(input_path):
+    return hub_modules.resolve_handle(input_path, "--input_dir"), None
   prefix = checkpoints.resolve_checkpoint(input_path, "--input_dir")
   if tf.io.gfile.exists(prefix + ".index"):
     return os.path.dirname(prefix) or ".", prefix
@@ -922,6 +937,61 @@ def convert_tf_to_hf(input_dir, output_dir, ckpt_prefix=None):
     _publish(staging, output_dir,
              [VOCAB_NAME, HF_WEIGHTS_NAME, HF_CONFIG_NAME])
   return tensors
+
+
+# ----------------------------------------------------------------------------
+# TF Hub models: a TF1 Hub module or a TF2 SavedModel encoder (TF Model
+# Garden), read by hub_modules.
+# ----------------------------------------------------------------------------
+
+def read_hub_model(input_dir):
+  """(variables, BertConfig, vocab path, do_lower_case or None) of a TF Hub
+  BERT model directory, variables in the original names and layout."""
+  kind = hub_modules.model_format(input_dir)
+  if kind == hub_modules.TF1_MODULE:
+    module = hub_modules.read_tf1_module(input_dir, "--input_dir")
+    return (read_tf_checkpoint(module.checkpoint), module.bert_config,
+            module.vocab_file, module.do_lower_case)
+  encoder = hub_modules.read_tf2_encoder(input_dir)
+  if encoder.vocab_file is None:
+    raise ConversionError(
+        "--input_dir=%s: the SavedModel carries no vocab_file asset, so its "
+        "vocab.txt is unknown: convert the model it was exported from." %
+        input_dir)
+  return (encoder.variables, encoder.bert_config, encoder.vocab_file,
+          encoder.do_lower_case)
+
+
+def convert_hub_to_tf(input_dir, output_dir):
+  """Converts a TF Hub BERT model (TF1 module or Model Garden TF2 encoder
+  SavedModel) into the original layout, bit for bit: bert_model.ckpt, the
+  bert_config.json of its weights and graph, and the vocab.txt of its
+  assets. Logs the casing the model was trained with.
+
+  Returns:
+    The OrderedDict of variables written.
+  """
+  variables, bert_config, vocab_path, do_lower_case = read_hub_model(
+      input_dir)
+  match_tensors(variables, weight_table(bert_config, _num_labels(
+      variables, "output_weights", "output_bias")), "tf_name", input_dir,
+                "its graph")
+  with _staging_dir(output_dir) as staging:
+    write_tf_checkpoint(os.path.join(staging, TF_CKPT_NAME), variables)
+    _write_text(os.path.join(staging, TF_CONFIG_NAME),
+                bert_config.to_json_string())
+    shutil.copyfile(vocab_path, os.path.join(staging, VOCAB_NAME))
+    _publish(staging, output_dir,
+             [VOCAB_NAME, TF_CONFIG_NAME] + list(TF_CKPT_FILES))
+  if do_lower_case is None:
+    tf1.logging.warning("%s does not say whether it lower-cases its input: "
+                        "check the model's documentation for "
+                        "--do_lower_case.", input_dir)
+  else:
+    tf1.logging.info("The model is %s: use it with --do_lower_case=%s.",
+                     "uncased" if do_lower_case else "cased",
+                     str(bool(do_lower_case)).lower())
+  return variables
 
 
 # ----------------------------------------------------------------------------
@@ -1067,6 +1137,8 @@ def resolve_direction(input_dir, output_dir, direction="auto",
     return direction
   if ckpt_prefix:
     return "tf_to_hf"
+  if hub_modules.model_format(input_dir):
+    return "hub_to_tf"
   has_hf = bool(find_hf_weight_files(input_dir))
   has_tf = bool(ckpt_prefix) or find_tf_checkpoint(input_dir) is not None
   if has_hf and has_tf:
@@ -1080,9 +1152,9 @@ def resolve_direction(input_dir, output_dir, direction="auto",
     hint = " (pytorch_model.bin is not read: save the model with "
     hint += "safe_serialization=True to get model.safetensors)"
   raise ConversionError(
-      "--input_dir=%s holds neither %s nor %s.index%s: pass a Hugging Face "
-      "or an original BERT checkpoint directory." %
-      (input_dir, HF_WEIGHTS_NAME, TF_CKPT_NAME, hint))
+      "--input_dir=%s holds neither %s, %s.index nor saved_model.pb%s: pass "
+      "a Hugging Face, an original BERT checkpoint or a TF Hub model "
+      "directory." % (input_dir, HF_WEIGHTS_NAME, TF_CKPT_NAME, hint))
 
 
 def _check_keep_layers_input(input_dir, direction, direction_flag):
@@ -1090,12 +1162,12 @@ def _check_keep_layers_input(input_dir, direction, direction_flag):
   if direction_flag != "auto":
     raise ConversionError("--keep_layers writes the original layout: leave "
                           "--direction at auto.")
-  if direction == "hf_to_tf":
+  if direction in ("hf_to_tf", "hub_to_tf"):
     raise ConversionError(
         "--keep_layers needs an original-layout checkpoint, and "
-        "--input_dir=%s holds a Hugging Face model: convert it first "
-        "(without --keep_layers), then run --keep_layers on the result." %
-        input_dir)
+        "--input_dir=%s holds a %s model: convert it first (without "
+        "--keep_layers), then run --keep_layers on the result." %
+        (input_dir, "Hugging Face" if direction == "hf_to_tf" else "TF Hub"))
 
 
 # The last line of a successful run.
@@ -1105,6 +1177,8 @@ _DONE = {
     "tf_to_hf": "Converted %d tensors from the original to the Hugging Face "
                 "layout in %s.",
     "keep_layers": "Wrote the student's %d tensors to %s.",
+    "hub_to_tf": "Converted %d tensors from the TF Hub model to the original "
+                 "layout in %s.",
 }
 
 
@@ -1122,6 +1196,8 @@ def main(argv):
     direction = "keep_layers"
   elif direction == "hf_to_tf":
     written = convert_hf_to_tf(input_dir, FLAGS.output_dir)
+  elif direction == "hub_to_tf":
+    written = convert_hub_to_tf(input_dir, FLAGS.output_dir)
   else:
     written = convert_tf_to_hf(input_dir, FLAGS.output_dir, ckpt_prefix)
   tf1.logging.info(_DONE[direction], len(written), FLAGS.output_dir)

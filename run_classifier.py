@@ -111,77 +111,89 @@ import training
 
 tf1 = tf.compat.v1
 
+
+def define_flags(flag_values):
+  """Defines this script's flags on `flag_values`
+  (run_classifier_with_tfhub.py defines them on its own FlagValues)."""
+  flags.DEFINE_string(
+      "data_dir", None,
+      "Folder holding the task's data files in the GLUE layout (e.g. "
+      "train.tsv, dev.tsv, test.tsv for MRPC).", flag_values=flag_values)
+  cli.define_common_flags(flag_values, ["bert_config_file"])
+  flags.DEFINE_string(
+      "task_name", None,
+      "Task to run, case-insensitive: cola, mnli, mnli-mm, mrpc, xnli, sst-2, "
+      "qqp, qnli, rte, wnli, sts-b, ax.", flag_values=flag_values)
+  cli.define_common_flags(
+      flag_values,
+      ["vocab_file", "output_dir", "init_checkpoint", "do_lower_case",
+       "max_seq_length", "do_train", "do_eval", "do_predict",
+       "train_batch_size", "eval_batch_size", "predict_batch_size",
+       "learning_rate", "num_train_epochs", "warmup_proportion"],
+      helps={"do_train": "Fine-tune on the training set.",
+             "do_eval": "Evaluate on the dev set; writes eval_results.txt.",
+             "do_predict": "Predict the test set; writes test_results.tsv and "
+                           "the GLUE submission file."})
+
+  cli.define_runtime_flags(flag_values)
+  training.define_training_flags(flag_values)
+
+  flags.DEFINE_string(
+      "export_dir", None,
+      "[Optional] Write a SavedModel for serving here (in a numbered "
+      "sub-directory) after the other phases, from the latest checkpoint in "
+      "output_dir (else from init_checkpoint). Its serving signature takes "
+      "int32 [batch, max_seq_length] input_ids, input_mask and segment_ids and "
+      "returns float32 `probabilities` (`predictions` for STS-B), whatever "
+      "the --precision the encoder computes in.", flag_values=flag_values)
+
+  flags.DEFINE_bool(
+      "skip_padding", False,
+      "[Optional] With --do_eval and --do_predict: cut every batch to its "
+      "longest real sequence (rounded up to a multiple of 8), so the encoder "
+      "does not run on the padding (same results to float rounding, faster "
+      "when most inputs are shorter than max_seq_length). Training always "
+      "skips the padding rows it can; the --export_dir signature keeps "
+      "[batch, max_seq_length]. Not with "
+      "--use_tpu, which needs static shapes.", flag_values=flag_values)
+
+  flags.DEFINE_string(
+      "predict_file", None,
+      "[Optional] With --do_predict: predict this file instead of the task's "
+      "test file. It must have the task's test layout (the task table of "
+      "--help); for distillation it is the transfer set, and test_results.tsv "
+      "becomes the --teacher_file of the student's run. The GLUE submission "
+      "file is written as usual.", flag_values=flag_values)
+  _define_distillation_flags(flag_values)
+
+
+def _define_distillation_flags(flag_values):
+  flags.DEFINE_string(
+      "transfer_file", None,
+      "[Optional, distillation] With --do_train: also train on the examples "
+      "of this file (the task's test layout, no labels), whose targets are "
+      "the teacher's predictions in --teacher_file.", flag_values=flag_values)
+  flags.DEFINE_string(
+      "teacher_file", None,
+      "[Distillation] The teacher's test_results.tsv for --transfer_file: one "
+      "row per example, in the same order, of the C class probabilities "
+      "(tab-separated, summing to 1) or, for STS-B, the score.",
+      flag_values=flag_values)
+  flags.DEFINE_float(
+      "distill_temperature", 2.0,
+      "[Distillation] Temperature T that softens the teacher's and the "
+      "student's distributions in the soft-target loss, which is scaled by "
+      "T^2 (Hinton et al. 2015). Not used for STS-B.", flag_values=flag_values)
+  flags.DEFINE_float(
+      "distill_weight", 0.5,
+      "[Distillation] Weight a in (0, 1] of the soft-target loss; the "
+      "hard-label loss on train.tsv gets 1 - a. With 1, train.tsv is not "
+      "read and the student learns from the teacher alone.",
+      flag_values=flag_values)
+
+
 FLAGS = flags.FlagValues()
-
-flags.DEFINE_string(
-    "data_dir", None,
-    "Folder holding the task's data files in the GLUE layout (e.g. "
-    "train.tsv, dev.tsv, test.tsv for MRPC).", flag_values=FLAGS)
-cli.define_common_flags(FLAGS, ["bert_config_file"])
-flags.DEFINE_string(
-    "task_name", None,
-    "Task to run, case-insensitive: cola, mnli, mnli-mm, mrpc, xnli, sst-2, "
-    "qqp, qnli, rte, wnli, sts-b, ax.", flag_values=FLAGS)
-cli.define_common_flags(
-    FLAGS, ["vocab_file", "output_dir", "init_checkpoint", "do_lower_case",
-            "max_seq_length", "do_train", "do_eval", "do_predict",
-            "train_batch_size", "eval_batch_size", "predict_batch_size",
-            "learning_rate", "num_train_epochs", "warmup_proportion"],
-    helps={"do_train": "Fine-tune on the training set.",
-           "do_eval": "Evaluate on the dev set; writes eval_results.txt.",
-           "do_predict": "Predict the test set; writes test_results.tsv and "
-                         "the GLUE submission file."})
-
-cli.define_runtime_flags(FLAGS)
-training.define_training_flags(FLAGS)
-
-flags.DEFINE_string(
-    "export_dir", None,
-    "[Optional] Write a SavedModel for serving here (in a numbered "
-    "sub-directory) after the other phases, from the latest checkpoint in "
-    "output_dir (else from init_checkpoint). Its serving signature takes "
-    "int32 [batch, max_seq_length] input_ids, input_mask and segment_ids and "
-    "returns float32 `probabilities` (`predictions` for STS-B), whatever "
-    "the --precision the encoder computes in.", flag_values=FLAGS)
-
-flags.DEFINE_bool(
-    "skip_padding", False,
-    "[Optional] With --do_eval and --do_predict: cut every batch to its "
-    "longest real sequence (rounded up to a multiple of 8), so the encoder "
-    "does not run on the padding (same results to float rounding, faster "
-    "when most inputs are shorter than max_seq_length). Training always skips the padding rows it can; "
-    "the --export_dir signature keeps [batch, max_seq_length]. Not with "
-    "--use_tpu, which needs static shapes.", flag_values=FLAGS)
-
-flags.DEFINE_string(
-    "predict_file", None,
-    "[Optional] With --do_predict: predict this file instead of the task's "
-    "test file. It must have the task's test layout (the task table of "
-    "--help); for distillation it is the transfer set, and test_results.tsv "
-    "becomes the --teacher_file of the student's run. The GLUE submission "
-    "file is written as usual.", flag_values=FLAGS)
-flags.DEFINE_string(
-    "transfer_file", None,
-    "[Optional, distillation] With --do_train: also train on the examples "
-    "of this file (the task's test layout, no labels), whose targets are "
-    "the teacher's predictions in --teacher_file.", flag_values=FLAGS)
-flags.DEFINE_string(
-    "teacher_file", None,
-    "[Distillation] The teacher's test_results.tsv for --transfer_file: one "
-    "row per example, in the same order, of the C class probabilities "
-    "(tab-separated, summing to 1) or, for STS-B, the score.",
-    flag_values=FLAGS)
-flags.DEFINE_float(
-    "distill_temperature", 2.0,
-    "[Distillation] Temperature T that softens the teacher's and the "
-    "student's distributions in the soft-target loss, which is scaled by "
-    "T^2 (Hinton et al. 2015). Not used for STS-B.", flag_values=FLAGS)
-flags.DEFINE_float(
-    "distill_weight", 0.5,
-    "[Distillation] Weight a in (0, 1] of the soft-target loss; the "
-    "hard-label loss on train.tsv gets 1 - a. With 1, train.tsv is not "
-    "read and the student learns from the teacher alone.",
-    flag_values=FLAGS)
+define_flags(FLAGS)
 
 
 # --------------------------------------------------------------------------
@@ -887,7 +899,8 @@ def input_fn_builder(features, seq_length, is_training, drop_remainder,
 
 
 def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
-                 labels, num_labels, use_one_hot_embeddings, options=None):
+                 labels, num_labels, use_one_hot_embeddings, options=None,
+                 encoder_scope=None):
   """BERT plus a dense layer on the pooled [CLS] vector: logits, loss.
 
   Args:
@@ -896,20 +909,25 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
       (regression, STS-B), or None (serving: no loss).
     num_labels: C; 1 means regression with the mean squared error.
     options: optional training.TrainingOptions (precision, recompute).
+    encoder_scope: optional variable scope around the encoder's `bert/...`
+      variables ("module" in run_classifier_with_tfhub.py, whose checkpoints
+      name them `module/bert/...` as the original's did).
 
   Returns:
     (loss scalar, per_example_loss [B], logits [B, C], probabilities [B, C])
     for classification; for regression the last is the predicted score [B].
     The losses are None without labels.
   """
-  model = modeling.BertModel(
-      config=bert_config,
-      is_training=is_training,
-      input_ids=input_ids,
-      input_mask=input_mask,
-      token_type_ids=segment_ids,
-      use_one_hot_embeddings=use_one_hot_embeddings,
-      **training.bert_model_kwargs(options, is_training))
+  with (tf1.variable_scope(encoder_scope) if encoder_scope else
+        contextlib.nullcontext()):
+    model = modeling.BertModel(
+        config=bert_config,
+        is_training=is_training,
+        input_ids=input_ids,
+        input_mask=input_mask,
+        token_type_ids=segment_ids,
+        use_one_hot_embeddings=use_one_hot_embeddings,
+        **training.bert_model_kwargs(options, is_training))
 
   # Sentence-level tasks read the pooler: tanh(dense(h_[CLS])). In training
   # only the pooled output feeds the loss, so padding rows and the last
@@ -1106,7 +1124,7 @@ Distillation = collections.namedtuple("Distillation",
 def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
                      num_train_steps, num_warmup_steps, use_tpu,
                      use_one_hot_embeddings, task_metrics=(), options=None,
-                     distillation=None):
+                     distillation=None, encoder_scope=None):
   """Builds the TPUEstimator model_fn: TRAIN, EVAL and PREDICT.
 
   `task_metrics`: names from TASK_METRICS added to the eval metrics. In
@@ -1115,6 +1133,8 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
   `distillation`: a Distillation, to train with distillation_loss on
   records that hold the teacher features (evaluation and prediction are
   unchanged); None trains on the labels alone, as the original.
+  `encoder_scope`: see create_model; init_checkpoint's `bert/...`
+  variables then warm-start `<encoder_scope>/bert/...`.
   """
 
   def model_fn(features, labels, mode, params):
@@ -1135,14 +1155,15 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
     (total_loss, per_example_loss, logits, probabilities) = create_model(
         bert_config, is_training, input_ids, input_mask, segment_ids,
         None if distilling else label_ids, num_labels,
-        use_one_hot_embeddings, options=options)
+        use_one_hot_embeddings, options=options, encoder_scope=encoder_scope)
     if distilling:
       total_loss, per_example_loss = distillation_loss(
           logits, label_ids, features["teacher_targets"],
           features["has_label"], features["has_teacher"],
           distillation.temperature, distillation.teacher_weight)
-    scaffold_fn = checkpoints.initialize_from_checkpoint(init_checkpoint,
-                                                         use_tpu)
+    scaffold_fn = checkpoints.initialize_from_checkpoint(
+        init_checkpoint, use_tpu,
+        graph_prefix=encoder_scope + "/" if encoder_scope else "")
 
     if mode == tf_stack.ModeKeys.TRAIN:
       train_op = training.create_train_op(
@@ -1374,22 +1395,27 @@ def training_steps(num_examples, flag_values):
       "--data_dir=%s" % flag_values.data_dir)
 
 
-def build_estimator(flag_values, bert_config, processor, num_train_steps,
-                    num_warmup_steps):
-  label_list = processor.get_labels()
-  options = training.training_options_from_flags(flag_values)
-  model_fn = model_fn_builder(
+def model_fn_from_flags(flag_values, bert_config, processor, num_train_steps,
+                       num_warmup_steps, init_checkpoint=None,
+                       encoder_scope=None):
+  """model_fn_builder with the flags' settings (init_checkpoint: the
+  flag's when None)."""
+  return model_fn_builder(
       bert_config=bert_config,
-      num_labels=len(label_list),
-      init_checkpoint=flag_values.init_checkpoint,
+      num_labels=len(processor.get_labels()),
+      init_checkpoint=init_checkpoint or flag_values.init_checkpoint,
       learning_rate=flag_values.learning_rate,
       num_train_steps=num_train_steps,
       num_warmup_steps=num_warmup_steps,
       use_tpu=flag_values.use_tpu,
       use_one_hot_embeddings=flag_values.use_tpu,
       task_metrics=getattr(processor, "METRICS", ()),
-      options=options,
-      distillation=_distillation(flag_values))
+      options=training.training_options_from_flags(flag_values),
+      distillation=_distillation(flag_values),
+      encoder_scope=encoder_scope)
+
+
+def build_estimator(flag_values, model_fn):
   return tf_stack.make_estimator(
       model_fn, tf_stack.run_config_from_flags(flag_values,
                                                flag_values.output_dir),
@@ -1397,7 +1423,7 @@ def build_estimator(flag_values, bert_config, processor, num_train_steps,
       train_batch_size=flag_values.train_batch_size,
       eval_batch_size=flag_values.eval_batch_size,
       predict_batch_size=flag_values.predict_batch_size,
-      options=options)
+      options=training.training_options_from_flags(flag_values))
 
 
 def _distillation(flag_values):
@@ -1577,35 +1603,51 @@ def export(estimator, flag_values, checkpoint_path):
       checkpoint_path=checkpoint_path)
 
 
+def run_phases(flag_values, processor, tokenizer, transfer, model_fn_for):
+  """What main() does once the flags are checked: read the data, then
+  train, evaluate, predict and export as the flags ask.
+
+  Args:
+    flag_values: this script's flags (or run_classifier_with_tfhub.py's).
+    processor, tokenizer, transfer: what validate_flags returned.
+    model_fn_for: model_fn_for(num_train_steps, num_warmup_steps) -> the
+      model_fn (the steps are None without --do_train).
+  """
+  label_list = processor.get_labels()
+  examples = load_examples(processor, flag_values, transfer)
+  num_train_steps, num_warmup_steps = None, None
+  if flag_values.do_train:
+    num_train_steps, num_warmup_steps = training_steps(
+        len(examples["train"]), flag_values)
+  cli.make_output_dir(flag_values.output_dir)
+  if flag_values.export_dir:  # Fail now, not after training.
+    cli.make_output_dir(flag_values.export_dir, "export_dir")
+
+  estimator = build_estimator(flag_values,
+                              model_fn_for(num_train_steps, num_warmup_steps))
+  if flag_values.do_train:
+    train(estimator, examples["train"], label_list, tokenizer, flag_values,
+          num_train_steps)
+  if flag_values.do_eval:
+    result = evaluate(estimator, examples["dev"], label_list, tokenizer,
+                      flag_values)
+    write_eval_results(flag_values.output_dir, result)
+  if flag_values.do_predict:
+    predictions = predict(estimator, examples["test"], label_list, tokenizer,
+                          flag_values)
+    write_predictions(predictions, examples["test"], label_list,
+                      flag_values.output_dir, processor.SUBMISSION_NAME)
+  if flag_values.export_dir:
+    export(estimator, flag_values,
+           _export_checkpoint(flag_values, len(label_list)))
+
+
 def main(_):
   bert_config, processor, tokenizer, transfer = validate_flags(FLAGS)
-  label_list = processor.get_labels()
-  examples = load_examples(processor, FLAGS, transfer)
-  num_train_steps, num_warmup_steps = None, None
-  if FLAGS.do_train:
-    num_train_steps, num_warmup_steps = training_steps(
-        len(examples["train"]), FLAGS)
-  cli.make_output_dir(FLAGS.output_dir)
-  if FLAGS.export_dir:  # Fail now, not after training.
-    cli.make_output_dir(FLAGS.export_dir, "export_dir")
-
-  estimator = build_estimator(FLAGS, bert_config, processor, num_train_steps,
-                              num_warmup_steps)
-
-  if FLAGS.do_train:
-    train(estimator, examples["train"], label_list, tokenizer, FLAGS,
-          num_train_steps)
-  if FLAGS.do_eval:
-    result = evaluate(estimator, examples["dev"], label_list, tokenizer,
-                      FLAGS)
-    write_eval_results(FLAGS.output_dir, result)
-  if FLAGS.do_predict:
-    predictions = predict(estimator, examples["test"], label_list, tokenizer,
-                          FLAGS)
-    write_predictions(predictions, examples["test"], label_list,
-                      FLAGS.output_dir, processor.SUBMISSION_NAME)
-  if FLAGS.export_dir:
-    export(estimator, FLAGS, _export_checkpoint(FLAGS, len(label_list)))
+  run_phases(FLAGS, processor, tokenizer, transfer,
+             lambda num_train_steps, num_warmup_steps: model_fn_from_flags(
+                 FLAGS, bert_config, processor, num_train_steps,
+                 num_warmup_steps))
 
 
 # The flags without which the script stops before main() runs.

@@ -41,6 +41,15 @@ ORIGINAL_FLAGS = {
         "warmup_proportion": 0.1, "n_best_size": 20, "max_answer_length": 30,
         "verbose_logging": False, "version_2_with_negative": False,
         "null_score_diff_threshold": 0.0}),
+    # It imported run_classifier.py and so had all of its flags.
+    "run_classifier_with_tfhub": dict(RUNTIME, **{
+        "bert_hub_module_handle": None, "data_dir": None,
+        "bert_config_file": None, "task_name": None, "vocab_file": None,
+        "output_dir": None, "init_checkpoint": None, "do_lower_case": True,
+        "max_seq_length": 128, "do_train": False, "do_eval": False,
+        "do_predict": False, "train_batch_size": 32, "eval_batch_size": 8,
+        "predict_batch_size": 8, "learning_rate": 5e-5,
+        "num_train_epochs": 3.0, "warmup_proportion": 0.1}),
     "extract_features": {
         "input_file": None, "output_file": None, "layers": "-1,-2,-3,-4",
         "bert_config_file": None, "max_seq_length": 128,
@@ -65,7 +74,8 @@ def test_original_flags_and_defaults(script):
 
 
 @pytest.mark.parametrize("script",
-                         ["run_pretraining", "run_classifier", "run_squad"])
+                         ["run_pretraining", "run_classifier", "run_squad",
+                          "run_classifier_with_tfhub"])
 def test_training_flags_default_to_the_original(script):
   module = importlib.import_module(script)
   for name, default in NEUTRAL_TRAINING_FLAGS.items():
@@ -75,6 +85,7 @@ def test_training_flags_default_to_the_original(script):
 # New prediction flags: off by default, so predictions are the original's.
 NEUTRAL_PREDICTION_FLAGS = {
     "run_classifier": {"skip_padding": False},
+    "run_classifier_with_tfhub": {"skip_padding": False},
     "extract_features": {"precision": "fp32", "skip_padding": False},
     "run_squad": {"skip_padding": False},
 }

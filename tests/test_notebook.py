@@ -152,8 +152,15 @@ def _read_lines(path):
     return result_file.read().splitlines()
 
 
+# TensorFlow's C++ log lines (either format) and start-up notes.
+TENSORFLOW_NOISE = re.compile(r"^[IWE]\d{4} |absl::InitializeLog|cuInit|"
+                              r"oneDNN|cuda_|\.cc:\d+\] ", re.MULTILINE)
+
+
 @pytest.mark.slow
-def test_notebook_runs_offline_end_to_end(tmp_path):
+def test_notebook_runs_offline_end_to_end(tmp_path, monkeypatch):
+  # TensorFlow's own default log level, as on Colab.
+  monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
   data_dir = str(tmp_path / "reviews")
   _write_review_subset(data_dir)
   work_dir = tmp_path / "work"
@@ -170,6 +177,10 @@ def test_notebook_runs_offline_end_to_end(tmp_path):
       "NEW_SENTENCES": NEW_SENTENCES,
   })
   printed = _stream_text(_execute(notebook, tmp_path))
+  # The cells that use TensorFlow in the kernel show none of its start-up
+  # lines; the scripts they run filter their own.
+  assert not TENSORFLOW_NOISE.findall(printed), TENSORFLOW_NOISE.findall(
+      printed)
 
   assert PROBE_PREFIX + sys.prefix in printed.splitlines(), printed[:2000]
   output_dir = work_dir / "sst2_output"

@@ -250,7 +250,7 @@ def test_tensorboard_scalars_at_save_summary_steps(tmp_path, monkeypatch,
 @pytest.mark.parametrize("script", [
     "run_classifier.py", "run_squad.py", "run_pretraining.py",
     "create_pretraining_data.py", "extract_features.py",
-    "convert_checkpoint.py"])
+    "convert_checkpoint.py", "run_classifier_with_tfhub.py"])
 def test_help_starts_with_what_the_script_does(script):
   done = run_in_process(script, extra_args=["--help"])
   assert done.returncode == 0
