@@ -167,3 +167,27 @@ def test_regression_head_returns_the_score(tmp_path, classifier):
               reader.get_tensor("output_bias")[:1])
   assert scores.shape == (3, 1)
   np.testing.assert_allclose(scores, expected, atol=1e-6)
+
+
+def test_the_readme_example_calls_the_real_api():
+  """README's "Predicting from Python" code: valid Python whose keyword
+  arguments and methods are BertPredictor's."""
+  import ast  # pylint: disable=g-import-not-at-top
+  import inspect  # pylint: disable=g-import-not-at-top
+  from conftest import ROOT  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as reader:
+    readme = reader.read()
+  section = readme.split("### Predicting from Python", 1)[1]
+  code = section.split("```python\n", 1)[1].split("```", 1)[0]
+  tree = ast.parse(code)
+  parameters = inspect.signature(predictor.BertPredictor.__init__).parameters
+  calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+  constructed = [call for call in calls
+                 if getattr(call.func, "attr", None) == "BertPredictor"]
+  assert len(constructed) == 2
+  for call in constructed:
+    assert {keyword.arg for keyword in call.keywords} <= set(parameters)
+  methods = {call.func.attr for call in calls
+             if isinstance(call.func, ast.Attribute)} - {"BertPredictor"}
+  assert methods == {"predict", "encode"}
+  assert all(hasattr(predictor.BertPredictor, name) for name in methods)
