@@ -48,6 +48,12 @@ Heads:
     pooled·Wᵀ + b, the `probabilities` of run_classifier.py's
     test_results.tsv (for a one-output regression head such as STS-B, the
     score pooled·Wᵀ + b itself).
+  * "tagger": a run_ner.py checkpoint (`cls/tagger/...`), read by
+    run_ner.tagger_head itself; its labels come from `labels` or from the
+    label_list.txt that training wrote beside the checkpoint. `tag` takes
+    sentences (a string is split on whitespace, or a list of words) and
+    returns (word, tag) pairs, each word read at its first WordPiece in the
+    window that gives it the most context, as run_ner.py --do_predict.
   * "encoder": any BERT checkpoint (a released one, pretraining, SQuAD);
     only `encode` is available.
 `encode` works with both heads and returns the pooled output and the last
@@ -70,6 +76,8 @@ from __future__ import print_function
 # console before TensorFlow: it hides TensorFlow's start-up log lines.
 import console  # pylint: disable=g-bad-import-order
 
+import os
+
 import numpy as np
 import six
 import tensorflow as tf
@@ -79,12 +87,13 @@ import cli
 import modeling
 import records
 import run_classifier
+import run_ner
 import tokenization
 import training
 
 tf1 = tf.compat.v1
 
-HEADS = ("classifier", "encoder")
+HEADS = ("classifier", "encoder", "tagger")
 
 
 def pack_features(tokenizer, text_a, text_b, max_seq_length):
@@ -142,6 +151,46 @@ def _num_labels_from_checkpoint(shapes, init_checkpoint, num_labels):
   return found
 
 
+def _tagger_labels(shapes, init_checkpoint, labels):
+  """The tagger's labels: `labels`, or the label_list.txt beside the
+  checkpoint; their number must be the head's width."""
+  weights = run_ner.HEAD_VARIABLES[0]
+  if weights not in shapes:
+    raise ValueError("%s has no %s: it is not a run_ner.py checkpoint." %
+                     (init_checkpoint, weights))
+  if labels is None:
+    path = os.path.join(os.path.dirname(init_checkpoint),
+                        run_ner.LABEL_LIST_FILE)
+    if not tf.io.gfile.exists(path):
+      raise ValueError("labels=None and there is no %s beside %s: pass the "
+                       "labels, in the order of the model's outputs." %
+                       (run_ner.LABEL_LIST_FILE, init_checkpoint))
+    labels = run_ner.read_label_list(path)
+  labels = list(labels)
+  if len(labels) != shapes[weights][0]:
+    raise ValueError("%d labels, but %s tags with %d." %
+                     (len(labels), init_checkpoint, shapes[weights][0]))
+  return labels
+
+
+def _as_word_lists(inputs):
+  """A sentence, or a list of sentences, each a string (split on
+  whitespace) or a list of words -> list of word lists."""
+  if isinstance(inputs, (six.text_type, bytes)):
+    inputs = [inputs]
+  sentences = []
+  for item in inputs:
+    if isinstance(item, (six.text_type, bytes)):
+      sentences.append(tokenization.convert_to_unicode(item).split())
+    elif isinstance(item, (list, tuple)):
+      sentences.append([tokenization.convert_to_unicode(word)
+                        for word in item])
+    else:
+      raise ValueError("Each sentence must be a string or a list of words, "
+                       "got %r." % (item,))
+  return sentences
+
+
 def _restore(session, init_checkpoint, shapes):
   """Restores every graph variable from the same-named checkpoint tensor."""
   variables = {var.op.name: var for var in tf1.global_variables()}
@@ -172,14 +221,15 @@ class BertPredictor(object):
                do_lower_case=True, max_seq_length=128, num_labels=None,
                head="classifier", batch_size=32,
                use_one_hot_embeddings=False, session_config=None,
-               precision="fp32", skip_padding=False):
+               precision="fp32", skip_padding=False, labels=None,
+               doc_stride=64):
     """Loads the tokenizer, builds the graph and restores the weights.
 
     Args:
       bert_config_file, vocab_file, init_checkpoint, do_lower_case,
         max_seq_length: as the run_classifier.py flags of the same names.
       num_labels: classifier width; None reads it from the checkpoint.
-      head: "classifier" or "encoder" (see the module docstring).
+      head: "classifier", "encoder" or "tagger" (see the module docstring).
       batch_size: the most examples run through the model at once.
       use_one_hot_embeddings: one-hot word lookup (TPU style).
       session_config: optional tf.compat.v1.ConfigProto.
@@ -189,6 +239,9 @@ class BertPredictor(object):
         up to a multiple of 8), instead of [B, max_seq_length]
         (run_classifier.py's --skip_padding); the inputs of one call are
         batched in order of length.
+      labels: the tagger's labels in output order; None reads the
+        label_list.txt beside the checkpoint (run_ner.py writes it).
+      doc_stride: the tagger's window stride (run_ner.py's --doc_stride).
 
     Raises:
       ValueError: bad head, precision, files, lengths or a checkpoint that
@@ -211,9 +264,14 @@ class BertPredictor(object):
                                         self.bert_config)
     self.head = head
     self.num_labels = None
+    self.labels = None
     if head == "classifier":
       self.num_labels = _num_labels_from_checkpoint(shapes, init_checkpoint,
                                                     num_labels)
+    elif head == "tagger":
+      self.labels = _tagger_labels(shapes, init_checkpoint, labels)
+      self.num_labels = len(self.labels)
+    self.doc_stride = doc_stride
     self.max_seq_length = max_seq_length
     self.batch_size = batch_size
     self.precision = precision
@@ -262,6 +320,10 @@ class BertPredictor(object):
           self._pooled_output, None, self.num_labels, is_training=False)
       if self.num_labels == 1:  # The regression score, [B] -> [B, 1].
         self._probabilities = self._probabilities[:, None]
+    elif self.head == "tagger":  # [B, L, C], on the batch's own length.
+      _, _, _, self._probabilities = run_ner.tagger_head(
+          model.get_sequence_output(), None, None, self.num_labels,
+          is_training=False)
 
   def featurize(self, inputs):
     """Texts or pairs -> int32 arrays input_ids, input_mask, segment_ids,
@@ -318,11 +380,47 @@ class BertPredictor(object):
       float32 [n, num_labels]: softmax probabilities, in label order; for a
       regression checkpoint (num_labels 1) the predicted score, [n, 1].
     """
-    if self._probabilities is None:
+    if self.head != "classifier":
       raise ValueError("predict() needs head=\"classifier\"; this predictor "
-                       "was built with head=%r, use encode()." % self.head)
+                       "was built with head=%r, use encode()%s." %
+                       (self.head, " or tag()" if self.head == "tagger"
+                        else ""))
     (probabilities,), _ = self._run([self._probabilities], inputs)
     return probabilities
+
+  def tag(self, inputs):
+    """Tags the words of sentences with a run_ner.py checkpoint.
+
+    Args:
+      inputs: a sentence, or a list of sentences; each a string (words split
+        on whitespace) or a list of words.
+
+    Returns:
+      A list, per sentence, of (word, tag) pairs.
+    """
+    if self.head != "tagger":
+      raise ValueError("tag() needs head=\"tagger\"; this predictor was "
+                       "built with head=%r." % self.head)
+    sentences = [run_ner.Sentence(words, None, 0, "input", index + 1)
+                 for index, words in enumerate(_as_word_lists(inputs))]
+    features = run_ner.convert_sentences(sentences, self.labels,
+                                         self.tokenizer, self.max_seq_length,
+                                         self.doc_stride)
+    results = []
+    for start in range(0, len(features), self.batch_size):
+      batch = features[start:start + self.batch_size]
+      probabilities = self.session.run(self._probabilities, feed_dict={
+          self._input_ids: [feature.input_ids for feature in batch],
+          self._input_mask: [feature.input_mask for feature in batch],
+          self._segment_ids: [feature.segment_ids for feature in batch]})
+      results.extend({"unique_ids": feature.unique_id,
+                      "probabilities": values}
+                     for feature, values in zip(batch, probabilities))
+    tags = run_ner.predicted_labels(
+        sentences, run_ner.word_probabilities(results, features,
+                                              len(sentences)), self.labels)
+    return [list(zip(sentence.words, sentence_tags))
+            for sentence, sentence_tags in zip(sentences, tags)]
 
   def encode(self, inputs):
     """Encoder outputs for texts or pairs (see `predict` for `inputs`).

@@ -321,14 +321,17 @@ def trim_padding(features, sequence_names, mask_name="input_mask",
   return trimmed
 
 
-def skipping_padding(input_fn, sequence_names, mask_name="input_mask"):
+def skipping_padding(input_fn, sequence_names, mask_name="input_mask",
+                     multiple=8):
   """Wraps an input_fn(params) whose dataset yields feature batches so that
-  every batch is cut by `trim_padding`. Shapes become dynamic, which TPUs
-  cannot compile; `validate_shared_flags` rejects --skip_padding there."""
+  every batch is cut by `trim_padding` (to a multiple of `multiple`).
+  Shapes become dynamic, which TPUs cannot compile; `validate_shared_flags`
+  rejects --skip_padding there."""
 
   def trimmed_input_fn(params):
     return input_fn(params).map(
-        lambda features: trim_padding(features, sequence_names, mask_name))
+        lambda features: trim_padding(features, sequence_names, mask_name,
+                                      multiple))
 
   return trimmed_input_fn
 
