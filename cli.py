@@ -29,9 +29,6 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
-import os
-import sys
-import traceback
 
 from absl import flags
 import six
@@ -40,6 +37,7 @@ import tensorflow as tf
 import checkpoints
 import console
 import modeling
+import runner
 import tf_stack
 import tokenization
 import training
@@ -165,83 +163,31 @@ def mark_flags_as_required(names, flag_values):
     flags.mark_flag_as_required(name, flag_values=flag_values)
 
 
-def _script_name():
-  return os.path.basename(sys.argv[0]) if sys.argv else "bert"
-
-
-def fail(message, program=None):
-  """Prints `<program>: error: <message>` as one line and exits with 1
-  (`program` defaults to the script's file name)."""
-  one_line = " ".join(str(message).split())
-  sys.stderr.write("%s: error: %s\n" % (program or _script_name(), one_line))
-  sys.stderr.flush()
-  sys.exit(1)
-
+# One-line errors and --help come from runner.py (TensorFlow-free, for the
+# scripts that need no TensorFlow); cli adds TensorFlow's error types and
+# logging set-up.
+fail = runner.fail
+script_help = runner.script_help
 
 # Exceptions that mean "the user's input or environment is wrong" and are
 # reported as one line instead of a traceback. Set BERT_TRACEBACK=1 to see
 # the traceback anyway.
-USER_ERRORS = (ValueError, IOError, OSError, tf.errors.NotFoundError,
-               tf.errors.PermissionDeniedError,
-               tf.errors.FailedPreconditionError, tf.errors.DataLossError)
+USER_ERRORS = runner.USER_ERRORS + (
+    tf.errors.NotFoundError, tf.errors.PermissionDeniedError,
+    tf.errors.FailedPreconditionError, tf.errors.DataLossError)
 
 
 def run_script(main, flag_values, usage=None, argv=None, required=()):
   """Parses `argv` into `flag_values`, runs `main(argv)`, reports errors.
 
-  Replaces `absl.app.run` for scripts with their own FlagValues. Supports
-  --flagfile, --help/--helpfull (which print `usage`, the script's
-  docstring, before the flags), absl's --verbosity, and absl's boolean
-  forms (--x, --nox, --x=true). Flag errors (including a flag of
-  `required` left unset) print the usage error; user errors (ValueError,
-  missing or unreadable files, corrupt data) print one line; both exit 1.
-  `required` is checked here rather than marked on the FlagValues, so that
-  a script's FLAGS stay usable without them in the same process (tests,
-  notebooks).
+  `runner.run_script` with TensorFlow's file errors as user errors and the
+  scripts' logging (console.setup_logging): --help prints `usage` and the
+  flags, a flag of `required` left unset or a user error prints one line
+  and exits 1.
   """
-  argv = list(sys.argv if argv is None else argv)
-  program = os.path.basename(argv[0]) if argv else None
-  if "verbosity" not in flag_values:
-    # absl's own flag object: its value is what absl logging reads.
-    flag_values["verbosity"] = flags.FLAGS["verbosity"]
-  if any(arg in ("-h", "--help", "--helpfull", "-?") for arg in argv[1:]):
-    print(script_help(flag_values, usage))
-    sys.exit(0)
-  try:
-    remaining = flag_values(argv)
-  except flags.Error as error:
-    fail("%s (run with --help to list the flags)" % error, program)
-  missing = [name for name in required if flag_values[name].value is None]
-  if len(missing) == 1:  # absl's own words for a required flag.
-    fail("flag --%s=None: Flag --%s must have a value other than None. "
-         "(run with --help to list the flags)" % (missing[0], missing[0]),
-         program)
-  if missing:
-    fail("flags %s must have a value other than None. (run with --help to "
-         "list the flags)" % ", ".join("--" + name for name in missing),
-         program)
-  # absl's logging reads the global FLAGS; mark them parsed (with their
-  # defaults) so that it does not warn about logging before flag parsing.
-  flags.FLAGS.mark_as_parsed()
-  console.setup_logging(flag_values.verbosity)
-  try:
-    main(remaining)
-  except USER_ERRORS as error:
-    if os.environ.get("BERT_TRACEBACK"):
-      traceback.print_exc()
-    message = getattr(error, "message", None) or str(error)
-    fail(message, program)
-  except KeyboardInterrupt:
-    fail("interrupted; outputs that were not finished were not renamed to "
-         "their final names", program)
-
-
-def script_help(flag_values, usage=None):
-  """The --help text: the script's usage text, then its flags."""
-  text = flag_values.get_help()
-  if usage:
-    text = "%s\n\nFlags:\n%s" % (usage.strip(), text)
-  return text
+  runner.run_script(main, flag_values, usage=usage, argv=argv,
+                    required=required, user_errors=USER_ERRORS,
+                    setup_logging=console.setup_logging)
 
 
 # --------------------------------------------------------------------------

@@ -11,6 +11,8 @@ real flags, and prints what it produced:
   4. run_squad.py: fine-tune on demo/squad (SQuAD 2.0), predict, evaluate
   5. extract_features.py: contextual vectors for a few sentences
   6. convert_checkpoint.py: to the Hugging Face layout and back, losslessly
+  7. create_vocab.py: a WordPiece vocabulary learned from the bundled
+     text, then pretraining data and a short pretraining run with it
 
 The model is far too small (and trained far too briefly) for its scores to
 mean anything: the demo shows the pipeline working, not accuracy. All
@@ -192,6 +194,40 @@ def conversion():
     sys.exit("demo: the checkpoint round trip was not lossless")
 
 
+def learned_vocabulary():
+  """The whole pipeline from raw text: learn vocab.txt, make pretraining
+  data with it, pretrain a tiny model whose config takes its size."""
+  vocab = os.path.join(OUT, "learned_vocab", "vocab.txt")
+  os.makedirs(os.path.join(ROOT, OUT, "learned_vocab"))
+  corpus = ",".join(["sample_text.txt", "demo/mrpc/*.tsv"])
+  run("7a. A WordPiece vocabulary learned from the bundled text",
+      "create_vocab.py", input_file=corpus, output_file=vocab,
+      do_lower_case=True, vocab_size=2000, num_unused=20)
+  with open(os.path.join(ROOT, vocab), encoding="utf-8") as reader:
+    entries = reader.read().split("\n")[:-1]
+  print("    %s: %d entries; %s" % (vocab, len(entries), " ".join(
+      entries[:5] + ["..."] + entries[25:35] + ["..."] + entries[-5:])))
+  with open(os.path.join(ROOT, CONFIG)) as reader:
+    config = json.load(reader)
+  config["vocab_size"] = len(entries)
+  config_file = os.path.join(OUT, "learned_vocab", "bert_config.json")
+  with open(os.path.join(ROOT, config_file), "w") as writer:
+    json.dump(config, writer, indent=2)
+  data = os.path.join(OUT, "learned_vocab", "pretraining_data.tfrecord")
+  run("7b. Pretraining data with the learned vocabulary",
+      "create_pretraining_data.py", input_file="sample_text.txt",
+      output_file=data, vocab_file=vocab, do_lower_case=True,
+      max_seq_length=64, max_predictions_per_seq=10, dupe_factor=2)
+  output_dir = os.path.join(OUT, "learned_vocab", "pretraining")
+  run("7c. Pretraining a tiny BERT on it (20 steps), then eval",
+      "run_pretraining.py", input_file=data, output_dir=output_dir,
+      bert_config_file=config_file, do_train=True, do_eval=True,
+      train_batch_size=16, eval_batch_size=16, max_seq_length=64,
+      max_predictions_per_seq=10, num_train_steps=20, num_warmup_steps=2,
+      learning_rate=1e-3, max_eval_steps=5)
+  show_file(os.path.join(output_dir, "eval_results.txt"))
+
+
 def main():
   # The in-process steps import TensorFlow; its C++ start-up chatter about
   # absent GPUs is noise here (the scripts' own logs go to demo_output/).
@@ -206,6 +242,7 @@ def main():
   squad(checkpoint)
   features(checkpoint)
   conversion()
+  learned_vocabulary()
   print("\nDemo finished in %.0f s; outputs in %s/" % (time.time() - start,
                                                       OUT))
 

@@ -1416,13 +1416,8 @@ def model_fn_from_flags(flag_values, bert_config, processor, num_train_steps,
 
 
 def build_estimator(flag_values, model_fn):
-  return tf_stack.make_estimator(
-      model_fn, tf_stack.run_config_from_flags(flag_values,
-                                               flag_values.output_dir),
-      use_tpu=flag_values.use_tpu,
-      train_batch_size=flag_values.train_batch_size,
-      eval_batch_size=flag_values.eval_batch_size,
-      predict_batch_size=flag_values.predict_batch_size,
+  return tf_stack.estimator_from_flags(
+      flag_values, model_fn,
       options=training.training_options_from_flags(flag_values))
 
 

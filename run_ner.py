@@ -844,13 +844,7 @@ def build_estimator(flag_values, bert_config, num_labels, num_train_steps,
       num_train_steps=num_train_steps, num_warmup_steps=num_warmup_steps,
       use_tpu=flag_values.use_tpu,
       use_one_hot_embeddings=flag_values.use_tpu, options=options)
-  return tf_stack.make_estimator(
-      model_fn, tf_stack.run_config_from_flags(flag_values,
-                                               flag_values.output_dir),
-      use_tpu=flag_values.use_tpu,
-      train_batch_size=flag_values.train_batch_size,
-      eval_batch_size=flag_values.eval_batch_size,
-      predict_batch_size=flag_values.predict_batch_size, options=options)
+  return tf_stack.estimator_from_flags(flag_values, model_fn, options=options)
 
 
 def _features(sentences, label_list, tokenizer, flag_values):

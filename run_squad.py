@@ -1466,12 +1466,8 @@ def _build_estimator(flag_values, shared, num_train_steps, num_warmup_steps):
       use_one_hot_embeddings=flag_values.use_tpu,
       options=shared.options)
   # With use_tpu=False, TPUEstimator runs as a plain Estimator on CPU/GPU.
-  return tf_stack.make_estimator(
-      model_fn,
-      tf_stack.run_config_from_flags(flag_values, flag_values.output_dir),
-      flag_values.use_tpu, train_batch_size=flag_values.train_batch_size,
-      predict_batch_size=flag_values.predict_batch_size,
-      options=shared.options)
+  return tf_stack.estimator_from_flags(flag_values, model_fn,
+                                       options=shared.options)
 
 
 def _write_features(examples, tokenizer, filename, is_training, flag_values,

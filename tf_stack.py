@@ -142,6 +142,19 @@ def run_config_from_flags(flag_values, output_dir, tf_random_seed=None):
       tf_random_seed=tf_random_seed, **extra)
 
 
+def estimator_from_flags(flag_values, model_fn, options=None):
+  """`make_estimator` for a fine-tuning script: its run-config and TPU
+  flags, --output_dir, and the batch-size flags it defines."""
+  def flag(name):
+    return getattr(flag_values, name) if name in flag_values else None
+  return make_estimator(
+      model_fn, run_config_from_flags(flag_values, flag_values.output_dir),
+      use_tpu=flag_values.use_tpu,
+      train_batch_size=flag("train_batch_size"),
+      eval_batch_size=flag("eval_batch_size"),
+      predict_batch_size=flag("predict_batch_size"), options=options)
+
+
 def make_estimator(model_fn, run_config, use_tpu, train_batch_size=None,
                    eval_batch_size=None, predict_batch_size=None,
                    options=None):

@@ -358,6 +358,19 @@ def prepare_model(work_dir, model, python):
 # Running the scripts (ours and the peer's).
 
 
+def cpu_model():
+  """The CPU's model name (from /proc/cpuinfo where there is one)."""
+  try:
+    with open("/proc/cpuinfo") as reader:
+      for line in reader:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  import platform  # pylint: disable=g-import-not-at-top
+  return platform.processor() or "unknown CPU"
+
+
 def stack_info():
   """The TensorFlow stack of this interpreter (run in a child)."""
   import platform  # pylint: disable=g-import-not-at-top

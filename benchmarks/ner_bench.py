@@ -43,7 +43,6 @@ torch transformers accelerate); this project does not depend on them.
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -53,7 +52,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
+import bench_util  # pylint: disable=g-import-not-at-top,wrong-import-position
 import conll_metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 SETTINGS = dict(max_seq_length=64, batch_size=32, epochs=3.0,
@@ -255,17 +256,6 @@ def run_peer(args, hf_dir, data_dir, output, seed):
 # --------------------------------------------------------------------------
 
 
-def cpu_model():
-  try:
-    with open("/proc/cpuinfo") as reader:
-      for line in reader:
-        if line.startswith("model name"):
-          return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or "unknown"
-
-
 def main():
   args = parse_args()
   if args.peer_child:
@@ -294,7 +284,7 @@ def main():
   print("\nWNUT-16 (%d sentences, every fifth held out), all-MiniLM-L6-v2, "
         "seq %d, batch %d, %g epochs; %s, %d cores; medians of %d rounds\n" %
         (num_sentences, SETTINGS["max_seq_length"], SETTINGS["batch_size"],
-         SETTINGS["epochs"], cpu_model(), os.cpu_count(), args.rounds))
+         SETTINGS["epochs"], bench_util.cpu_model(), os.cpu_count(), args.rounds))
   print("| | held-out entity F1 | word accuracy | training examples/s |")
   print("|---|---|---|---|")
   medians = {}

@@ -117,7 +117,9 @@ def test_errors():
     make_predictor(PRETRAIN_CKPT)
   with pytest.raises(ValueError, match="num_labels=3 but .* 2-label"):
     make_predictor(num_labels=3)
-  with pytest.raises(ValueError, match="head='tagger'"):
+  with pytest.raises(ValueError, match="head='segmenter': use one of"):
+    make_predictor(head="segmenter")
+  with pytest.raises(ValueError, match="not a run_ner.py checkpoint"):
     make_predictor(head="tagger")
   with pytest.raises(ValueError, match="sequence length 129"):
     make_predictor(max_seq_length=129)
