@@ -619,10 +619,7 @@ def build_estimator(bert_config, options):
       use_one_hot_embeddings=FLAGS.use_tpu,
       options=options)
   # With use_tpu=False, TPUEstimator runs as a plain Estimator on CPU/GPU.
-  return tf_stack.make_estimator(
-      model_fn, tf_stack.run_config_from_flags(FLAGS, FLAGS.output_dir),
-      use_tpu=FLAGS.use_tpu, train_batch_size=FLAGS.train_batch_size,
-      eval_batch_size=FLAGS.eval_batch_size, options=options)
+  return tf_stack.estimator_from_flags(FLAGS, model_fn, options=options)
 
 
 def log_resume_point(output_dir, num_train_steps):
