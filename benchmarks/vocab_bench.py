@@ -117,6 +117,9 @@ def parse_args():
   parser.add_argument("--sizes", default="8000,30000")
   parser.add_argument("--rounds", type=int, default=3)
   parser.add_argument("--corpora", default="English Wikipedia,Shakespeare")
+  parser.add_argument("--learners", default="",
+                      help="Comma-separated subset of the learners' names "
+                      "(default: all three).")
   parser.add_argument("--work_dir", default="/tmp/vocab_bench")
   return parser.parse_args()
 
@@ -310,7 +313,8 @@ def main():
       peaks = collections.defaultdict(list)
       outputs = {}
       for round_index in range(args.rounds):
-        names = list(learners(args, "", "", size))
+        names = [name for name in learners(args, "", "", size)
+                 if not args.learners or name in args.learners.split(",")]
         # Alternate the order each round.
         names = names[round_index % len(names):] + names[
             :round_index % len(names)]
