@@ -59,7 +59,9 @@ length. The vocabulary grows by a fixed share per round, so a few dozen
 rounds reach any size. Memory is the word table plus, per distinct word,
 its split and its pairs. Pieces are learned from at most
 `max_learning_words` distinct words, the most frequent ones; rarer words
-count toward the alphabet only.
+count toward the alphabet only. Words seen fewer than `min_frequency`
+times join the rounds only once the others offer nothing more, when those
+are enough to fill the vocabulary: half the work, and pieces as good.
 
 Extending a vocabulary (`base_vocab`) keeps every existing entry, adds the
 missing characters of the corpus's alphabet first and then pieces by the
