@@ -180,6 +180,49 @@ def expand_input_files(input_file, what, flag_name="input_file"):
 # Text pairs as BERT inputs.
 
 
+def window_spans(num_tokens, window, doc_stride):
+  """Windows over a long input, as the original run_squad.py places them:
+  [(start, length)], each as long as possible (`window` tokens at most),
+  the next starting min(length, doc_stride) later, the last reaching the
+  end; none for no tokens. run_squad.py and run_ner.py use them.
+
+  Raises:
+    ValueError: when the windows would never reach the end (a doc_stride
+      below 1, or a window below 1 token); the original looped forever.
+  """
+  spans = []
+  start = 0
+  while start < num_tokens:
+    length = min(num_tokens - start, window)
+    spans.append((start, length))
+    if start + length == num_tokens:
+      break
+    if min(length, doc_stride) < 1:
+      raise ValueError(
+          "A document of %d WordPiece tokens cannot be cut into windows of "
+          "%d tokens starting doc_stride=%d apart." %
+          (num_tokens, window, doc_stride))
+    start += min(length, doc_stride)
+  return spans
+
+
+def max_context_windows(spans, num_tokens):
+  """For each of the first `num_tokens` positions, the index of the window
+  of `spans` ((start, length) pairs) that gives it the most context: score
+  min(tokens left, tokens right) + 0.01 x the window's length, the first
+  window on ties (the original run_squad.py's rule); None where no window
+  covers the position."""
+  best = [None] * num_tokens
+  best_score = [None] * num_tokens
+  for index, (start, length) in enumerate(spans):
+    end = start + length - 1
+    for position in range(start, min(end + 1, num_tokens)):
+      score = min(position - start, end - position) + 0.01 * length
+      if best_score[position] is None or score > best_score[position]:
+        best[position], best_score[position] = index, score
+  return best
+
+
 def truncate_seq_pair(tokens_a, tokens_b, max_length):
   """Shortens two token lists in place until together they fit max_length.
 

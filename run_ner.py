@@ -362,30 +362,6 @@ def word_pieces(words, tokenizer):
   return WordPieces(tokens, word_starts)
 
 
-def window_starts(num_tokens, window, doc_stride):
-  """The starts of the windows over `num_tokens` tokens, as run_squad.py
-  places them: from 0, `doc_stride` apart, the last one reaching the end."""
-  starts = [0]
-  while starts[-1] + window < num_tokens:
-    starts.append(starts[-1] + min(window, doc_stride))
-  return starts
-
-
-def best_windows(num_tokens, starts, window):
-  """For each token, the window (index into `starts`) where it has the most
-  context: score min(tokens left, tokens right) + 0.01 x window length,
-  the earlier window on ties (run_squad.py's rule)."""
-  best = [None] * num_tokens
-  best_score = [None] * num_tokens
-  for index, start in enumerate(starts):
-    end = min(start + window, num_tokens)
-    for position in range(start, end):
-      score = min(position - start, end - 1 - position) + 0.01 * (end - start)
-      if best_score[position] is None or score > best_score[position]:
-        best[position], best_score[position] = index, score
-  return best
-
-
 TaggingFeature = collections.namedtuple("TaggingFeature", [
     "unique_id", "sentence_index", "input_ids", "input_mask", "segment_ids",
     "label_ids", "label_weights", "word_positions"])
@@ -403,12 +379,14 @@ def _pack_window(tokens, tokenizer, max_seq_length):
 
 def sentence_windows(pieces, window, doc_stride):
   """[(start, end, {word: position in the window's tokens})] of a sentence
-  alone: the words each window predicts, by best_windows."""
-  starts = window_starts(len(pieces.tokens), window, doc_stride)
-  best = best_windows(len(pieces.tokens), starts, window)
+  alone, in run_squad.py's windows (records.window_spans): the words each
+  window predicts, those it gives the most context
+  (records.max_context_windows)."""
+  spans = records.window_spans(len(pieces.tokens), window, doc_stride)
+  best = records.max_context_windows(spans, len(pieces.tokens))
   windows = []
-  for index, start in enumerate(starts):
-    end = min(start + window, len(pieces.tokens))
+  for index, (start, length) in enumerate(spans):
+    end = start + length
     predicted = {word: piece - start
                  for word, piece in enumerate(pieces.word_starts)
                  if best[piece] == index}

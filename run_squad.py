@@ -504,39 +504,31 @@ def _answer_token_span(example, all_doc_tokens, orig_to_tok_index, tokenizer):
 
 
 def _make_doc_spans(num_doc_tokens, max_tokens_for_doc, doc_stride):
-  """Windows over the document, as `_DocSpan(start, length)`.
-
-  Each window is as long as possible; the next starts `doc_stride` pieces
-  later, or right after the window when doc_stride is at least its length
-  (then windows do not overlap); the last reaches the end. An empty
-  document has no windows.
+  """Windows over the document, as `_DocSpan(start, length)`
+  (records.window_spans: each as long as possible, the next `doc_stride`
+  pieces later or right after the window, the last reaching the end; none
+  for an empty document).
 
   Raises:
     ValueError: when the windows would never reach the end (a doc_stride
       below 1, or no room for a document token); the original looped
       forever there.
   """
-  doc_spans = []
-  start_offset = 0
-  while start_offset < num_doc_tokens:
-    length = min(num_doc_tokens - start_offset, max_tokens_for_doc)
-    doc_spans.append(_DocSpan(start=start_offset, length=length))
-    if start_offset + length == num_doc_tokens:
-      break
-    if min(length, doc_stride) < 1:
-      raise ValueError(
-          "A document of %d WordPiece tokens cannot be cut into windows of "
-          "%d tokens starting doc_stride=%d apart. Use a doc_stride of at "
-          "least 1, and a max_seq_length that leaves room for the question, "
-          "[CLS], two [SEP] and at least one document token." %
-          (num_doc_tokens, max_tokens_for_doc, doc_stride))
-    start_offset += min(length, doc_stride)
-  return doc_spans
+  try:
+    spans = records.window_spans(num_doc_tokens, max_tokens_for_doc,
+                                 doc_stride)
+  except ValueError as error:
+    raise ValueError(
+        "%s Use a doc_stride of at least 1, and a max_seq_length that leaves "
+        "room for the question, [CLS], two [SEP] and at least one document "
+        "token." % error)
+  return [_DocSpan(start, length) for start, length in spans]
 
 
 def _pack_window(query_tokens, all_doc_tokens, tok_to_orig_index, doc_spans,
-                 doc_span_index):
-  """Tokens and segment ids of `[CLS] query [SEP] window [SEP]`.
+                 doc_span_index, max_context):
+  """Tokens and segment ids of `[CLS] query [SEP] window [SEP]`;
+  `max_context` is records.max_context_windows of the document's windows.
 
   Returns:
     (tokens, segment_ids, token_to_orig_map, token_is_max_context); the two
@@ -550,8 +542,8 @@ def _pack_window(query_tokens, all_doc_tokens, tok_to_orig_index, doc_spans,
   for i in range(doc_span.length):
     split_token_index = doc_span.start + i
     token_to_orig_map[len(tokens)] = tok_to_orig_index[split_token_index]
-    token_is_max_context[len(tokens)] = _check_is_max_context(
-        doc_spans, doc_span_index, split_token_index)
+    token_is_max_context[len(tokens)] = (
+        max_context[split_token_index] == doc_span_index)
     tokens.append(all_doc_tokens[split_token_index])
     segment_ids.append(1)
   tokens.append("[SEP]")
@@ -634,11 +626,14 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length,
     max_tokens_for_doc = max_seq_length - len(query_tokens) - 3
     doc_spans = _make_doc_spans(len(all_doc_tokens), max_tokens_for_doc,
                                 doc_stride)
+    max_context = records.max_context_windows(doc_spans,
+                                              len(all_doc_tokens))
     for doc_span_index in range(len(doc_spans)):
       feature = _make_feature(
           example, example_index, unique_id, query_tokens, all_doc_tokens,
-          tok_to_orig_index, doc_spans, doc_span_index, tokenizer,
-          max_seq_length, is_training, tok_start_position, tok_end_position)
+          tok_to_orig_index, doc_spans, doc_span_index, max_context,
+          tokenizer, max_seq_length, is_training, tok_start_position,
+          tok_end_position)
       if example_index < _NUM_LOGGED_EXAMPLES:
         _log_feature(feature, example, is_training)
       output_fn(feature)
@@ -647,13 +642,13 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length,
 
 def _make_feature(example, example_index, unique_id, query_tokens,
                   all_doc_tokens, tok_to_orig_index, doc_spans, doc_span_index,
-                  tokenizer, max_seq_length, is_training, tok_start_position,
-                  tok_end_position):
+                  max_context, tokenizer, max_seq_length, is_training,
+                  tok_start_position, tok_end_position):
   """The InputFeatures of one document window, padded to max_seq_length."""
   (tokens, segment_ids, token_to_orig_map,
    token_is_max_context) = _pack_window(query_tokens, all_doc_tokens,
                                         tok_to_orig_index, doc_spans,
-                                        doc_span_index)
+                                        doc_span_index, max_context)
   input_ids = tokenizer.convert_tokens_to_ids(tokens)
   # 1 marks real tokens: padding is never attended to.
   input_mask = [1] * len(input_ids)
@@ -710,21 +705,12 @@ def _check_is_max_context(doc_spans, cur_span_index, position):
   A token at `position` (a document piece index) can be in several
   windows. Its score in a window is min(left context, right context) +
   0.01 * window length; the first window with the highest score owns it.
-  Only that window may start an answer there.
+  Only that window may start an answer there. (The original's helper;
+  feature conversion computes every position's owner at once with
+  records.max_context_windows.)
   """
-  best_score = None
-  best_span_index = None
-  for (span_index, doc_span) in enumerate(doc_spans):
-    end = doc_span.start + doc_span.length - 1
-    if position < doc_span.start or position > end:
-      continue
-    num_left_context = position - doc_span.start
-    num_right_context = end - position
-    score = min(num_left_context, num_right_context) + 0.01 * doc_span.length
-    if best_score is None or score > best_score:
-      best_score = score
-      best_span_index = span_index
-  return cur_span_index == best_span_index
+  return (records.max_context_windows(doc_spans, position + 1)[position] ==
+          cur_span_index)
 
 
 class FeatureWriter(object):

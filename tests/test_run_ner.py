@@ -12,6 +12,7 @@ from conftest import GOLDEN_DIR
 from conftest import ROOT
 import conll_metrics
 import predictor
+import records
 import run_ner
 import run_squad
 from script_runner import assert_clean_failure
@@ -106,21 +107,37 @@ def test_the_readme_alignment_example(tmp_path):
 
 
 def test_windows_are_run_squads_and_each_word_has_its_most_context():
+  """run_ner.py cuts sentences with run_squad.py's windows (shared in
+  records) and predicts each word in the window of run_squad.py's
+  most-context rule, checked here against the rule written out."""
   for num_tokens, window, stride in [(30, 8, 3), (9, 8, 8), (8, 8, 2),
                                      (25, 10, 10), (17, 6, 1)]:
-    starts = run_ner.window_starts(num_tokens, window, stride)
-    spans = []
-    for start in starts:
-      spans.append(run_squad.collections.namedtuple(
-          "DocSpan", ["start", "length"])(start, min(window,
-                                                     num_tokens - start)))
-    assert starts[-1] + spans[-1].length == num_tokens
-    best = run_ner.best_windows(num_tokens, starts, window)
+    spans = records.window_spans(num_tokens, window, stride)
+    assert spans == [(s.start, s.length) for s in run_squad._make_doc_spans(
+        num_tokens, window, stride)]
+    starts = [0]
+    while starts[-1] + window < num_tokens:
+      starts.append(starts[-1] + min(window, stride))
+    assert spans == [(start, min(window, num_tokens - start))
+                     for start in starts]
+    best = records.max_context_windows(spans, num_tokens)
     for position in range(num_tokens):
-      owners = [index for index in range(len(spans)) if
-                run_squad._check_is_max_context(spans, index, position)]
-      assert owners == [best[position]], (num_tokens, window, stride,
-                                          position)
+      scores = [(min(position - start, start + length - 1 - position) +
+                 0.01 * length, -index)
+                for index, (start, length) in enumerate(spans)
+                if start <= position < start + length]
+      assert best[position] == -max(scores)[1], (num_tokens, window, stride,
+                                                 position)
+      assert run_squad._check_is_max_context(
+          [run_squad._DocSpan(*span) for span in spans], best[position],
+          position)
+    words = run_ner.WordPieces(list(range(num_tokens)),
+                               list(range(num_tokens)))
+    windows = run_ner.sentence_windows(words, window, stride)
+    assert [(start, end - start) for start, end, _ in windows] == spans
+    for index, (start, _, predicted) in enumerate(windows):
+      assert predicted == {word: word - start for word in range(num_tokens)
+                           if best[word] == index}
 
 
 def test_a_long_sentence_is_windowed_and_each_word_predicted_once(tmp_path):
