@@ -896,6 +896,13 @@ def convert_hf_to_tf(input_dir, output_dir):
   bert_config = bert_config_from_hf(_read_json(config_path), config_path)
   variables = hf_to_tf_variables(read_hf_weights(weight_paths), bert_config,
                                  weight_paths[0], config_path)
+  _write_original_layout(output_dir, variables, bert_config, vocab_path)
+  return variables
+
+
+def _write_original_layout(output_dir, variables, bert_config, vocab_path):
+  """Writes bert_model.ckpt, bert_config.json and vocab.txt into
+  `output_dir`, all or nothing (staged, then published)."""
   with _staging_dir(output_dir) as staging:
     write_tf_checkpoint(os.path.join(staging, TF_CKPT_NAME), variables)
     _write_text(os.path.join(staging, TF_CONFIG_NAME),
@@ -903,7 +910,6 @@ def convert_hf_to_tf(input_dir, output_dir):
     shutil.copyfile(vocab_path, os.path.join(staging, VOCAB_NAME))
     _publish(staging, output_dir,
              [VOCAB_NAME, TF_CONFIG_NAME] + list(TF_CKPT_FILES))
-  return variables
 
 
 def convert_tf_to_hf(input_dir, output_dir, ckpt_prefix=None):
@@ -976,13 +982,7 @@ def convert_hub_to_tf(input_dir, output_dir):
   match_tensors(variables, weight_table(bert_config, _num_labels(
       variables, "output_weights", "output_bias")), "tf_name", input_dir,
                 "its graph")
-  with _staging_dir(output_dir) as staging:
-    write_tf_checkpoint(os.path.join(staging, TF_CKPT_NAME), variables)
-    _write_text(os.path.join(staging, TF_CONFIG_NAME),
-                bert_config.to_json_string())
-    shutil.copyfile(vocab_path, os.path.join(staging, VOCAB_NAME))
-    _publish(staging, output_dir,
-             [VOCAB_NAME, TF_CONFIG_NAME] + list(TF_CKPT_FILES))
+  _write_original_layout(output_dir, variables, bert_config, vocab_path)
   if do_lower_case is None:
     tf1.logging.warning("%s does not say whether it lower-cases its input: "
                         "check the model's documentation for "
