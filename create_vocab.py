@@ -415,22 +415,21 @@ def main(_):
   else:
     num_entries = (FLAGS.vocab_size - len(wordpiece_learner.SPECIAL_TOKENS) -
                    FLAGS.num_unused)
-    alphabet, chars = wordpiece_learner.choose_alphabet(
-        word_counts, FLAGS.max_unique_chars)
-    if len(alphabet) > num_entries:
-      raise ValueError(
-          "--vocab_size=%d is too small: the %d special tokens, "
-          "--num_unused=%d and the alphabet (%d entries for %d characters) "
-          "need %d. Pass a larger --vocab_size, or a smaller "
-          "--max_unique_chars or --num_unused." %
-          (FLAGS.vocab_size, len(wordpiece_learner.SPECIAL_TOKENS),
-           FLAGS.num_unused, len(alphabet), len(chars),
-           len(wordpiece_learner.SPECIAL_TOKENS) + FLAGS.num_unused +
-           len(alphabet)))
-  learned = wordpiece_learner.learn(
-      word_counts, num_entries, min_frequency=FLAGS.min_frequency,
-      max_unique_chars=FLAGS.max_unique_chars, base_vocab=base_entries,
-      log=LOG.info)
+  try:
+    learned = wordpiece_learner.learn(
+        word_counts, num_entries, min_frequency=FLAGS.min_frequency,
+        max_unique_chars=FLAGS.max_unique_chars, base_vocab=base_entries,
+        log=LOG.info)
+  except wordpiece_learner.AlphabetTooLarge as error:
+    raise ValueError(
+        "--vocab_size=%d is too small: the %d special tokens, "
+        "--num_unused=%d and the alphabet (%d entries for %d characters) "
+        "need %d. Pass a larger --vocab_size, or a smaller "
+        "--max_unique_chars or --num_unused." %
+        (FLAGS.vocab_size, len(wordpiece_learner.SPECIAL_TOKENS),
+         FLAGS.num_unused, error.entries, error.chars,
+         len(wordpiece_learner.SPECIAL_TOKENS) + FLAGS.num_unused +
+         error.entries))
   new_entries = list(learned.alphabet) + list(learned.pieces)
 
   if FLAGS.extend_vocab:

@@ -108,6 +108,18 @@ class CorpusDecodeError(ValueError):
     self.reason = reason
 
 
+class AlphabetTooLarge(ValueError):
+  """`num_entries` cannot hold the alphabet: it needs `entries` entries for
+  `chars` characters."""
+
+  def __init__(self, entries, chars, num_entries):
+    super(AlphabetTooLarge, self).__init__(
+        "the alphabet alone needs %d entries (%d characters) but only %d "
+        "are left for pieces" % (entries, chars, num_entries))
+    self.entries = entries
+    self.chars = chars
+
+
 def count_block(data, do_lower_case):
   """Counts BasicTokenizer's words in `data`, UTF-8 bytes of whole lines.
 
@@ -333,7 +345,7 @@ def learn(word_counts, num_entries, min_frequency=2, max_unique_chars=1000,
     the corpus ran out of entries worth adding.
 
   Raises:
-    ValueError: when `num_entries` cannot hold the alphabet (when not
+    AlphabetTooLarge: when `num_entries` cannot hold the alphabet (when not
       extending).
   """
   # The splits and indexes are many small containers that hold no
@@ -366,10 +378,8 @@ def _learn(word_counts, num_entries, min_frequency, max_unique_chars,
     alphabet = sorted(new_chars)
   else:
     if num_entries < len(alphabet_entries):
-      raise ValueError(
-          "the alphabet alone needs %d entries (%d characters) but only %d "
-          "are left for pieces" % (len(alphabet_entries),
-                                   len(alphabet_chars), num_entries))
+      raise AlphabetTooLarge(len(alphabet_entries), len(alphabet_chars),
+                             num_entries)
     alphabet = alphabet_entries
   vocabulary = _Vocabulary(base | set(alphabet))
   target = len(base) + num_entries
