@@ -156,13 +156,6 @@ def define_tpu_address_flags(flag_values):
                       flag_values=flag_values)
 
 
-def mark_flags_as_required(names, flag_values):
-  """Marks flags as required on `flag_values`: parsing fails without them.
-  (The scripts pass theirs to run_script instead.)"""
-  for name in names:
-    flags.mark_flag_as_required(name, flag_values=flag_values)
-
-
 # One-line errors and --help come from runner.py (TensorFlow-free, for the
 # scripts that need no TensorFlow); cli adds TensorFlow's error types and
 # logging set-up.

@@ -40,8 +40,7 @@ def run_inline_script(tmp_path, body, *args):
       %s
 
       if __name__ == "__main__":
-        cli.mark_flags_as_required(["name"], FLAGS)
-        cli.run_script(main, FLAGS)
+        cli.run_script(main, FLAGS, required=["name"])
       """) % (ROOT, textwrap.indent(textwrap.dedent(body), "  ")))
   return subprocess.run([sys.executable, str(script)] + list(args),
                         capture_output=True, text=True, timeout=120)
@@ -54,14 +53,13 @@ def run_fake_script_in_process(main, *args):
   flags.DEFINE_string("name", None, "a name", flag_values=fake_flags)
   flags.DEFINE_integer("count", 1, "a count", flag_values=fake_flags)
   cli.define_runtime_flags(fake_flags)
-  cli.mark_flags_as_required(["name"], fake_flags)
   argv = ["fake_script.py"] + list(args)
   stdout, stderr = io.StringIO(), io.StringIO()
   returncode = 0
   with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
     try:
       cli.run_script(lambda unused_argv: main(fake_flags), fake_flags,
-                     argv=argv)
+                     argv=argv, required=["name"])
     except SystemExit as exit_:
       returncode = exit_.code
   return subprocess.CompletedProcess(argv, returncode, stdout.getvalue(),
