@@ -682,7 +682,7 @@ def _make_predictor(**kwargs):
 
 @pytest.fixture(scope="module")
 def full_predictor_outputs():
-  with _make_predictor() as full:
+  with _make_predictor(skip_padding=False) as full:
     return full.predict(_inputs()), full.encode(_inputs())
 
 
@@ -703,7 +703,7 @@ def _check_encoded(encoded, full_encoded, atol):
 
 def test_predictor_skip_padding_matches_full_path(full_predictor_outputs):
   full_probabilities, full_encoded = full_predictor_outputs
-  with _make_predictor(skip_padding=True) as trimmed:
+  with _make_predictor() as trimmed:  # The default.
     probabilities = trimmed.predict(_inputs())
     encoded = trimmed.encode(_inputs())
     assert trimmed.encode([])["sequence_output"].shape == (0, 64, 64)
@@ -748,7 +748,7 @@ def test_predictor_skip_padding_batches_by_length(full_predictor_outputs):
 
 def test_predictor_bf16_close_to_fp32(full_predictor_outputs):
   full_probabilities, full_encoded = full_predictor_outputs
-  with _make_predictor(precision="bf16") as bf16:
+  with _make_predictor(precision="bf16", skip_padding=False) as bf16:
     probabilities = bf16.predict(_inputs())
     encoded = bf16.encode(_inputs())
     assert tf.bfloat16 in _matmul_dtypes(bf16.graph)
@@ -761,7 +761,7 @@ def test_predictor_bf16_close_to_fp32(full_predictor_outputs):
 def test_predictor_defaults_and_bad_precision():
   parameters = inspect.signature(predictor.BertPredictor).parameters
   assert parameters["precision"].default == "fp32"
-  assert parameters["skip_padding"].default is False
+  assert parameters["skip_padding"].default is True
   with pytest.raises(ValueError, match="precision='fp8': use one of bf16, "
                      "fp16, fp32"):
     _make_predictor(precision="fp8")
