@@ -86,6 +86,14 @@ _COMMON_FLAGS = {
                         "Examples per evaluation batch."),
     "predict_batch_size": (flags.DEFINE_integer, 8,
                            "Examples per prediction batch."),
+    "export_skip_padding": (
+        flags.DEFINE_bool, True,
+        "[Optional] With --export_dir: the exported graph runs each request "
+        "only up to its longest real input (rounded up to a multiple of 8) "
+        "and pads per-token outputs back with zeros; the signature stays "
+        "[batch, max_seq_length] and the outputs are the same to float "
+        "rounding. False computes all max_seq_length positions (static "
+        "shapes). Always false with --use_tpu."),
     "learning_rate": (
         flags.DEFINE_float, 5e-5,
         "Peak learning rate of the AdamWeightDecay (or LAMB) optimizer."),

@@ -146,6 +146,7 @@ def define_flags(flag_values):
       "int32 [batch, max_seq_length] input_ids, input_mask and segment_ids and "
       "returns float32 `probabilities` (`predictions` for STS-B), whatever "
       "the --precision the encoder computes in.", flag_values=flag_values)
+  cli.define_common_flags(flag_values, ["export_skip_padding"])
 
   flags.DEFINE_bool(
       "skip_padding", False,
@@ -900,7 +901,7 @@ def input_fn_builder(features, seq_length, is_training, drop_remainder,
 
 def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
                  labels, num_labels, use_one_hot_embeddings, options=None,
-                 encoder_scope=None):
+                 encoder_scope=None, prune_pooled=None):
   """BERT plus a dense layer on the pooled [CLS] vector: logits, loss.
 
   Args:
@@ -912,6 +913,9 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
     encoder_scope: optional variable scope around the encoder's `bert/...`
       variables ("module" in run_classifier_with_tfhub.py, whose checkpoints
       name them `module/bert/...` as the original's did).
+    prune_pooled: read the pooled output through the pruned encoder
+      (`get_pooled_output(skip_unused=True)`: real tokens only); None means
+      in training only.
 
   Returns:
     (loss scalar, per_example_loss [B], logits [B, C], probabilities [B, C])
@@ -933,8 +937,10 @@ def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
   # only the pooled output feeds the loss, so padding rows and the last
   # layer's non-first positions are skipped (same values and masks; see
   # get_pooled_output). Eval and predict keep the full path, whose outputs
-  # are pinned bit for bit.
-  output_layer = model.get_pooled_output(skip_unused=is_training)
+  # are pinned bit for bit; a serving export that cuts the padding does not.
+  if prune_pooled is None:
+    prune_pooled = is_training
+  output_layer = model.get_pooled_output(skip_unused=prune_pooled)
   return classifier_head(output_layer, labels, num_labels, is_training)
 
 
@@ -1139,7 +1145,10 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
 
   def model_fn(features, labels, mode, params):
     """Builds the graph of one mode; returns a TPUEstimatorSpec."""
-    del labels, params  # Labels travel in `features`; batch size unused.
+    del labels  # Labels travel in `features`.
+    # An export that cuts the padding (--export_skip_padding) is not pinned
+    # bit for bit, so it also runs the pruned pooled path.
+    serving_trimmed = bool((params or {}).get(tf_stack.SKIP_PADDING))
     console.log_features(features)
     input_ids = features["input_ids"]
     input_mask = features["input_mask"]
@@ -1155,7 +1164,8 @@ def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,
     (total_loss, per_example_loss, logits, probabilities) = create_model(
         bert_config, is_training, input_ids, input_mask, segment_ids,
         None if distilling else label_ids, num_labels,
-        use_one_hot_embeddings, options=options, encoder_scope=encoder_scope)
+        use_one_hot_embeddings, options=options, encoder_scope=encoder_scope,
+        prune_pooled=is_training or serving_trimmed)
     if distilling:
       total_loss, per_example_loss = distillation_loss(
           logits, label_ids, features["teacher_targets"],
@@ -1595,7 +1605,9 @@ def export(estimator, flag_values, checkpoint_path):
   """Writes the serving SavedModel; returns its directory."""
   return tf_stack.export_for_serving(
       estimator, flag_values.export_dir, flag_values.max_seq_length,
-      checkpoint_path=checkpoint_path)
+      checkpoint_path=checkpoint_path,
+      skip_padding=(flag_values.export_skip_padding and
+                    not flag_values.use_tpu))
 
 
 def run_phases(flag_values, processor, tokenizer, transfer, model_fn_for):

@@ -161,6 +161,7 @@ flags.DEFINE_string(
     "from the latest checkpoint in output_dir: int32 [batch, "
     "max_seq_length] inputs, float32 `probabilities` [batch, "
     "max_seq_length, labels].", flag_values=FLAGS)
+cli.define_common_flags(FLAGS, ["export_skip_padding"])
 
 LABEL_LIST_FILE = "label_list.txt"
 # The tagger's variables, beside cls/squad and cls/predictions.
@@ -932,6 +933,7 @@ def main(_):
   if FLAGS.export_dir:
     tf_stack.export_for_serving(
         estimator, FLAGS.export_dir, FLAGS.max_seq_length,
+        skip_padding=FLAGS.export_skip_padding and not FLAGS.use_tpu,
         checkpoint_path=checkpoints.checkpoint_to_export(
             FLAGS.output_dir, FLAGS.init_checkpoint, HEAD_VARIABLES[0],
             "tagger (%d labels)" % len(label_list),

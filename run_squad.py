@@ -157,6 +157,7 @@ flags.DEFINE_string(
     "input_ids, input_mask and segment_ids and returns float32 "
     "start_logits and end_logits, whatever the --precision the encoder "
     "computes in.", flag_values=FLAGS)
+cli.define_common_flags(FLAGS, ["export_skip_padding"])
 
 flags.DEFINE_bool(
     "skip_padding", False,
@@ -1619,7 +1620,9 @@ def _export(estimator, flag_values):
   """Writes the serving SavedModel from the newest weights."""
   return tf_stack.export_for_serving(
       estimator, flag_values.export_dir, flag_values.max_seq_length,
-      checkpoint_path=_export_checkpoint(flag_values))
+      checkpoint_path=_export_checkpoint(flag_values),
+      skip_padding=(flag_values.export_skip_padding and
+                    not flag_values.use_tpu))
 
 
 def main(_):

@@ -36,6 +36,7 @@ import tensorflow as tf
 
 import console
 import graph_runner
+import records
 import training
 
 tf1 = tf.compat.v1
@@ -177,6 +178,7 @@ def make_estimator(model_fn, run_config, use_tpu, train_batch_size=None,
   """
   options = options or training.TrainingOptions()
   check_tpu_supported(use_tpu)
+  model_fn = _serving_trimmed(model_fn)
   if train_batch_size is not None:
     train_batch_size = training.micro_batch_size(options, train_batch_size)
   batch_sizes = {ModeKeys.TRAIN: train_batch_size,
@@ -400,37 +402,97 @@ def _distribution_strategy(options):
 # Export for serving (upstream #146, #94, #114).
 
 
-def serving_input_receiver_fn_builder(seq_length, for_estimator=True):
+# The receiver's extra feature when the exported graph skips the padding:
+# the signature's length S, to which per-token outputs are padded back.
+# make_estimator's model_fn wrapper takes it out of the features and sets
+# params[SKIP_PADDING] for the script's model_fn instead.
+_SIGNATURE_LENGTH = "signature_seq_length"
+SKIP_PADDING = "skip_padding"
+SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
+
+
+def serving_input_receiver_fn_builder(seq_length, for_estimator=True,
+                                      skip_padding=False):
   """A receiver taking int32 [batch, seq_length] input_ids, input_mask and
   segment_ids, the three tensors every BERT head needs: Estimator's
-  ServingInputReceiver, or ServingInputs for the graph runner."""
+  ServingInputReceiver, or ServingInputs for the graph runner.
+
+  With skip_padding, the model sees each request cut to its longest real
+  input (records.trim_padding); the signature is the same.
+  """
 
   def serving_input_receiver_fn():
-    features = {
+    receiver_tensors = {
         name: tf1.placeholder(tf.int32, [None, seq_length], name=name)
-        for name in ("input_ids", "input_mask", "segment_ids")
+        for name in SEQUENCE_FEATURES
     }
+    features = dict(receiver_tensors)
+    if skip_padding:
+      features = records.trim_padding(features, SEQUENCE_FEATURES)
+      features[_SIGNATURE_LENGTH] = tf.constant(seq_length,
+                                                name=_SIGNATURE_LENGTH)
     if for_estimator:
-      return tf1.estimator.export.ServingInputReceiver(features, features)
-    return graph_runner.ServingInputs(features, features)
+      return tf1.estimator.export.ServingInputReceiver(features,
+                                                       receiver_tensors)
+    return graph_runner.ServingInputs(features, receiver_tensors)
 
   return serving_input_receiver_fn
 
 
+def _pad_positions(tensor, length):
+  """A per-token output [B, L, ...] (its length not static: the features
+  were cut) zero-padded to [B, length, ...]; anything else unchanged."""
+  if tensor.shape.ndims is None or tensor.shape.ndims < 2:
+    return tensor
+  if tf1.dimension_value(tensor.shape[1]) is not None:
+    return tensor
+  paddings = [[0, 0], [0, length - tf.shape(tensor)[1]]]
+  paddings += [[0, 0]] * (tensor.shape.ndims - 2)
+  padded = tf.pad(tensor, paddings)
+  static_length = tf.get_static_value(length)
+  padded.set_shape(tensor.shape[:1].concatenate(
+      [static_length]).concatenate(tensor.shape[2:]))
+  return padded
+
+
+def _serving_trimmed(model_fn):
+  """model_fn, which, when called by an export whose receiver cut the
+  padding, is told so through params[SKIP_PADDING] and has its per-token
+  predictions padded back to the signature's length."""
+
+  def wrapped_model_fn(features, labels, mode, params):
+    if not (isinstance(features, dict) and _SIGNATURE_LENGTH in features):
+      return model_fn(features, labels, mode, params)
+    features = dict(features)
+    length = features.pop(_SIGNATURE_LENGTH)
+    params = dict(params or {})
+    params[SKIP_PADDING] = True
+    spec = model_fn(features, labels, mode, params)
+    return spec._replace(predictions={
+        name: _pad_positions(value, length)
+        for name, value in spec.predictions.items()})
+
+  return wrapped_model_fn
+
+
 def export_for_serving(estimator, export_dir, seq_length,
-                       checkpoint_path=None):
+                       checkpoint_path=None, skip_padding=False):
   """Writes a SavedModel of the PREDICT graph under `export_dir`.
 
   The model_fn must accept features without labels in PREDICT mode. The
   SavedModel lands in a numbered sub-directory (TF Serving's layout), whose
-  path is returned.
+  path is returned. Its signature takes [batch, seq_length]; with
+  skip_padding the graph runs each request only up to its longest real
+  input and pads per-token outputs back with zeros (the same values on the
+  real positions, to float rounding).
   """
   tf.io.gfile.makedirs(export_dir)
   path = estimator.export_saved_model(
       export_dir,
       serving_input_receiver_fn_builder(
           seq_length,
-          for_estimator=not isinstance(estimator, graph_runner.GraphRunner)),
+          for_estimator=not isinstance(estimator, graph_runner.GraphRunner),
+          skip_padding=skip_padding),
       checkpoint_path=checkpoint_path)
   if isinstance(path, bytes):
     path = path.decode("utf-8")
