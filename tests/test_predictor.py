@@ -193,3 +193,27 @@ def test_the_readme_example_calls_the_real_api():
              if isinstance(call.func, ast.Attribute)} - {"BertPredictor"}
   assert methods == {"predict", "encode"}
   assert all(hasattr(predictor.BertPredictor, name) for name in methods)
+
+
+def test_concurrent_calls_give_the_sequential_results(classifier):
+  """One predictor shared by threads (a server's workers): every call gets
+  what the same call gives alone, whatever runs beside it."""
+  import concurrent.futures  # pylint: disable=g-import-not-at-top
+  pairs = mrpc_test_pairs()
+  requests = [pairs[start:start + size]
+              for size in (1, 3, 5) for start in range(0, len(pairs), size)]
+  sequential = [(classifier.predict(request), classifier.encode(request))
+                for request in requests]
+
+  def call(index):
+    request = requests[index]
+    return classifier.predict(request), classifier.encode(request)
+
+  with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+    concurrent = list(pool.map(call, list(range(len(requests))) * 3))
+  for index, (probabilities, encoded) in enumerate(concurrent):
+    expected_probabilities, expected = sequential[index % len(requests)]
+    np.testing.assert_allclose(probabilities, expected_probabilities,
+                               atol=1e-6)
+    for name in ("pooled_output", "sequence_output", "input_mask"):
+      np.testing.assert_allclose(encoded[name], expected[name], atol=1e-6)

@@ -369,3 +369,37 @@ def test_without_training_the_labels_must_come_from_somewhere(tmp_path):
                                                   do_eval=True))
   assert_clean_failure(completed, "No label list", "--labels",
                        "label_list.txt")
+
+
+def test_export_skip_padding_matches_the_full_graph(trained, tmp_path):
+  """The default export runs each request only up to its longest input:
+  the same probabilities on the real positions as --export_skip_padding=
+  false, and zeros past the cut (which shows that the graph cut)."""
+  full_export = tmp_path / "full_export"
+  labels = (trained / "label_list.txt").read_text().split()
+  run_main(run_ner, **_flags(
+      tmp_path / "out", export_dir=str(full_export), export_skip_padding=False,
+      init_checkpoint=tf.train.latest_checkpoint(str(trained)),
+      labels=",".join(labels)))
+  test = run_ner.read_conll(os.path.join(CONLL_DIR, "test.txt"))
+  tokenizer = tokenization.FullTokenizer(VOCAB, do_lower_case=False)
+  features = [feature for feature in
+              run_ner.convert_sentences(test, labels, tokenizer, 32, 64)
+              if sum(feature.input_mask) <= 16]
+  assert len(features) >= 2
+  inputs = {name: tf.constant([getattr(f, name) for f in features],
+                              tf.int32)
+            for name in ("input_ids", "input_mask", "segment_ids")}
+
+  def serve(export_base):
+    (name,) = os.listdir(str(export_base))
+    signature = tf.saved_model.load(
+        str(export_base / name)).signatures["serving_default"]
+    return signature(**inputs)["probabilities"].numpy()
+
+  trimmed, full = serve(trained / "export"), serve(full_export)
+  assert trimmed.shape == full.shape == (len(features), 32, len(labels))
+  real = inputs["input_mask"].numpy().astype(bool)
+  np.testing.assert_allclose(trimmed[real], full[real], atol=1e-5)
+  assert not trimmed[:, 16:].any()
+  assert full[:, 16:].all()
