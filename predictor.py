@@ -314,6 +314,10 @@ class BertPredictor(object):
           custom_getter=_CheckpointConstants(init_checkpoint, shapes)):
         self._build_graph(use_one_hot_embeddings)
       self.session = tf1.Session(graph=self.graph, config=session_config)
+      # The first run optimizes the graph (and says so on stderr); one
+      # short input also sets up the kernels of the shortest shapes.
+      self._run([self._probabilities if self._probabilities is not None
+                 else self._pooled_output], [""])
     # Any op created by a later call would raise: the graph never grows.
     self.graph.finalize()
 

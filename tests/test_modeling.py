@@ -325,6 +325,8 @@ _IGNORED_OPS = [
     r".*/assert_less_equal/.*", r".*/dilation_rate", r".*/Tensordot/concat$",
     r".*/Tensordot/concat/axis", r"testing/.*",
     r".*/IsInitialized/VarIsInitializedOp", r".*/Read/ReadVariableOp",
+    # tf.custom_gradient's graph-mode copy of its input (never run).
+    r".*/swap_middle_axes(?:_\d+)?/Identity$",
 ]
 
 
@@ -624,3 +626,27 @@ def test_dropout_is_tf_nn_dropout_bit_for_bit(dtype):
   for a, b in zip(ours, theirs):
     np.testing.assert_array_equal(a, b)
   assert 0 < np.count_nonzero(ours[0] == 0) < ours[0].size
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16",
+                                   "float64"])
+def test_swap_middle_axes_is_a_transpose_with_its_gradient(dtype):
+  """The attention's head swap moves the values bit for bit as
+  tf.transpose would, and passes gradients back swapped."""
+  rng = np.random.RandomState(3)
+  values = rng.standard_normal([2, 3, 4, 5]).astype(np.float32)
+  weights = rng.standard_normal([2, 4, 3, 5]).astype(np.float32)
+  with tf.Graph().as_default():
+    x = tf.cast(tf.constant(values), dtype)
+    swapped = modeling._swap_middle_axes(x)
+    expected = tf.transpose(x, [0, 2, 1, 3])
+    (gradient,) = tf.gradients(
+        tf.reduce_sum(tf.cast(swapped, tf.float32) * weights), [x])
+    with tf1.Session() as session:
+      got, want, grad = session.run([swapped, expected, gradient])
+  assert got.dtype == want.dtype and got.shape == (2, 4, 3, 5)
+  np.testing.assert_array_equal(got, want)
+  np.testing.assert_array_equal(
+      grad.astype(np.float32),
+      np.transpose(weights, [0, 2, 1, 3]).astype(grad.dtype).astype(
+          np.float32))
