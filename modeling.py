@@ -666,8 +666,16 @@ def _cast_if_needed(tensor, dtype):
   return tensor if tensor.dtype == dtype else tf.cast(tensor, dtype)
 
 
-# Same-width integer types for _swap_middle_axes.
-_BITS_OF = {tf.float32: tf.int32, tf.bfloat16: tf.int16, tf.float16: tf.int16}
+def _tensorflow_version():
+  return tuple(int(part) for part in tf.__version__.split(".")[:2])
+
+
+# What _swap_middle_axes moves the values as: a type whose Transpose stays
+# TensorFlow's plain memory copy. On TensorFlow 2.15, int32 (also what TPUs,
+# 2.15 only, transpose natively); later releases hand integer transposes to
+# oneDNN as well (logging an error on some CPUs), but not float64.
+_MOVE_AS = tf.int32 if _tensorflow_version() < (2, 16) else tf.float64
+_MOVABLE = (tf.float32, tf.bfloat16, tf.float16)
 
 
 def _swap_middle_axes(tensor):
@@ -679,23 +687,36 @@ def _swap_middle_axes(tensor):
 
 @tf.custom_gradient
 def _swapped_as_bits(tensor):
-  """tf.transpose(tensor, [0, 2, 1, 3]), moved as integers of the same
-  width.
+  """tf.transpose(tensor, [0, 2, 1, 3]), with the values moved as `_MOVE_AS`
+  units (each one value, or several neighbours along the last axis).
 
   oneDNN builds of TensorFlow run a floating-point Transpose as a oneDNN
   reorder whose per-call set-up dominates at serving sizes (about 70 us per
   transpose at batch 1 on all-MiniLM-L6-v2: four per layer, a sixth of the
-  call), while an integer one is a plain memory copy. The values are
-  moved, never computed, so they are exactly tf.transpose's. The gradient
-  is the same swap of the incoming gradient.
+  call), while a `_MOVE_AS` one is a plain copy. Bits are only moved, never
+  computed, so the values are exactly tf.transpose's. The gradient is the
+  same swap of the incoming gradient. Other dtypes, and last axes that do
+  not split into whole units, take tf.transpose itself.
   """
 
   def swap(values):
-    bits = _BITS_OF.get(values.dtype)
-    if bits is None:
+    per_unit = _MOVE_AS.size // values.dtype.size
+    width = tf1.dimension_value(values.shape[-1])
+    if (values.dtype not in _MOVABLE or values.shape.ndims != 4 or
+        width is None or width % per_unit):
       return tf.transpose(values, [0, 2, 1, 3])
-    return tf.bitcast(tf.transpose(tf.bitcast(values, bits), [0, 2, 1, 3]),
-                      values.dtype)
+    shape = tf.shape(values)
+    units = values
+    if per_unit > 1:  # [A, B, C, D] -> [A, B, C, D/k, k]
+      units = tf.reshape(values, tf.concat(
+          [shape[:3], [width // per_unit, per_unit]], axis=0))
+    units = tf.transpose(tf.bitcast(units, _MOVE_AS), [0, 2, 1, 3])
+    swapped = tf.bitcast(units, values.dtype)
+    swapped = tf.reshape(swapped,
+                         tf.stack([shape[0], shape[2], shape[1], width]))
+    dims = values.shape.as_list()
+    swapped.set_shape([dims[0], dims[2], dims[1], dims[3]])
+    return swapped
 
   return swap(tensor), swap
 

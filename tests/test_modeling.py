@@ -630,21 +630,25 @@ def test_dropout_is_tf_nn_dropout_bit_for_bit(dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16",
                                    "float64"])
-def test_swap_middle_axes_is_a_transpose_with_its_gradient(dtype):
+@pytest.mark.parametrize("width", [8, 5])
+def test_swap_middle_axes_is_a_transpose_with_its_gradient(dtype, width):
   """The attention's head swap moves the values bit for bit as
   tf.transpose would, and passes gradients back swapped."""
   rng = np.random.RandomState(3)
-  values = rng.standard_normal([2, 3, 4, 5]).astype(np.float32)
-  weights = rng.standard_normal([2, 4, 3, 5]).astype(np.float32)
+  values = rng.standard_normal([2, 3, 4, width]).astype(np.float32)
+  weights = rng.standard_normal([2, 4, 3, width]).astype(np.float32)
   with tf.Graph().as_default():
-    x = tf.cast(tf.constant(values), dtype)
+    # Unknown leading sizes, as the encoder's are with skipped padding.
+    x = tf1.placeholder_with_default(tf.cast(tf.constant(values), dtype),
+                                     [None, None, 4, width])
     swapped = modeling._swap_middle_axes(x)
     expected = tf.transpose(x, [0, 2, 1, 3])
     (gradient,) = tf.gradients(
         tf.reduce_sum(tf.cast(swapped, tf.float32) * weights), [x])
     with tf1.Session() as session:
       got, want, grad = session.run([swapped, expected, gradient])
-  assert got.dtype == want.dtype and got.shape == (2, 4, 3, 5)
+  assert swapped.shape.as_list() == [None, 4, None, width]
+  assert got.dtype == want.dtype and got.shape == (2, 4, 3, width)
   np.testing.assert_array_equal(got, want)
   np.testing.assert_array_equal(
       grad.astype(np.float32),
