@@ -254,6 +254,7 @@ class BertModel(object):
     self._pooler_scope = pooler_scope
     self._config = config
     self._pruned_pooled_output = None
+    self._pruned_sequence_output = None
 
   def get_pooled_output(self, skip_unused=False):
     """Returns float32 [B, H]: tanh(dense(first token of the last layer)).
@@ -281,9 +282,25 @@ class BertModel(object):
           self._pooler_scope, self._config)
     return self._pruned_pooled_output
 
-  def get_sequence_output(self):
-    """Returns float32 [B, S, H]: the last encoder layer."""
-    return self.sequence_output
+  def get_sequence_output(self, skip_unused=False):
+    """Returns float32 [B, S, H]: the last encoder layer.
+
+    Args:
+      skip_unused: compute it through a pruned copy of the encoder, as
+        `get_pooled_output(skip_unused=True)` does, that runs every layer on
+        the real tokens only; the padding positions are then zeros instead
+        of the values the full path computes there, and the real ones are
+        the same to float rounding (values and gradients). Use it when
+        nothing reads the padding positions (word-level tagging, whose loss
+        weighs them 0). With `recompute_layers` the default path is
+        returned.
+    """
+    if not skip_unused or self._layer_records is None:
+      return self.sequence_output
+    if self._pruned_sequence_output is None:
+      self._pruned_sequence_output = _pruned_sequence_output(
+          self._layer_records, self._encoder_input, self._input_mask)
+    return self._pruned_sequence_output
 
   def get_all_encoder_layers(self):
     """Returns a list of L float32 [B, S, H] tensors, one per layer."""
@@ -1265,6 +1282,38 @@ class _LayerRecord(object):
     return replayed_dropout
 
 
+def _kept_rows(input_mask, seq_length):
+  """int32 [T]: the positions (b * S + s) a pruned encoder computes: the
+  real tokens, position 0, and every position of a sequence with no real
+  token (there the softmax is uniform over all keys)."""
+  real = tf.cast(input_mask, tf.bool)  # [B, S]
+  no_real_token = tf.logical_not(
+      tf.reduce_any(real, axis=1, keepdims=True))  # [B, 1]
+  first = tf.equal(tf.range(seq_length), 0)[tf.newaxis, :]  # [1, S]
+  keep = tf.logical_or(tf.logical_or(real, no_real_token), first)
+  return tf.cast(
+      tf.reshape(tf.where(tf.reshape(keep, [-1])), [-1]), tf.int32)  # [T]
+
+
+def _pruned_layers(records, encoder_input, kept_rows, last_select=None):
+  """Every layer on the kept rows only; the last one computes only the
+  kept rows `last_select` indexes (all of them if None). Returns the last
+  layer's output rows, [U, H]."""
+  args = records[0].layer_args
+  batch_size, seq_length = args["batch_size"], args["seq_length"]
+  hidden = tf.gather(
+      tf.reshape(encoder_input, [batch_size * seq_length, -1]),
+      kept_rows)  # [T, H]
+  for index, record in enumerate(records):
+    last = index == len(records) - 1
+    rows = _TokenRows(kept_rows, last_select if last else None)
+    with tf1.variable_scope(record.scope, reuse=True):
+      hidden = _transformer_layer(
+          hidden, dropout_fn=record.replay(rows.output_rows), rows=rows,
+          **record.layer_args)
+  return hidden
+
+
 def _pruned_pooled_output(records, encoder_input, input_mask, pooler_scope,
                           config):
   """The pooled output through layers run on the needed rows only.
@@ -1280,26 +1329,24 @@ def _pruned_pooled_output(records, encoder_input, input_mask, pooler_scope,
   Returns:
     float32 [B, H].
   """
-  args = records[0].layer_args
-  batch_size, seq_length = args["batch_size"], args["seq_length"]
-  real = tf.cast(input_mask, tf.bool)  # [B, S]
-  no_real_token = tf.logical_not(
-      tf.reduce_any(real, axis=1, keepdims=True))  # [B, 1]
-  first = tf.equal(tf.range(seq_length), 0)[tf.newaxis, :]  # [1, S]
-  keep = tf.logical_or(tf.logical_or(real, no_real_token), first)
-  kept_rows = tf.cast(
-      tf.reshape(tf.where(tf.reshape(keep, [-1])), [-1]), tf.int32)  # [T]
+  seq_length = records[0].layer_args["seq_length"]
+  kept_rows = _kept_rows(input_mask, seq_length)
   first_of_each = tf.cast(tf.reshape(tf.where(tf.equal(
       kept_rows % seq_length, 0)), [-1]), tf.int32)  # [B], in batch order
-  hidden = tf.gather(
-      tf.reshape(encoder_input, [batch_size * seq_length, -1]),
-      kept_rows)  # [T, H]
-  for index, record in enumerate(records):
-    last = index == len(records) - 1
-    rows = _TokenRows(kept_rows, first_of_each if last else None)
-    with tf1.variable_scope(record.scope, reuse=True):
-      hidden = _transformer_layer(
-          hidden, dropout_fn=record.replay(rows.output_rows), rows=rows,
-          **record.layer_args)
+  hidden = _pruned_layers(records, encoder_input, kept_rows,
+                          first_of_each)  # [B, H]
   with tf1.variable_scope(pooler_scope, reuse=True):
     return _pooler(hidden, config)
+
+
+def _pruned_sequence_output(records, encoder_input, input_mask):
+  """The last layer through layers run on the kept rows only (see
+  `_kept_rows`), zeros at the other positions: float32 [B, S, H]."""
+  args = records[0].layer_args
+  batch_size, seq_length = args["batch_size"], args["seq_length"]
+  kept_rows = _kept_rows(input_mask, seq_length)
+  hidden = _pruned_layers(records, encoder_input, kept_rows)  # [T, H]
+  width = tf1.dimension_value(encoder_input.shape[-1])
+  output = tf.scatter_nd(tf.expand_dims(kept_rows, 1), hidden,
+                         [batch_size * seq_length, width])
+  return tf.reshape(output, [batch_size, seq_length, width])

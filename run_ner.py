@@ -609,14 +609,20 @@ def tagger_head(sequence_output, label_ids, label_weights, num_labels,
 def create_model(bert_config, is_training, input_ids, input_mask, segment_ids,
                  label_ids, label_weights, num_labels,
                  use_one_hot_embeddings, options=None):
-  """BERT, then tagger_head on every token (see tagger_head for shapes)."""
+  """BERT, then tagger_head on every token (see tagger_head for shapes).
+
+  In training the loss weighs padding positions 0, so the encoder runs on
+  the real tokens only (`get_sequence_output(skip_unused=True)`: the same
+  values and gradients to float rounding, without the rows of padding each
+  batch still has below its longest sentence). Prediction keeps the full
+  path."""
   model = modeling.BertModel(
       config=bert_config, is_training=is_training, input_ids=input_ids,
       input_mask=input_mask, token_type_ids=segment_ids,
       use_one_hot_embeddings=use_one_hot_embeddings,
       **training.bert_model_kwargs(options, is_training))
-  return tagger_head(model.get_sequence_output(), label_ids, label_weights,
-                     num_labels, is_training)
+  return tagger_head(model.get_sequence_output(skip_unused=is_training),
+                     label_ids, label_weights, num_labels, is_training)
 
 
 def model_fn_builder(bert_config, num_labels, init_checkpoint, learning_rate,

@@ -570,6 +570,47 @@ def test_pruned_path_matches_the_full_encoder():
     np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-4)
 
 
+def _sequence_loss_and_gradients(skip_unused):
+  """As _pooled_loss_and_gradients for the sequence output, with a loss
+  that weighs the padding positions 0 (word-level tagging)."""
+  rng = np.random.RandomState(5)
+  config = tiny_config(num_hidden_layers=3, hidden_dropout_prob=0.3,
+                       attention_probs_dropout_prob=0.3)
+  with tf.Graph().as_default(), tf1.Session() as sess:
+    tf1.set_random_seed(11)
+    weights = tf.constant(_PRUNING_MASK[:, :, np.newaxis], tf.float32)
+    model = modeling.BertModel(
+        config, True, tf.constant(random_ids(rng, [6, 7], 99)),
+        tf.constant(_PRUNING_MASK))
+    sequence = model.get_sequence_output(skip_unused=skip_unused)
+    loss = tf.reduce_sum(weights * tf.square(sequence))
+    grads = [tf.convert_to_tensor(g) for g in tf.gradients(
+        loss, tf1.trainable_variables(), unconnected_gradients="zero")]
+    sess.run(tf1.global_variables_initializer())
+    values = sess.run([loss] + grads)
+    both = sess.run([model.get_sequence_output(),
+                     model.get_sequence_output(skip_unused=True)])
+  return values, both
+
+
+def test_pruned_sequence_output_matches_the_full_encoder():
+  """The same values at the real positions (and every position of a
+  sequence without real tokens), zeros at the padding, and the same
+  loss and gradients for a loss that ignores the padding."""
+  full, _ = _sequence_loss_and_gradients(False)
+  fast, (sequence_full, sequence_fast) = _sequence_loss_and_gradients(True)
+  kept = _PRUNING_MASK.astype(bool)
+  kept[:, 0] = True
+  kept[5] = True
+  np.testing.assert_allclose(sequence_fast[kept], sequence_full[kept],
+                             atol=1e-5)
+  assert not sequence_fast[~kept].any()
+  assert np.abs(sequence_full[kept]).max() > 0.1
+  assert fast[0] == pytest.approx(full[0], rel=1e-5)
+  for got, want in zip(fast[1:], full[1:]):
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-4)
+
+
 def test_pruned_path_in_bfloat16():
   _, _, (pooled_full, pooled_fast) = _pooled_loss_and_gradients(
       True, compute_dtype=tf.bfloat16)
