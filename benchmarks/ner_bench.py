@@ -44,6 +44,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -273,6 +274,9 @@ def main():
     for name in order:
       start = time.time()
       output = os.path.join(work, "%s-%d" % (name.split()[0], seed))
+      # A reused --work_dir holds the last bench's runs: start afresh (a
+      # finished checkpoint there would skip the training to be timed).
+      shutil.rmtree(output, ignore_errors=True)
       if name == "run_ner.py":
         result = run_ours(bert_dir, data_dir, output, seed)
       else:
