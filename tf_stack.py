@@ -501,6 +501,11 @@ def export_for_serving(estimator, export_dir, seq_length,
   return path
 
 
+# Weights above this stay variables: a GraphDef is a protobuf, at most 2 GB
+# (BERT-Large's 1.34 GB of float32 weights fold).
+MAX_FOLDED_BYTES = 1800 * 1000 * 1000
+
+
 def _fold_weights_into_graph(path):
   """Rewrites the SavedModel at `path` with its variables as constants of
   its graph (the same signature and values; an empty variables/).
@@ -514,6 +519,13 @@ def _fold_weights_into_graph(path):
   serving = tf1.saved_model.tag_constants.SERVING
   with tf.Graph().as_default() as graph, tf1.Session() as session:
     meta_graph = tf1.saved_model.loader.load(session, [serving], path)
+    weight_bytes = sum(variable.shape.num_elements() * variable.dtype.size
+                       for variable in tf1.global_variables())
+    if weight_bytes > MAX_FOLDED_BYTES:
+      tf1.logging.info(
+          "Kept the %.1f GB of weights of %s as variables: a graph holding "
+          "them would pass protobuf's 2 GB limit.", weight_bytes / 1e9, path)
+      return
     signatures = dict(meta_graph.signature_def)
     outputs = sorted({info.name.split(":")[0]
                       for signature in signatures.values()

@@ -24,6 +24,7 @@ from conftest import GOLDEN_DIR, ROOT
 from script_runner import assert_clean_failure, flag_args, run_main
 from script_runner import run_in_process
 import run_squad
+import tf_stack
 import tokenization
 
 VOCAB = os.path.join(GOLDEN_DIR, "vocab.txt")
@@ -965,16 +966,26 @@ def test_export_from_init_checkpoint_reproduces_golden(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_export_only_run(tmp_path):
+def test_export_only_run(tmp_path, monkeypatch):
   """--export_dir without --do_train/--do_predict exports a fine-tuned
-  checkpoint."""
+  checkpoint, its weights folded into the graph; weights too large to fold
+  stay variables."""
   export_dir = str(tmp_path / "export")
   run_main(run_squad, **_base_flags(
       tmp_path, do_predict=False, predict_file=None, export_dir=export_dir,
       init_checkpoint=os.path.join(SQUAD_CKPT, "bert_model.ckpt")))
   (export_path,) = glob.glob(os.path.join(export_dir, "[0-9]*"))
   assert os.path.exists(os.path.join(export_path, "saved_model.pb"))
+  assert not glob.glob(os.path.join(export_path, "variables", "*.index"))
   assert not os.path.exists(str(tmp_path / "out" / "predictions.json"))
+  assert sorted(os.listdir(export_dir)) == [os.path.basename(export_path)]
+  monkeypatch.setattr(tf_stack, "MAX_FOLDED_BYTES", 0)
+  kept_dir = str(tmp_path / "kept")
+  run_main(run_squad, **_base_flags(
+      tmp_path, do_predict=False, predict_file=None, export_dir=kept_dir,
+      init_checkpoint=os.path.join(SQUAD_CKPT, "bert_model.ckpt")))
+  (kept_path,) = glob.glob(os.path.join(kept_dir, "[0-9]*"))
+  assert glob.glob(os.path.join(kept_path, "variables", "*.index"))
 
 
 @pytest.mark.slow
