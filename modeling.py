@@ -722,14 +722,14 @@ def _swapped_as_bits(tensor):
     if (values.dtype not in _MOVABLE or values.shape.ndims != 4 or
         width is None or width % per_unit):
       return tf.transpose(values, [0, 2, 1, 3])
-    shape = tf.shape(values)
-    units = values
-    if per_unit > 1:  # [A, B, C, D] -> [A, B, C, D/k, k]
-      units = tf.reshape(values, tf.concat(
-          [shape[:3], [width // per_unit, per_unit]], axis=0))
+    if per_unit == 1:  # Same width: the bitcasts keep the shape.
+      return tf.bitcast(tf.transpose(tf.bitcast(values, _MOVE_AS),
+                                     [0, 2, 1, 3]), values.dtype)
+    shape = tf.shape(values)  # [A, B, C, D] -> [A, B, C, D/k, k] and back
+    units = tf.reshape(values, tf.concat(
+        [shape[:3], [width // per_unit, per_unit]], axis=0))
     units = tf.transpose(tf.bitcast(units, _MOVE_AS), [0, 2, 1, 3])
-    swapped = tf.bitcast(units, values.dtype)
-    swapped = tf.reshape(swapped,
+    swapped = tf.reshape(tf.bitcast(units, values.dtype),
                          tf.stack([shape[0], shape[2], shape[1], width]))
     dims = values.shape.as_list()
     swapped.set_shape([dims[0], dims[2], dims[1], dims[3]])
