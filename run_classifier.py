@@ -1479,7 +1479,7 @@ def pad_for_tpu(examples, batch_size, use_tpu):
 
 
 # The [B, S] features that --skip_padding cuts to each batch's length.
-SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
+SEQUENCE_FEATURES = tf_stack.SEQUENCE_FEATURES
 
 
 def _prediction_input_fn(input_file, label_list, flag_values):
@@ -1603,11 +1603,8 @@ def _optional_output(path):
 
 def export(estimator, flag_values, checkpoint_path):
   """Writes the serving SavedModel; returns its directory."""
-  return tf_stack.export_for_serving(
-      estimator, flag_values.export_dir, flag_values.max_seq_length,
-      checkpoint_path=checkpoint_path,
-      skip_padding=(flag_values.export_skip_padding and
-                    not flag_values.use_tpu))
+  return tf_stack.export_from_flags(estimator, flag_values,
+                                   checkpoint_path=checkpoint_path)
 
 
 def run_phases(flag_values, processor, tokenizer, transfer, model_fn_for):

@@ -937,10 +937,8 @@ def main(_):
   if FLAGS.do_predict:
     predict(estimator, data["test"], label_list, tokenizer, FLAGS)
   if FLAGS.export_dir:
-    tf_stack.export_for_serving(
-        estimator, FLAGS.export_dir, FLAGS.max_seq_length,
-        skip_padding=FLAGS.export_skip_padding and not FLAGS.use_tpu,
-        checkpoint_path=checkpoints.checkpoint_to_export(
+    tf_stack.export_from_flags(
+        estimator, FLAGS, checkpoint_path=checkpoints.checkpoint_to_export(
             FLAGS.output_dir, FLAGS.init_checkpoint, HEAD_VARIABLES[0],
             "tagger (%d labels)" % len(label_list),
             head_rows=len(label_list)))

@@ -1525,7 +1525,7 @@ def _train(estimator, train_examples, tokenizer, num_train_steps,
 
 
 # The [B, S] features that --skip_padding cuts to each batch's length.
-SEQUENCE_FEATURES = ("input_ids", "input_mask", "segment_ids")
+SEQUENCE_FEATURES = tf_stack.SEQUENCE_FEATURES
 
 
 def _predict_logits(estimator, eval_file, num_features, seq_length,
@@ -1618,11 +1618,8 @@ def _evaluate(outputs, gold_answers, flag_values):
 
 def _export(estimator, flag_values):
   """Writes the serving SavedModel from the newest weights."""
-  return tf_stack.export_for_serving(
-      estimator, flag_values.export_dir, flag_values.max_seq_length,
-      checkpoint_path=_export_checkpoint(flag_values),
-      skip_padding=(flag_values.export_skip_padding and
-                    not flag_values.use_tpu))
+  return tf_stack.export_from_flags(
+      estimator, flag_values, checkpoint_path=_export_checkpoint(flag_values))
 
 
 def main(_):

@@ -475,6 +475,16 @@ def _serving_trimmed(model_fn):
   return wrapped_model_fn
 
 
+def export_from_flags(estimator, flag_values, checkpoint_path=None):
+  """`export_for_serving` for a fine-tuning script: its --export_dir and
+  --max_seq_length, with the padding cut per --export_skip_padding except
+  on TPU, whose graphs need static shapes."""
+  return export_for_serving(
+      estimator, flag_values.export_dir, flag_values.max_seq_length,
+      checkpoint_path=checkpoint_path,
+      skip_padding=flag_values.export_skip_padding and not flag_values.use_tpu)
+
+
 def export_for_serving(estimator, export_dir, seq_length,
                        checkpoint_path=None, skip_padding=False):
   """Writes a SavedModel of the PREDICT graph under `export_dir`.
