@@ -237,8 +237,11 @@ def test_input_fn_yields_features_in_order():
 
 def test_main_streams_lines_while_reading(tmp_path, monkeypatch):
   """At every written line, only a bounded number of input lines have been
-  read ahead: reading everything first (a list) would fail this."""
-  num_lines, batch_size = 160, 4
+  read ahead: reading everything first (a list) would fail this. The bound
+  is loose on purpose: tf.data's autotuned prefetching reads further ahead
+  when the machine is busy (36 lines were seen on a loaded CI run), and what
+  matters is that the lead does not grow with the input."""
+  num_lines, batch_size = 320, 4
   input_file = write_bytes(tmp_path, "".join(
       "line %d ||| pair %d\n" % (i, i) for i in range(num_lines)).encode())
   counts = {"read": 0, "lead": []}
@@ -263,7 +266,7 @@ def test_main_streams_lines_while_reading(tmp_path, monkeypatch):
            **golden_flags(max_seq_length=16, batch_size=batch_size,
                           layers="-1", input_file=input_file))
   assert len(counts["lead"]) == num_lines
-  assert max(counts["lead"]) <= 8 * batch_size, max(counts["lead"])
+  assert max(counts["lead"]) <= num_lines // 2, max(counts["lead"])
   assert [line["linex_index"] for line in read_jsonl(output_file)] == list(
       range(num_lines))
 
