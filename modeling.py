@@ -418,7 +418,7 @@ def dropout(input_tensor, dropout_prob):
   return _dropout_with_mask(input_tensor, dropout_prob)[0]
 
 
-def _dropout_with_mask(input_tensor, dropout_prob):
+def _dropout_with_mask(input_tensor, dropout_prob, shape=None):
   """`dropout`, also returning its bool keep mask (None without dropout).
 
   The ops are tf.nn.dropout's own, in its order: one uniform random draw of
@@ -426,13 +426,17 @@ def _dropout_with_mask(input_tensor, dropout_prob):
   where the mask keeps it. The values and the random stream are therefore
   tf.nn.dropout's (tested), so seeded runs reproduce the original's graph,
   and the mask is at hand for the pruned pooled path (BertModel).
+
+  `shape`, if given, is the input's shape computed from elsewhere: the
+  same draw, without the data dependency of tf.shape(input_tensor).
   """
   if dropout_prob is None or dropout_prob == 0.0:
     return input_tensor, None
   dtype = input_tensor.dtype
   with tf.name_scope("dropout"):  # tf.nn.dropout's scope: same op names
-    keep_mask = tf.random.uniform(tf.shape(input_tensor),
-                                  dtype=dtype) >= dropout_prob
+    keep_mask = tf.random.uniform(
+        tf.shape(input_tensor) if shape is None else shape,
+        dtype=dtype) >= dropout_prob
     scaled = input_tensor * tf.constant(1 / (1 - dropout_prob), dtype=dtype)
     return tf.where(keep_mask, scaled, tf.zeros([], dtype)), keep_mask
 
@@ -1257,10 +1261,37 @@ class _LayerRecord(object):
     self.keep_masks = []
 
   def __call__(self, input_tensor, dropout_prob):
-    output, keep_mask = _dropout_with_mask(input_tensor, dropout_prob)
+    output, keep_mask = _dropout_with_mask(input_tensor, dropout_prob,
+                                           self._shape_of(input_tensor))
     if keep_mask is not None:
       self.keep_masks.append(keep_mask)
     return output
+
+  def _shape_of(self, input_tensor):
+    """The shape of a tensor the layer drops out, from the layer's sizes
+    rather than from the tensor; None when it is static.
+
+    A mask drawn in tf.shape(x) makes TensorFlow compute x to know its
+    shape, so with a dynamic sequence length (batches cut to their longest
+    sequence) fetching only the pruned copy would still run every full layer
+    forward for its masks. The draw itself is the same either way: random
+    ops are seeded by their order in the graph, and the shape's values are
+    equal. The layer drops out [B, N, S, S] attention probabilities and
+    [B*S, W] outputs."""
+    static = input_tensor.shape.as_list()
+    if None not in static:
+      return None
+    batch_size = self.layer_args["batch_size"]
+    seq_length = self.layer_args["seq_length"]
+    if len(static) == 4:
+      known = [batch_size, self.layer_args["num_attention_heads"],
+               seq_length, seq_length]
+    elif len(static) == 2:
+      known = [batch_size * seq_length, static[1]]
+    else:
+      return None
+    return tf.stack([dim if dim is not None else size
+                     for dim, size in zip(static, known)])
 
   def replay(self, output_rows):
     """A dropout_fn applying the recorded masks, in the order the layer drew

@@ -618,34 +618,89 @@ def test_pruned_path_in_bfloat16():
   np.testing.assert_allclose(pooled_fast, pooled_full, atol=2e-2)
 
 
-def test_pruned_path_does_not_run_the_full_encoder():
-  """The pruned pooled output reaches none of the full-width layer ops (only
-  the embeddings and the dropout masks are shared), and recomputed models
-  fall back to the default path."""
+def _reached_ops(tensors):
+  """Names of the ops `tensors` depend on."""
+  reached = set()
+  stack = [t.op for t in tensors]
+  while stack:
+    op = stack.pop()
+    if op.name not in reached:
+      reached.add(op.name)
+      stack.extend(t.op for t in op.inputs)
+      stack.extend(op.control_inputs)
+  return reached
+
+
+# [batch, seq] of the inputs: static, and the dynamic shapes of batches cut
+# to their longest sequence (run_ner.py trains on those).
+@pytest.mark.parametrize("input_shape", [(13, 7), (13, None), (None, None)])
+def test_pruned_path_does_not_run_the_full_encoder(input_shape):
+  """The pruned pooled and sequence outputs and their gradients reach none
+  of the full-width layer ops (only the embeddings and the dropout masks
+  are shared), also when the sequence length is only known at run time: a
+  mask drawn in tf.shape(full layer tensor) would make the full layers run
+  forward for their shapes."""
+  rng = np.random.RandomState(7)
   with tf.Graph().as_default():
-    model = build_tester()
+    inputs = [tf1.placeholder_with_default(
+        random_ids(rng, [13, 7], vocab), input_shape) for vocab in (99, 2, 16)]
+    model = modeling.BertModel(
+        config=tiny_config(), is_training=True, input_ids=inputs[0],
+        input_mask=inputs[1], token_type_ids=inputs[2])
     pooled = model.get_pooled_output(skip_unused=True)
+    sequence = model.get_sequence_output(skip_unused=True)
     assert pooled is not model.get_pooled_output()
-    reached = set()
-    stack = [pooled.op]
-    while stack:
-      op = stack.pop()
-      if op.name not in reached:
-        reached.add(op.name)
-        stack.extend(t.op for t in op.inputs)
+    assert sequence is not model.get_sequence_output()
     full_path = re.compile(r"^bert/encoder/layer_\d+/.*/MatMul$")
     all_full_matmuls = [op.name for op in tf1.get_default_graph()
                         .get_operations() if full_path.match(op.name)]
     # q, k, v, attention output, two feed-forward and the scores matmul
     assert len(all_full_matmuls) == 5 * 7
-    assert not [name for name in reached if full_path.match(name)]
-    assert any(name.startswith("bert/embeddings/") for name in reached)
+    for output in (pooled, sequence):
+      loss = tf.reduce_sum(tf.square(output))
+      grads = [g for g in tf.gradients(loss, tf1.trainable_variables())
+               if g is not None]
+      reached = _reached_ops([output] + [tf.convert_to_tensor(g)
+                                         for g in grads])
+      assert not [name for name in reached if full_path.match(name)]
+      assert any(name.startswith("bert/embeddings/") for name in reached)
+      assert any("dropout/random_uniform" in name for name in reached)
   with tf.Graph().as_default():
     model = modeling.BertModel(tiny_config(num_hidden_layers=2), True,
                                tf.zeros([2, 3], tf.int32),
                                recompute_layers=True)
     assert (model.get_pooled_output(skip_unused=True) is
             model.get_pooled_output())
+
+
+def test_pruned_path_with_a_dynamic_length_draws_the_same_masks():
+  """With the sequence length known only at run time, the full path's
+  masks come from the layer's sizes instead of tf.shape: the same seeded
+  draw, so both paths and the static graph give the same outputs."""
+  rng = np.random.RandomState(5)
+  ids = random_ids(rng, [6, 7], 99)
+  config = tiny_config(num_hidden_layers=3, hidden_dropout_prob=0.3,
+                       attention_probs_dropout_prob=0.3)
+  results = {}
+  for shape in ((6, 7), (6, None)):
+    with tf.Graph().as_default(), tf1.Session() as sess:
+      tf1.set_random_seed(11)
+      model = modeling.BertModel(
+          config, True, tf1.placeholder_with_default(ids, shape),
+          tf1.placeholder_with_default(_PRUNING_MASK, shape))
+      sess.run(tf1.global_variables_initializer())
+      results[shape] = sess.run([
+          model.get_pooled_output(), model.get_pooled_output(True),
+          model.get_sequence_output(), model.get_sequence_output(True)])
+  kept = _PRUNING_MASK.astype(bool)
+  kept[:, 0] = True
+  kept[5] = True
+  static, dynamic = results[(6, 7)], results[(6, None)]
+  for got, want in zip(dynamic, static):
+    np.testing.assert_allclose(got, want, atol=1e-6)
+  np.testing.assert_allclose(dynamic[1], dynamic[0], atol=1e-6)
+  np.testing.assert_allclose(dynamic[3][kept], dynamic[2][kept], atol=1e-5)
+  assert np.abs(dynamic[0]).max() > 0.1
 
 
 @pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16])
