@@ -57,7 +57,8 @@ candidate entry to the words holding its pair finds them); the first split
 and the final check split every distinct word, a dict lookup per candidate
 length. The vocabulary grows by a fixed share per round, so a few dozen
 rounds reach any size. Memory is the word table plus, per distinct word,
-its split and its pairs. Pieces are learned from at most
+its split and its pairs, whose strings are shared: a split holds the
+vocabulary's own entries and a pair the one string kept per candidate. Pieces are learned from at most
 `max_learning_words` distinct words, the most frequent ones; rarer words
 count toward the alphabet only. Words seen fewer than `min_frequency`
 times join the rounds only once the others offer nothing more, when those
@@ -125,7 +126,9 @@ def count_block(data, do_lower_case):
 
   Each distinct whitespace-separated chunk is basic-tokenized once, as
   FullTokenizer's cache does, so a block costs about one pass over it plus
-  one tokenization per distinct chunk.
+  one tokenization per distinct chunk. The chunks are counted slice by
+  slice: a list of every chunk of a 4 MB block would take ten times the
+  block's size in string objects, the peak memory of a small corpus.
 
   Returns:
     dict: word (str) -> occurrences (int).
@@ -137,13 +140,39 @@ def count_block(data, do_lower_case):
     text = data.decode("utf-8")
   except UnicodeDecodeError as error:
     raise CorpusDecodeError(error.start, error.reason)
-  chunks = collections.Counter(tokenization._split_chunks(text))  # pylint: disable=protected-access
+  chunks = collections.Counter()
+  for piece in _text_slices(text, _COUNT_SLICE_CHARS):
+    chunks.update(tokenization._split_chunks(piece))  # pylint: disable=protected-access
   basic = tokenization.BasicTokenizer(do_lower_case=do_lower_case)
   words = collections.Counter()
   for chunk, count in chunks.items():
     for word in basic._tokenize_chunk(chunk):  # pylint: disable=protected-access
       words[word] += count
   return dict(words)
+
+
+# Characters per slice of a block whose chunks are listed at once.
+_COUNT_SLICE_CHARS = 1 << 16
+
+
+def _text_slices(text, size):
+  """Consecutive slices of `text`, about `size` characters each, cut just
+  after a newline or a space: separators that whitespace splitting and
+  BasicTokenizer's cleaning both keep, so the chunks of the slices are the
+  chunks of the whole text."""
+  start, length = 0, len(text)
+  while start < length:
+    end = start + size
+    if end >= length:
+      yield text[start:]
+      return
+    cut = max(text.rfind("\n", start, end), text.rfind(" ", start, end))
+    if cut < 0:  # No separator in the window: cut at the next one.
+      cut = min((found for found in (text.find("\n", end),
+                                     text.find(" ", end)) if found >= 0),
+                default=length)
+    yield text[start:cut + 1]
+    start = cut + 1
 
 
 class WordTable(object):
@@ -231,12 +260,17 @@ def choose_alphabet(word_counts, max_unique_chars):
 
 def greedy_split(word, pieces, max_first, max_next):
   """tokenization.WordpieceTokenizer's split of one word: a tuple of
-  entries, or None where the tokenizer gives [UNK]."""
+  entries, or None where the tokenizer gives [UNK].
+
+  `pieces` is a set of entries, or a dict mapping each entry to itself
+  (as `_Vocabulary` keeps them): then the tuple holds the dict's own
+  strings, shared by every split instead of a new string per token."""
   length = len(word)
   if length > MAX_WORD_CHARS:
     return None
   if word in pieces:
     return (word,)
+  get = pieces.get if isinstance(pieces, dict) else None
   end = length - 1 if length <= max_first else max_first
   while end > 0:
     if word[:end] in pieces:
@@ -244,7 +278,8 @@ def greedy_split(word, pieces, max_first, max_next):
     end -= 1
   else:
     return None
-  split = [word[:end]]
+  first = word[:end]
+  split = [get(first) if get else first]
   start = end
   while start < length:
     end = start + max_next
@@ -257,33 +292,31 @@ def greedy_split(word, pieces, max_first, max_next):
       end -= 1
     else:
       return None
-    split.append(piece)
+    split.append(get(piece) if get else piece)
     start = end
   return tuple(split)
 
 
 class _Vocabulary(object):
-  """A set of entries with the longest lengths greedy_split needs."""
+  """The entries (a dict of each to itself, whose strings the splits
+  share) with the longest lengths greedy_split needs."""
 
   def __init__(self, entries):
-    self.entries = set(entries)
+    self.entries = {}
     self.max_first = 0
     self.max_next = 0
-    for entry in self.entries:
-      self._grow_limits(entry)
+    for entry in entries:
+      self.add(entry)
 
-  def _grow_limits(self, entry):
+  def add(self, entry):
+    self.entries[entry] = entry
     if entry.startswith("##"):
       self.max_next = max(self.max_next, len(entry) - 2)
     else:
       self.max_first = max(self.max_first, len(entry))
 
-  def add(self, entry):
-    self.entries.add(entry)
-    self._grow_limits(entry)
-
   def remove(self, entry):
-    self.entries.discard(entry)  # Limits may stay larger: only slower.
+    self.entries.pop(entry, None)  # Limits may stay larger: only slower.
 
   def __len__(self):
     return len(self.entries)
@@ -491,7 +524,8 @@ class _Splits(object):
                                    vocabulary.max_next)
     self.splits = [greedy_split(word, pieces, max_first, max_next)
                    for word in self.words]
-    self.joined = [_joined(split) for split in self.splits]
+    canonical = self.canonical = {}
+    self.joined = [_joined(split, canonical) for split in self.splits]
     self.exact = True
     self.gains = collections.defaultdict(int)
     self.where = collections.defaultdict(list)
@@ -521,7 +555,8 @@ class _Splits(object):
       if new == splits[index]:
         continue
       count = counts[index]
-      for entry in joined_of[index]:
+      old = joined_of[index]
+      for entry in old:
         gain = gains.get(entry)
         if gain is None:
           continue
@@ -532,10 +567,13 @@ class _Splits(object):
           # `where` keeps the index (lists cost half what sets would);
           # the filter above skips it.
           gains[entry] = gain - count
-      joined = _joined(new)
+      joined = _joined(new, self.canonical)
       for entry in joined:
         gains[entry] += count
-        where[entry].append(index)
+        # A pair the word already held is listed already, unless its list
+        # was just dropped: listing it again only grew the lists.
+        if entry not in old or entry not in where:
+          where[entry].append(index)
       splits[index] = new
       joined_of[index] = joined
 
@@ -554,8 +592,10 @@ class _Splits(object):
     return tokens / float(max(1, sum(self.counts)))
 
 
-def _joined(split):
-  """The entries that would join each two adjacent tokens of a split."""
+def _joined(split, canonical):
+  """The entries that would join each two adjacent tokens of a split, as
+  the strings of `canonical` (one per distinct entry, added as needed)."""
   if split is None or len(split) < 2:
     return ()
-  return [first + second[2:] for first, second in zip(split, split[1:])]
+  return [canonical.setdefault(joined, joined) for joined in
+          [first + second[2:] for first, second in zip(split, split[1:])]]

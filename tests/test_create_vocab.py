@@ -200,6 +200,11 @@ def test_greedy_split_is_the_tokenizers():
     split = vocabulary.split(word)
     assert list(split or ("[UNK]",)) == wordpiece.tokenize(word), word
   assert vocabulary.split("a" * 201) is None
+  # A plain set of entries gives the same splits (new strings, not shared).
+  for word in ("abcab", "cabca", "dab", "bcaab"):
+    assert wordpiece_learner.greedy_split(
+        word, set(entries), vocabulary.max_first,
+        vocabulary.max_next) == vocabulary.split(word)
 
 
 def test_alphabet_forms():
@@ -226,6 +231,26 @@ def test_count_block_matches_the_tokenizers_words():
   for line in data.split(b"\n"):
     expected.update(basic.tokenize(line))
   assert wordpiece_learner.count_block(data, True) == dict(expected)
+
+
+@pytest.mark.parametrize("slice_chars", [1, 7, 64])
+def test_count_block_in_small_slices(monkeypatch, slice_chars):
+  """Counting slice by slice gives the words of the whole text: cuts fall
+  after newlines or spaces only, also in lines longer than a slice, in
+  words longer than a slice and next to characters that cleaning deletes
+  (U+001C splits for str.split() but joins for BasicTokenizer)."""
+  text = ("Hello, world!\n\n  tabs\tand  spaces\u3000東京タワー\n" +
+          "x" * 150 + " y\x1cz end-of-line\r\nno newline at the end " +
+          "ab\x1c\x1ccd efg" * 9 + "\u00e9t\u00e9 Caf\u00c9")
+  basic = tokenization.BasicTokenizer(do_lower_case=True)
+  expected = dict(collections.Counter(basic.tokenize(text)))
+  slices = list(wordpiece_learner._text_slices(text, slice_chars))
+  assert "".join(slices) == text
+  assert all(piece[-1] in " \n" for piece in slices[:-1])
+  if slice_chars < 64:
+    assert len(slices) > 5
+  monkeypatch.setattr(wordpiece_learner, "_COUNT_SLICE_CHARS", slice_chars)
+  assert wordpiece_learner.count_block(text.encode("utf-8"), True) == expected
 
 
 # --------------------------------------------------------------------------
