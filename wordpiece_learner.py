@@ -538,7 +538,7 @@ class _Splits(object):
   def update(self, added):
     """Re-splits the words that the new entries `added` join tokens of."""
     self.exact = False
-    gains, where = self.gains, self.where
+    gains, where, canonical = self.gains, self.where, self.canonical
     joined_of = self.joined
     affected = set()
     for entry in added:
@@ -546,6 +546,7 @@ class _Splits(object):
       affected.update(index for index in where.pop(entry, ())
                       if entry in joined_of[index])
       gains.pop(entry, None)
+      canonical.pop(entry, None)
     vocabulary = self.vocabulary
     pieces, max_first, max_next = (vocabulary.entries, vocabulary.max_first,
                                    vocabulary.max_next)
@@ -561,13 +562,15 @@ class _Splits(object):
         if gain is None:
           continue
         if gain <= count:
+          # No word holds the pair any more.
           del gains[entry]
           del where[entry]
+          del canonical[entry]
         else:
           # `where` keeps the index (lists cost half what sets would);
           # the filter above skips it.
           gains[entry] = gain - count
-      joined = _joined(new, self.canonical)
+      joined = _joined(new, canonical)
       for entry in joined:
         gains[entry] += count
         # A pair the word already held is listed already, unless its list
