@@ -424,6 +424,7 @@ def _learn(word_counts, num_entries, min_frequency, max_unique_chars,
       key=lambda item: (-item[1], item[0]))[:max_learning_words]
   words = [word for word, _ in ranked]
   counts = [count for _, count in ranked]
+  del ranked  # A tuple per word, held through every round otherwise.
   log("Learning from %d distinct words (%d occurrences); alphabet of %d "
       "characters, %d entries." % (len(words), sum(counts),
                                    len(alphabet_chars), len(alphabet)))
@@ -528,12 +529,20 @@ class _Splits(object):
     self.joined = [_joined(split, canonical) for split in self.splits]
     self.exact = True
     self.gains = collections.defaultdict(int)
-    self.where = collections.defaultdict(list)
+    # Entry -> the word index holding its pair, or a list of them: most
+    # pairs occur in one word, and a bare index costs a tenth of a list.
+    self.where = {}
     gains, where = self.gains, self.where
     for index, (joined, count) in enumerate(zip(self.joined, self.counts)):
       for entry in joined:
         gains[entry] += count
-        where[entry].append(index)
+        listed = where.get(entry)
+        if listed is None:
+          where[entry] = index
+        elif type(listed) is int:
+          where[entry] = [listed, index]
+        else:
+          listed.append(index)
 
   def update(self, added):
     """Re-splits the words that the new entries `added` join tokens of."""
@@ -543,8 +552,13 @@ class _Splits(object):
     affected = set()
     for entry in added:
       # `where` may also list words that no longer hold the pair.
-      affected.update(index for index in where.pop(entry, ())
-                      if entry in joined_of[index])
+      listed = where.pop(entry, None)
+      if type(listed) is int:
+        if entry in joined_of[listed]:
+          affected.add(listed)
+      elif listed is not None:
+        affected.update(index for index in listed
+                        if entry in joined_of[index])
       gains.pop(entry, None)
       canonical.pop(entry, None)
     vocabulary = self.vocabulary
@@ -573,10 +587,15 @@ class _Splits(object):
       joined = _joined(new, canonical)
       for entry in joined:
         gains[entry] += count
-        # A pair the word already held is listed already, unless its list
-        # was just dropped: listing it again only grew the lists.
-        if entry not in old or entry not in where:
-          where[entry].append(index)
+        listed = where.get(entry)
+        if listed is None:
+          where[entry] = index
+        elif entry not in old:
+          # (A pair the word already held is listed already.)
+          if type(listed) is int:
+            where[entry] = [listed, index]
+          else:
+            listed.append(index)
       splits[index] = new
       joined_of[index] = joined
 
