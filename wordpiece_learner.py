@@ -58,7 +58,9 @@ and the final check split every distinct word, a dict lookup per candidate
 length. The vocabulary grows by a fixed share per round, so a few dozen
 rounds reach any size. Memory is the word table plus, per distinct word,
 its split and its pairs, whose strings are shared: a split holds the
-vocabulary's own entries and a pair the one string kept per candidate. Pieces are learned from at most
+vocabulary's own entries and a pair the one string kept per candidate,
+and the index from a candidate to its words is a bare index for the many
+pairs found in one word. Pieces are learned from at most
 `max_learning_words` distinct words, the most frequent ones; rarer words
 count toward the alphabet only. Words seen fewer than `min_frequency`
 times join the rounds only once the others offer nothing more, when those
