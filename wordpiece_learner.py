@@ -56,7 +56,8 @@ adjacent tokens, and updates the gains of their pairs (an index from each
 candidate entry to the words holding its pair finds them); the first split
 and the final check split every distinct word, a dict lookup per candidate
 length. The vocabulary grows by a fixed share per round, so a few dozen
-rounds reach any size. Memory is the word table plus, per distinct word,
+rounds reach any size; a round's entries come from a pool of the best
+candidates, refilled by a scan of every gain once every few rounds. Memory is the word table plus, per distinct word,
 its split and its pairs, whose strings are shared: a split holds the
 vocabulary's own entries and a pair the one string kept per candidate,
 and the index from a candidate to its words is a bare index for the many
@@ -81,6 +82,7 @@ import collections
 import gc
 import heapq
 import operator
+import sys
 
 import tokenization
 
@@ -95,7 +97,14 @@ MAX_LEARNING_WORDS = 1000000
 # Each round adds this share of the current vocabulary size (at least
 # _MIN_ROUND_PIECES); the refill rounds at the end add what is missing.
 _ROUND_GROWTH = 0.06
-_MIN_ROUND_PIECES = 16
+# The first rounds re-split most words (their pairs are the commonest), so
+# they are the costliest: 96 pieces rather than 16 at a time there took a
+# fifth to a quarter less time to learn English Wikipedia's 8,000 and
+# 30,000 entries, with held-out tokens per word within 0.2% either way on
+# it and on Shakespeare.
+_MIN_ROUND_PIECES = 96
+# The candidates kept between scans of every gain, in rounds' worth.
+_POOL_ROUNDS = 4
 # Rounds between progress lines.
 _LOG_ROUNDS = 10
 # Refill rounds (remove unused pieces, add new ones) at most.
@@ -444,9 +453,8 @@ def _learn(word_counts, num_entries, min_frequency, max_unique_chars,
 
   def add_best(room):
     """Adds up to `room` entries by gain; returns how many it added."""
-    best = heapq.nlargest(room, state.gains.items(),
-                          key=operator.itemgetter(1))
-    added = [entry for entry, gain in best if gain >= min_frequency]
+    added = [entry for entry, gain in state.best(room)
+             if gain >= min_frequency]
     for entry in added:
       vocabulary.add(entry)
     state.update(added)
@@ -530,6 +538,7 @@ class _Splits(object):
     canonical = self.canonical = {}
     self.joined = [_joined(split, canonical) for split in self.splits]
     self.exact = True
+    self._forget_pool()
     self.gains = collections.defaultdict(int)
     # Entry -> the word index holding its pair, or a list of them: most
     # pairs occur in one word, and a bare index costs a tenth of a list.
@@ -546,10 +555,40 @@ class _Splits(object):
         else:
           listed.append(index)
 
+  def _forget_pool(self):
+    self.pool = {}
+    self.floor = sys.maxsize
+
+  def best(self, room):
+    """The `room` entries of largest gain, as (entry, gain), largest
+    first; ties in a deterministic order.
+
+    A scan of every gain keeps the _POOL_ROUNDS * room largest as a pool
+    (an ordered set) and the smallest gain among them as `floor`; `update`
+    adds to the pool every entry whose gain rises above the floor. No
+    entry outside the pool then beats the floor, and the next rounds
+    choose from the pool alone while it holds `room` entries at or above
+    it: a scan every few rounds instead of every round.
+    """
+    gains, floor = self.gains, self.floor
+    pool = [(entry, gains[entry]) for entry in self.pool if entry in gains]
+    best = heapq.nlargest(room, pool, key=operator.itemgetter(1))
+    if len(best) == room and best[-1][1] >= floor:
+      self.pool = dict.fromkeys(entry for entry, gain in pool
+                                if gain >= floor)
+      return best
+    ranked = heapq.nlargest(room * _POOL_ROUNDS, gains.items(),
+                            key=operator.itemgetter(1))
+    self.pool = dict.fromkeys(entry for entry, _ in ranked)
+    # With every entry in the pool, any gain above 0 joins it.
+    self.floor = ranked[-1][1] if len(ranked) < len(gains) else 0
+    return ranked[:room]
+
   def update(self, added):
     """Re-splits the words that the new entries `added` join tokens of."""
     self.exact = False
     gains, where, canonical = self.gains, self.where, self.canonical
+    pool, floor = self.pool, self.floor
     joined_of = self.joined
     affected = set()
     for entry in added:
@@ -588,7 +627,10 @@ class _Splits(object):
           gains[entry] = gain - count
       joined = _joined(new, canonical)
       for entry in joined:
-        gains[entry] += count
+        gain = gains[entry] + count
+        gains[entry] = gain
+        if gain > floor:
+          pool[entry] = None
         listed = where.get(entry)
         if listed is None:
           where[entry] = index

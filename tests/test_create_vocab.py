@@ -207,6 +207,56 @@ def test_greedy_split_is_the_tokenizers():
         vocabulary.max_next) == vocabulary.split(word)
 
 
+def _check_rounds_state(state):
+  """Gains and the pair index agree with the splits they were updated
+  from."""
+  gains = collections.Counter()
+  for index, (joined, count) in enumerate(zip(state.joined, state.counts)):
+    assert list(joined) == list(
+        wordpiece_learner._joined(state.splits[index], {}))
+    for entry in joined:
+      gains[entry] += count
+      listed = state.where[entry]
+      assert index == listed if isinstance(listed, int) else index in listed
+  assert dict(gains) == {e: g for e, g in state.gains.items() if g}
+
+
+def test_rounds_choose_the_largest_gains_and_keep_their_index(monkeypatch):
+  """Every round's choice holds the largest gains there are, whether it
+  came from a scan of every gain or from the pool kept between scans, and
+  the incremental updates keep gains and the pair index exact."""
+  words = _corpus_words(NEWS)
+  entries, chars = wordpiece_learner.choose_alphabet(words, 1000)
+  ranked = sorted((w for w in words if chars.issuperset(w)),
+                  key=lambda w: (-words[w], w))
+  vocabulary = wordpiece_learner._Vocabulary(entries)
+  state = wordpiece_learner._Splits(ranked, [words[w] for w in ranked],
+                                    vocabulary)
+  scans = []
+  nlargest = wordpiece_learner.heapq.nlargest
+
+  def counting_nlargest(n, iterable, key):
+    scans.append(not isinstance(iterable, list))
+    return nlargest(n, iterable, key=key)
+
+  monkeypatch.setattr(wordpiece_learner.heapq, "nlargest", counting_nlargest)
+  rooms = [5, 40, 17, 3, 60, 25, 25, 25, 8, 90, 30, 30]
+  for room in rooms:
+    best = state.best(room)
+    largest = sorted(state.gains.values(), reverse=True)[:room]
+    assert [gain for _, gain in best] == largest
+    assert all(state.gains[entry] == gain for entry, gain in best)
+    added = [entry for entry, gain in best if gain >= 2]
+    for entry in added:
+      vocabulary.add(entry)
+    state.update(added)
+    _check_rounds_state(state)
+  # Scans only now and then: most rounds chose from the pool.
+  assert 0 < scans.count(True) <= len(rooms) // 2
+  state.full()
+  _check_rounds_state(state)
+
+
 def test_alphabet_forms():
   entries, chars = wordpiece_learner.choose_alphabet(
       {"ab": 5, "ba": 3, ",": 9, "中": 2, "q": 1}, max_unique_chars=4)
