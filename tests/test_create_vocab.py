@@ -223,8 +223,9 @@ def _check_rounds_state(state):
 
 def test_rounds_choose_the_largest_gains_and_keep_their_index(monkeypatch):
   """Every round's choice holds the largest gains there are, whether it
-  came from a scan of every gain or from the pool kept between scans, and
-  the incremental updates keep gains and the pair index exact."""
+  came from a scan of every gain or from the pool kept between scans; the
+  incremental updates join tokens in place and keep gains and the pair
+  index exact; the exact re-split is the greedy tokenizer's."""
   words = _corpus_words(NEWS)
   entries, chars = wordpiece_learner.choose_alphabet(words, 1000)
   ranked = sorted((w for w in words if chars.issuperset(w)),
@@ -251,10 +252,21 @@ def test_rounds_choose_the_largest_gains_and_keep_their_index(monkeypatch):
       vocabulary.add(entry)
     state.update(added)
     _check_rounds_state(state)
+    # Each new entry took the place of the tokens it joins: every split
+    # still spells its word with vocabulary entries, and no word keeps a
+    # pair that a new entry spells.
+    for word, split, joined in zip(state.words, state.splits, state.joined):
+      if split is None:  # Too long for WordPiece.
+        assert len(word) > wordpiece_learner.MAX_WORD_CHARS
+        continue
+      assert all(entry in vocabulary.entries for entry in split)
+      assert "".join(token.replace("##", "") for token in split) == word
+      assert not set(added) & set(joined)
   # Scans only now and then: most rounds chose from the pool.
   assert 0 < scans.count(True) <= len(rooms) // 2
   state.full()
   _check_rounds_state(state)
+  assert state.splits == [vocabulary.split(word) for word in state.words]
 
 
 def test_alphabet_forms():
