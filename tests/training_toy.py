@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -50,6 +51,23 @@ def build_model_fn(options, nan_at_step):
   return model_fn
 
 
+def final_checkpoint(output_dir, steps, timeout=120.0):
+  """A reader of the checkpoint of step `steps`. In a multi-worker run only
+  the chief writes checkpoints, and a worker's training can end before the
+  chief has saved the last one: the others wait for it."""
+  deadline = time.time() + timeout
+  while True:
+    path = tf.train.latest_checkpoint(output_dir)
+    if path:
+      reader = tf.train.load_checkpoint(path)
+      if int(reader.get_tensor("global_step")) >= steps:
+        return reader
+    if time.time() > deadline:
+      raise RuntimeError("no checkpoint of step %d in %s after %.0f s (last: "
+                         "%s)" % (steps, output_dir, timeout, path))
+    time.sleep(0.1)
+
+
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument("output_dir")
@@ -75,8 +93,7 @@ def main():
       tf_stack.make_run_config(args.output_dir, save_checkpoints_steps=1),
       False, 32, 8, 8, options=options)
   tf_stack.train_estimator(estimator, input_fn, max_steps=args.steps)
-  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(
-      args.output_dir))
+  reader = final_checkpoint(args.output_dir, args.steps)
   print("RESULT " + json.dumps({
       "kernel": reader.get_tensor("dense/kernel").tolist(),
       "bias": float(reader.get_tensor("dense/bias")),
