@@ -546,7 +546,9 @@ class _Splits(object):
     canonical = self.canonical = {}
     self.joined = [_joined(split, canonical) for split in self.splits]
     self.exact = True
-    self._forget_pool()
+    # No pool before the first scan (see `best`): no gain is above the floor.
+    self.pool = {}
+    self.floor = sys.maxsize
     self.gains = collections.defaultdict(int)
     # Entry -> the word index holding its pair, or a list of them: most
     # pairs occur in one word, and a bare index costs a tenth of a list.
@@ -562,10 +564,6 @@ class _Splits(object):
           where[entry] = [listed, index]
         else:
           listed.append(index)
-
-  def _forget_pool(self):
-    self.pool = {}
-    self.floor = sys.maxsize
 
   def best(self, room):
     """The `room` entries of largest gain, as (entry, gain), largest
