@@ -691,7 +691,7 @@ def _tensorflow_version():
   return tuple(int(part) for part in tf.__version__.split(".")[:2])
 
 
-# What _swap_middle_axes moves the values as: a type whose Transpose stays
+# What _moved_as_bits moves the values as: a type whose Transpose stays
 # TensorFlow's plain memory copy. On TensorFlow 2.15, int32 (also what TPUs,
 # 2.15 only, transpose natively); later releases hand integer transposes to
 # oneDNN as well (logging an error on some CPUs), but not float64.
@@ -699,55 +699,62 @@ _MOVE_AS = tf.int32 if _tensorflow_version() < (2, 16) else tf.float64
 _MOVABLE = (tf.float32, tf.bfloat16, tf.float16)
 
 
-def _swap_middle_axes(tensor):
-  """[A, B, C, D] -> [A, C, B, D], as tf.transpose (see `_swapped_as_bits`).
+def _swap_middle_axes(tensor, dims, out_shape):
+  """`tensor` read as [A, B, C, D] = `dims` (whatever its own shape, e.g.
+  [A*B, C*D]) -> its [A, C, B, D] transpose, reshaped to `out_shape`.
+
+  The values are moved as `_moved_as_bits` moves them. Taking the sizes
+  from the caller, rather than from tf.shape, keeps the swap five ops (two
+  reshapes around bitcast, transpose, bitcast) when they are dynamic: the
+  heads of an attention call are split three times and merged once, so
+  each op here is twenty-four per call of a six-layer encoder.
   """
+  a, b, c, d = dims
+
+  @tf.custom_gradient
+  def swap(values):
+
+    def grad(dy):  # The gradient of a swap is the swap back.
+      return _moved_as_bits(dy, [a, c, b, d], tf.shape(values))
+
+    return _moved_as_bits(values, dims, out_shape), grad
+
   with tf.name_scope("swap_middle_axes"):
-    return _swapped_as_bits(tensor)
+    return swap(tensor)
 
 
-@tf.custom_gradient
-def _swapped_as_bits(tensor):
-  """tf.transpose(tensor, [0, 2, 1, 3]), with the values moved as `_MOVE_AS`
-  units (each one value, or several neighbours along the last axis).
+def _moved_as_bits(values, dims, out_shape):
+  """tf.reshape(tf.transpose(tf.reshape(values, dims), [0, 2, 1, 3]),
+  out_shape), with the values moved as `_MOVE_AS` units (each one value, or
+  several neighbours along the last axis).
 
   oneDNN builds of TensorFlow run a floating-point Transpose as a oneDNN
   reorder whose per-call set-up dominates at serving sizes (about 70 us per
   transpose at batch 1 on all-MiniLM-L6-v2: four per layer, a sixth of the
   call), while a `_MOVE_AS` one is a plain copy. Bits are only moved, never
-  computed, so the values are exactly tf.transpose's. The gradient is the
-  same swap of the incoming gradient. Other dtypes, and last axes that do
-  not split into whole units, take tf.transpose itself.
+  computed, so the values are exactly tf.transpose's. Other dtypes, and
+  last axes that do not split into whole units, take tf.transpose itself.
   """
-
-  def swap(values):
-    per_unit = _MOVE_AS.size // values.dtype.size
-    width = tf1.dimension_value(values.shape[-1])
-    if (values.dtype not in _MOVABLE or values.shape.ndims != 4 or
-        width is None or width % per_unit):
-      return tf.transpose(values, [0, 2, 1, 3])
-    if per_unit == 1:  # Same width: the bitcasts keep the shape.
-      return tf.bitcast(tf.transpose(tf.bitcast(values, _MOVE_AS),
-                                     [0, 2, 1, 3]), values.dtype)
-    shape = tf.shape(values)  # [A, B, C, D] -> [A, B, C, D/k, k] and back
-    units = tf.reshape(values, tf.concat(
-        [shape[:3], [width // per_unit, per_unit]], axis=0))
-    units = tf.transpose(tf.bitcast(units, _MOVE_AS), [0, 2, 1, 3])
-    swapped = tf.reshape(tf.bitcast(units, values.dtype),
-                         tf.stack([shape[0], shape[2], shape[1], width]))
-    dims = values.shape.as_list()
-    swapped.set_shape([dims[0], dims[2], dims[1], dims[3]])
-    return swapped
-
-  return swap(tensor), swap
+  a, b, c, d = dims
+  per_unit = _MOVE_AS.size // values.dtype.size
+  if values.dtype not in _MOVABLE or not isinstance(d, int) or d % per_unit:
+    swapped = tf.transpose(tf.reshape(values, dims), [0, 2, 1, 3])
+    return tf.reshape(swapped, out_shape)
+  # [A, B, C, D] as [A, B, C, D/k] units of k values: bitcast to `_MOVE_AS`
+  # drops the last axis of k (none when k is 1), bitcast back restores it.
+  units = [a, b, c, d] if per_unit == 1 else [a, b, c, d // per_unit,
+                                              per_unit]
+  moved = tf.transpose(tf.bitcast(tf.reshape(values, units), _MOVE_AS),
+                       [0, 2, 1, 3])
+  return tf.reshape(tf.bitcast(moved, values.dtype), out_shape)
 
 
 def _split_heads(input_tensor, batch_size, num_attention_heads, seq_length,
                  width):
   """[B*S, N*d] -> [B, N, S, d]."""
-  output_tensor = tf.reshape(
-      input_tensor, [batch_size, seq_length, num_attention_heads, width])
-  return _swap_middle_axes(output_tensor)
+  return _swap_middle_axes(
+      input_tensor, [batch_size, seq_length, num_attention_heads, width],
+      [batch_size, num_attention_heads, seq_length, width])
 
 
 def attention_layer(from_tensor,
@@ -870,12 +877,14 @@ def _attention_core(query_layer, key_layer, value_layer, attention_mask,
   value_layer = _split_heads(value_layer, batch_size, num_attention_heads,
                              to_seq_length, size_per_head)  # [B, N, T, d]
   context_layer = tf.matmul(attention_probs, value_layer)  # [B, N, F, d]
-  context_layer = _swap_middle_axes(context_layer)  # [B, F, N, d]
   if do_return_2d_tensor:
-    return tf.reshape(
-        context_layer, [batch_size * from_seq_length, all_heads_width])
-  return tf.reshape(
-      context_layer, [batch_size, from_seq_length, all_heads_width])
+    out_shape = [batch_size * from_seq_length, all_heads_width]
+  else:
+    out_shape = [batch_size, from_seq_length, all_heads_width]
+  return _swap_middle_axes(  # [B, F, N, d] as out_shape
+      context_layer,
+      [batch_size, num_attention_heads, from_seq_length, size_per_head],
+      out_shape)
 
 
 def _transformer_layer(layer_input, attention_mask, batch_size, seq_length,

@@ -737,12 +737,19 @@ def test_swap_middle_axes_is_a_transpose_with_its_gradient(dtype, width):
     # Unknown leading sizes, as the encoder's are with skipped padding.
     x = tf1.placeholder_with_default(tf.cast(tf.constant(values), dtype),
                                      [None, None, 4, width])
-    swapped = modeling._swap_middle_axes(x)
+    a, b = tf.unstack(tf.shape(x)[:2])
+    swapped = modeling._swap_middle_axes(x, [a, b, 4, width],
+                                         [a, 4, b, width])
     expected = tf.transpose(x, [0, 2, 1, 3])
     (gradient,) = tf.gradients(
         tf.reduce_sum(tf.cast(swapped, tf.float32) * weights), [x])
+    # As the heads are split and merged: from and to [rows, heads * width].
+    flat = modeling._swap_middle_axes(tf.reshape(x, [-1, 4 * width]),
+                                      [a, b, 4, width], [-1, b * width])
     with tf1.Session() as session:
-      got, want, grad = session.run([swapped, expected, gradient])
+      got, want, grad, got_flat = session.run(
+          [swapped, expected, gradient, flat])
+    np.testing.assert_array_equal(got_flat, want.reshape([-1, 3 * width]))
   assert swapped.shape.as_list() == [None, 4, None, width]
   assert got.dtype == want.dtype and got.shape == (2, 4, 3, width)
   np.testing.assert_array_equal(got, want)
