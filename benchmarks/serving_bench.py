@@ -28,10 +28,13 @@ Rows (each measured in a fresh process, every round in a new order):
                      under torch.inference_mode, padding=True
 Each process warms up, then times 3 passes over the 96 sentences per
 batch size and keeps the median; the table gives the median over rounds
-and the ratio to PyTorch. It also prints the largest difference of each
-row's probabilities from PyTorch's (MiniLM's config says the exact erf
-GELU; BERT's modeling.py uses the tanh approximation, hence ~1e-3) and the
-machine's bf16/fp32 matmul ratio, which bounds what bf16 can gain.
+and the median of each round's ratio to PyTorch's run in the same round
+(the machine's speed drifts more between rounds than within one); each
+round's ratios are printed below it. It also prints the largest
+difference of each row's probabilities from PyTorch's (MiniLM's config
+says the exact erf GELU; BERT's modeling.py uses the tanh approximation,
+hence ~1e-3) and the machine's bf16/fp32 matmul ratio, which bounds
+what bf16 can gain.
 
   .venv-py3.11/bin/python benchmarks/serving_bench.py \\
       --peer_python=/path/to/venv-with-torch-transformers/bin/python
@@ -310,15 +313,20 @@ def main():
                                        key=lambda item: int(item[0])))),
             flush=True)
   peer = results["pytorch"]
-  peer_rates = {size: statistics.median(r["rates"][size] for r in peer)
-                for size in map(str, BATCH_SIZES)}
   peer_probabilities = peer[-1]["probabilities"]
-  table = []
+  table, spreads = [], []
   for row in rows:
     cells = [ROWS[row]]
     for size in map(str, BATCH_SIZES):
       rate = statistics.median(r["rates"][size] for r in results[row])
-      cells.append("%.1f (%.2fx)" % (rate, rate / peer_rates[size]))
+      # Each round's ratio to the peer's run of the same round: the
+      # machine's speed drifts by more between rounds than within one.
+      ratios = [ours["rates"][size] / theirs["rates"][size]
+                for ours, theirs in zip(results[row], peer)]
+      cells.append("%.1f (%.2fx)" % (rate, statistics.median(ratios)))
+      if row != "pytorch":
+        spreads.append("%s, batch %s: %s" % (
+            ROWS[row], size, " ".join("%.2f" % ratio for ratio in ratios)))
     difference = max(abs(a - b) for ours, theirs in zip(
         results[row][-1]["probabilities"], peer_probabilities)
                      for a, b in zip(ours, theirs))
@@ -336,11 +344,15 @@ def main():
             rates["float32"]["4096"], rates["bfloat16"]["4096"],
             rates["bfloat16"]["4096"] / rates["float32"]["4096"],
             rates["float32"]["1024"], rates["bfloat16"]["1024"]))
-  print("%d rounds, medians; %d real sentences, max_seq_length %d\n" % (
-      args.rounds, NUM_SENTENCES, MAX_SEQ_LENGTH))
+  print("%d rounds; sentences/s: median over rounds; (ratio): median over "
+        "rounds of the round's ratio to PyTorch; %d real sentences, "
+        "max_seq_length %d\n" % (args.rounds, NUM_SENTENCES, MAX_SEQ_LENGTH))
   print(bench_util.markdown_table(
       ["", "batch 1, sentences/s", "batch 32, sentences/s",
        "max |p - PyTorch p|"], table))
+  print("\nratio to PyTorch by round:")
+  for line in spreads:
+    print("  " + line)
 
 
 if __name__ == "__main__":
