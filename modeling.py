@@ -32,10 +32,12 @@ from __future__ import division
 from __future__ import print_function
 
 import collections
+import contextlib
 import copy
 import json
 import math
 import re
+import threading
 
 import six
 import tensorflow as tf
@@ -523,10 +525,14 @@ def dense_layer(input_tensor, units, activation=None, name=None,
         initializer=tf1.zeros_initializer())
     if compute_dtype is not None:
       input_tensor = _cast_if_needed(input_tensor, compute_dtype)
+    parts = _column_parts(kernel, units)
     if input_tensor.dtype != tf.float32:
       # Mixed precision: float32 master weights, cast for the matmul.
       kernel = tf.cast(kernel, input_tensor.dtype)
       bias = tf.cast(bias, input_tensor.dtype)
+    if parts > 1:
+      return _column_blocks_dense(input_tensor, kernel, bias, parts,
+                                  activation)
     if input_tensor.shape.ndims == 2:
       output = tf.nn.bias_add(tf.matmul(input_tensor, kernel), bias)
     else:
@@ -537,6 +543,74 @@ def dense_layer(input_tensor, units, activation=None, name=None,
     if activation is not None:
       output = activation(output)
     return output
+
+
+_MATMUL_PARTS = threading.local()
+# Narrower column blocks than this are left whole: oneDNN's kernels work
+# on blocks of 16 to 64 columns.
+_MIN_BLOCK_COLUMNS = 64
+
+
+@contextlib.contextmanager
+def constant_matmul_parts(parts):
+  """Dense layers built in this context whose kernel is a constant run as
+  `parts` matmuls on column blocks of it, their outputs concatenated.
+
+  For served graphs with the weights built in as constants (predictor.py):
+  the blocks are independent ops, so a session running each op on one
+  thread and `parts` ops at once (intra_op_parallelism_threads=1,
+  inter_op_parallelism_threads=parts) still spreads every matmul over
+  `parts` cores, without the per-op hand-off to an intra-op thread pool
+  that costs more than the op itself for the attention's small batched
+  matmuls and softmax at serving sizes. The values are the same to float
+  rounding. Variables are never split: cutting a variable into column
+  blocks would copy it on every run. Thread-local; contexts nest.
+
+  Args:
+    parts: int >= 1; 1 turns the splitting off.
+
+  Raises:
+    ValueError: if `parts` is not a positive int.
+  """
+  if not isinstance(parts, six.integer_types) or parts < 1:
+    raise ValueError("parts must be a positive int, got %r." % (parts,))
+  previous = getattr(_MATMUL_PARTS, "value", 1)
+  _MATMUL_PARTS.value = parts
+  try:
+    yield
+  finally:
+    _MATMUL_PARTS.value = previous
+
+
+def _column_parts(kernel, units):
+  """How many column blocks `constant_matmul_parts` splits this dense
+  layer's matmul into: 1 unless the kernel is a constant."""
+  parts = getattr(_MATMUL_PARTS, "value", 1)
+  if parts == 1 or kernel.op.type != "Const":
+    return 1
+  return max(1, min(parts, units // _MIN_BLOCK_COLUMNS))
+
+
+def _column_blocks_dense(input_tensor, kernel, bias, parts, activation):
+  """activation(input · kernel + bias) as `parts` matmuls on column blocks
+  of the kernel, each with its block of the bias and the activation (so
+  that each still fuses into one oneDNN op), concatenated."""
+  units = tf1.dimension_value(kernel.shape[-1])
+  sizes = [units // parts + (1 if index < units % parts else 0)
+           for index in range(parts)]
+  matrix = input_tensor
+  if input_tensor.shape.ndims != 2:
+    input_shape = get_shape_list(input_tensor)
+    matrix = reshape_to_matrix(input_tensor)  # [-1, W]
+  outputs = []
+  for block, block_bias in zip(tf.split(kernel, sizes, axis=1),
+                               tf.split(bias, sizes)):
+    output = tf.nn.bias_add(tf.matmul(matrix, block), block_bias)
+    outputs.append(activation(output) if activation is not None else output)
+  output = tf.concat(outputs, axis=1)
+  if input_tensor.shape.ndims != 2:
+    output = reshape_from_matrix(output, input_shape)  # [..., units]
+  return output
 
 
 def embedding_lookup(input_ids,

@@ -20,6 +20,9 @@ Rows (each measured in a fresh process, every round in a new order):
   ours, default      predictor.BertPredictor() as the README shows it
   ours, full padding BertPredictor(skip_padding=False): [B, 128] batches
   ours, bf16         BertPredictor(precision="bf16") (an option)
+  ours, one thread   BertPredictor(session_config=
+    per op             predictor.single_thread_ops_config()) (an option
+                       for a process that only serves)
   SavedModel         run_classifier.py --export_dir, loaded with
                      tf.saved_model.load; its serving_default signature
                      called on our tokenizer's [B, 128] features
@@ -69,7 +72,9 @@ PASSES = 3
 HEAD_SEED = 7
 # --rows names -> the table's labels.
 ROWS = {"ours": "ours, default", "ours_full_padding": "ours, full padding",
-        "ours_bf16": "ours, bf16", "saved_model": "SavedModel",
+        "ours_bf16": "ours, bf16",
+        "ours_single_thread_ops": "ours, one thread per op",
+        "saved_model": "SavedModel",
         "saved_model_full": "SavedModel, full padding", "pytorch": "PyTorch"}
 
 
@@ -205,7 +210,10 @@ def ours_child(row, paths):
   import predictor  # pylint: disable=g-import-not-at-top
   classifier_dir = paths["classifier_dir"]
   options = {"ours": {}, "ours_full_padding": {"skip_padding": False},
-             "ours_bf16": {"precision": "bf16"}}[row]
+             "ours_bf16": {"precision": "bf16"},
+             "ours_single_thread_ops": {
+                 "session_config": predictor.single_thread_ops_config()},
+             }[row]
   bert_predictor = predictor.BertPredictor(
       bert_config_file=os.path.join(classifier_dir, "bert_config.json"),
       vocab_file=os.path.join(classifier_dir, "vocab.txt"),

@@ -757,3 +757,58 @@ def test_swap_middle_axes_is_a_transpose_with_its_gradient(dtype, width):
       grad.astype(np.float32),
       np.transpose(weights, [0, 2, 1, 3]).astype(grad.dtype).astype(
           np.float32))
+
+
+def _dense_outputs(values, units, parts, as_constants):
+  """dense_layer(x, units, gelu) on values {"x", "kernel", "bias"}, its
+  weights constants (as a served graph builds them) or variables, inside
+  constant_matmul_parts(parts): (output, number of MatMul ops)."""
+
+  def constant_getter(getter, name, *args, **kwargs):
+    del getter, args, kwargs
+    return tf.constant(values[name.rsplit("/", 1)[-1]])
+
+  with tf.Graph().as_default() as graph:
+    with tf1.variable_scope("layer", custom_getter=(
+        constant_getter if as_constants else None)):
+      with modeling.constant_matmul_parts(parts):
+        output = modeling.dense_layer(tf.constant(values["x"]), units,
+                                      activation=modeling.gelu)
+    with tf1.Session() as session:
+      if not as_constants:
+        for variable in tf1.global_variables():
+          variable.load(values[variable.op.name.rsplit("/", 1)[-1]], session)
+      result = session.run(output)
+  matmuls = [op for op in graph.get_operations() if op.type == "MatMul"]
+  return result, len(matmuls)
+
+
+@pytest.mark.parametrize("units,parts,blocks", [
+    (256, 2, 2), (200, 3, 3), (200, 4, 3), (100, 2, 1)])
+def test_constant_matmul_parts_splits_constant_kernels(units, parts, blocks):
+  """Constant kernels run as column blocks (none narrower than 64 columns),
+  variables whole; the values are the unsplit layer's, rank 3 inputs
+  included."""
+  rng = np.random.RandomState(11)
+  values = {"x": rng.standard_normal([2, 5, 48]).astype(np.float32),
+            "kernel": rng.standard_normal([48, units]).astype(np.float32),
+            "bias": rng.standard_normal([units]).astype(np.float32)}
+  whole, whole_count = _dense_outputs(values, units, 1, as_constants=True)
+  split, split_count = _dense_outputs(values, units, parts, as_constants=True)
+  kept, kept_count = _dense_outputs(values, units, parts, as_constants=False)
+  assert (whole_count, split_count, kept_count) == (1, blocks, 1)
+  assert split.shape == whole.shape == (2, 5, units)
+  np.testing.assert_allclose(split, whole, rtol=0, atol=1e-5)
+  np.testing.assert_allclose(kept, whole, rtol=0, atol=1e-5)
+
+
+def test_constant_matmul_parts_nests_and_checks_its_argument():
+  with modeling.constant_matmul_parts(3):
+    with modeling.constant_matmul_parts(2):
+      assert modeling._MATMUL_PARTS.value == 2
+    assert modeling._MATMUL_PARTS.value == 3
+  assert modeling._MATMUL_PARTS.value == 1
+  for bad in (0, -1, 2.0, None):
+    with pytest.raises(ValueError, match="positive int"):
+      with modeling.constant_matmul_parts(bad):
+        pass

@@ -217,3 +217,42 @@ def test_concurrent_calls_give_the_sequential_results(classifier):
                                atol=1e-6)
     for name in ("pooled_output", "sequence_output", "input_mask"):
       np.testing.assert_allclose(encoded[name], expected[name], atol=1e-6)
+
+
+def test_single_thread_ops_config_and_matmul_parts(monkeypatch):
+  monkeypatch.setattr(predictor, "_available_cores", lambda: 3)
+  config = predictor.single_thread_ops_config()
+  assert (config.intra_op_parallelism_threads,
+          config.inter_op_parallelism_threads) == (1, 3)
+  assert predictor._matmul_parts(config) == 3
+  assert predictor.single_thread_ops_config(2).inter_op_parallelism_threads == 2
+  for config in (None, tf.compat.v1.ConfigProto(),
+                 tf.compat.v1.ConfigProto(intra_op_parallelism_threads=2,
+                                          inter_op_parallelism_threads=2),
+                 tf.compat.v1.ConfigProto(intra_op_parallelism_threads=1,
+                                          inter_op_parallelism_threads=1)):
+    assert predictor._matmul_parts(config) == 1
+  for cores in (1, 0, 2.5):
+    with pytest.raises(ValueError, match="at least 2 cores"):
+      predictor.single_thread_ops_config(cores)
+
+
+def test_single_thread_ops_split_matmuls_with_the_same_probabilities():
+  """With one thread per op, the constant kernels of 128 columns or more
+  run as column blocks; the probabilities are those of the default
+  predictor's whole matmuls."""
+  pairs = mrpc_test_pairs()
+
+  def intermediate_matmuls(bert_predictor):
+    return sum(op.type == "MatMul" and "/intermediate/" in op.name
+               for op in bert_predictor.graph.get_operations())
+
+  # The default predictor first: if it is this process's first session, it
+  # makes the process-wide intra-op pool with TensorFlow's default threads.
+  with make_predictor(batch_size=8) as whole, make_predictor(
+      batch_size=8,
+      session_config=predictor.single_thread_ops_config(2)) as split:
+    # The 256 intermediate columns in two blocks; 64-wide layers whole.
+    assert intermediate_matmuls(split) == 2 * intermediate_matmuls(whole) > 0
+    np.testing.assert_allclose(split.predict(pairs), whole.predict(pairs),
+                               rtol=0, atol=1e-6)
