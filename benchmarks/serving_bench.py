@@ -183,9 +183,23 @@ def export(classifier_dir, export_dir, skip_padding):
   return os.path.join(export_dir, name)
 
 
+def export_digest():
+  """12 hex digits naming this checkout's exports: a hash of the
+  repository's top-level Python files and of the interpreter."""
+  import hashlib  # pylint: disable=g-import-not-at-top
+  digest = hashlib.sha256(sys.executable.encode("utf-8"))
+  for name in sorted(os.listdir(ROOT)):
+    if name.endswith(".py"):
+      digest.update(name.encode("utf-8"))
+      with open(os.path.join(ROOT, name), "rb") as reader:
+        digest.update(reader.read())
+  return digest.hexdigest()[:12]
+
+
 def prepare(args):
-  """Converts MiniLM, writes the classifier checkpoint and both exports
-  once per work_dir; returns the paths."""
+  """Converts MiniLM and writes the classifier checkpoint once per
+  work_dir, and both exports once per checkout (export_digest); returns the
+  paths."""
   paths = {"hf_dir": bench_util.minilm_dir(args.minilm_dir),
            "bert_dir": os.path.join(args.work_dir, "minilm"),
            "classifier_dir": os.path.join(args.work_dir, "classifier")}
@@ -193,8 +207,11 @@ def prepare(args):
   if not os.path.exists(os.path.join(paths["classifier_dir"],
                                      "bert_model.ckpt.index")):
     write_classifier_checkpoint(paths["bert_dir"], paths["classifier_dir"])
+  # The exports are made again whenever the code or the interpreter that
+  # made them changed: the SavedModel rows measure this checkout's graph.
+  digest = export_digest()
   for key, skip_padding in (("export", True), ("export_full", False)):
-    base = os.path.join(args.work_dir, key)
+    base = os.path.join(args.work_dir, "%s-%s" % (key, digest))
     if not os.path.isdir(base):
       export(paths["classifier_dir"], base, skip_padding)
     (name,) = [name for name in os.listdir(base) if name.isdigit()]
