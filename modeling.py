@@ -530,15 +530,16 @@ def dense_layer(input_tensor, units, activation=None, name=None,
       # Mixed precision: float32 master weights, cast for the matmul.
       kernel = tf.cast(kernel, input_tensor.dtype)
       bias = tf.cast(bias, input_tensor.dtype)
-    if parts > 1:
-      return _column_blocks_dense(input_tensor, kernel, bias, parts,
-                                  activation)
-    if input_tensor.shape.ndims == 2:
-      output = tf.nn.bias_add(tf.matmul(input_tensor, kernel), bias)
-    else:
+    matrix = input_tensor
+    if input_tensor.shape.ndims != 2:
       input_shape = get_shape_list(input_tensor)
       matrix = reshape_to_matrix(input_tensor)  # [-1, W]
+    if parts > 1:
+      output = _column_blocks_matmul(matrix, kernel, bias, parts, activation)
+      activation = None  # Applied per block, where it fuses.
+    else:
       output = tf.nn.bias_add(tf.matmul(matrix, kernel), bias)
+    if input_tensor.shape.ndims != 2:
       output = reshape_from_matrix(output, input_shape)  # [..., units]
     if activation is not None:
       output = activation(output)
@@ -591,26 +592,20 @@ def _column_parts(kernel, units):
   return max(1, min(parts, units // _MIN_BLOCK_COLUMNS))
 
 
-def _column_blocks_dense(input_tensor, kernel, bias, parts, activation):
-  """activation(input · kernel + bias) as `parts` matmuls on column blocks
-  of the kernel, each with its block of the bias and the activation (so
-  that each still fuses into one oneDNN op), concatenated."""
+def _column_blocks_matmul(matrix, kernel, bias, parts, activation):
+  """activation(matrix · kernel + bias) for a matrix [M, W], as `parts`
+  matmuls on column blocks of the kernel, each with its block of the bias
+  and the activation (so that each still fuses into one oneDNN op),
+  concatenated."""
   units = tf1.dimension_value(kernel.shape[-1])
   sizes = [units // parts + (1 if index < units % parts else 0)
            for index in range(parts)]
-  matrix = input_tensor
-  if input_tensor.shape.ndims != 2:
-    input_shape = get_shape_list(input_tensor)
-    matrix = reshape_to_matrix(input_tensor)  # [-1, W]
   outputs = []
   for block, block_bias in zip(tf.split(kernel, sizes, axis=1),
                                tf.split(bias, sizes)):
     output = tf.nn.bias_add(tf.matmul(matrix, block), block_bias)
     outputs.append(activation(output) if activation is not None else output)
-  output = tf.concat(outputs, axis=1)
-  if input_tensor.shape.ndims != 2:
-    output = reshape_from_matrix(output, input_shape)  # [..., units]
-  return output
+  return tf.concat(outputs, axis=1)
 
 
 def embedding_lookup(input_ids,
