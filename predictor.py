@@ -67,9 +67,10 @@ graph as constants (oneDNN then lays each matmul's weights out once, not on
 every call); each batch runs only up to its longest input, the inputs of
 one call batched in order of length; and `predict` runs the encoder on the
 real tokens alone, the last layer on [CLS] alone (all three: the same
-values to float rounding). A process that only serves can also run each
-op on one thread, `session_config=predictor.single_thread_ops_config()`
-(faster single requests; see its docstring for the cost).
+values to float rounding); on 2 or more cores, each op runs on one thread
+of thread pools the predictor's session owns, its weight matmuls split in
+column blocks that run side by side (faster single requests; the rest of
+the process keeps TensorFlow's usual threads: `single_thread_ops_config`).
 `skip_padding=False` runs every batch on [B, max_seq_length] instead, as
 Estimator.predict did. `precision="bf16"` (or "fp16") runs the matmuls in
 reduced precision. Outputs are float32.
@@ -82,6 +83,7 @@ from __future__ import print_function
 # console before TensorFlow: it hides TensorFlow's start-up log lines.
 import console  # pylint: disable=g-bad-import-order
 
+import contextlib
 import os
 
 import numpy as np
@@ -246,24 +248,25 @@ def _available_cores():
 
 
 def single_thread_ops_config(cores=None):
-  """A session config for a process that only serves: each op on one
-  thread, `cores` ops at once (default: the cores this process may use).
+  """The predictor's default session config on 2 or more cores: each op on
+  one thread, `cores` ops at once (default: the cores this process may
+  use), thread pools of the session's own.
 
-  Pass it as BertPredictor(session_config=...). At serving sizes, handing
-  an op to TensorFlow's intra-op thread pool costs more than the op itself
-  for the attention's batched matmuls and softmax, while the weight
-  matmuls, memory-bound there, lose little on one thread; the predictor
-  then also splits each weight matmul into `cores` column blocks
-  (modeling.constant_matmul_parts), independent ops that run side by side.
-  Measured on 2 cores with all-MiniLM-L6-v2: batch-1 calls a sixth to a
-  quarter faster, batches of 32 about a tenth slower.
+  At serving sizes, handing an op to TensorFlow's intra-op thread pool
+  costs more than the op itself for the attention's batched matmuls and
+  softmax, while the weight matmuls, memory-bound there, lose little on
+  one thread; the predictor then also splits each weight matmul into
+  `cores` column blocks (modeling.constant_matmul_parts), independent ops
+  that run side by side. Measured on 2 cores with all-MiniLM-L6-v2:
+  batch-1 calls a sixth to a quarter faster, batches of 32 within a tenth.
 
-  Not the default because TensorFlow has one intra-op thread pool per
-  process, made by whichever session or eager op comes first: after this
-  config made it, all TensorFlow work in the process runs each op on one
-  thread (training twice as slow on 2 cores); made before, this config's
-  one thread per op does not apply (the split alone neither helps nor
-  hurts).
+  The one thread per op stays the predictor's: TensorFlow shares one
+  intra-op pool among a process's sessions unless told otherwise before
+  its first device is made, and the predictor tells it so while it opens
+  its session (see `_own_intra_op_pool`). Where TensorFlow work in the
+  process came first, the shared pool is already made and sized, this
+  config's one thread per op does not apply and the predictor runs its ops
+  on that pool (the column blocks then neither help nor hurt).
 
   Args:
     cores: ops run at once and blocks per weight matmul, >= 2.
@@ -278,7 +281,48 @@ def single_thread_ops_config(cores=None):
                      "run ops side by side; keep the default session config "
                      "on one core." % (cores,))
   return tf1.ConfigProto(intra_op_parallelism_threads=1,
-                         inter_op_parallelism_threads=cores)
+                         inter_op_parallelism_threads=cores,
+                         use_per_session_threads=True)
+
+
+def default_session_config():
+  """The session config of a BertPredictor built without one:
+  single_thread_ops_config() on 2 or more cores, TensorFlow's default on
+  one."""
+  if _available_cores() >= 2:
+    return single_thread_ops_config()
+  return tf1.ConfigProto()
+
+
+# Read by TensorFlow once per process, when it makes its first device: set,
+# every session's devices get an intra-op pool of their own, sized by that
+# session's config, instead of sharing the first one's.
+_OWN_POOL_VARIABLE = "TF_OVERRIDE_GLOBAL_THREADPOOL"
+
+
+@contextlib.contextmanager
+def _own_intra_op_pool():
+  """Sessions opened in this context get their own intra-op thread pool,
+  if no TensorFlow device exists yet in the process.
+
+  TensorFlow otherwise makes one intra-op pool per process, sized by
+  whichever session or eager context comes first: a predictor opened first
+  with one thread per op would leave every later op of the process (a
+  notebook that trains next) on one thread, measured twice as slow on 2
+  cores. The environment variable is set only while the session opens and
+  restored after, so child processes do not inherit it; once TensorFlow
+  has read it, later sessions and the eager context size their own pools
+  from their own configs, as they would have sized the shared one. A value
+  the user set is left as it is.
+  """
+  if _OWN_POOL_VARIABLE in os.environ:
+    yield
+    return
+  os.environ[_OWN_POOL_VARIABLE] = "1"
+  try:
+    yield
+  finally:
+    os.environ.pop(_OWN_POOL_VARIABLE, None)
 
 
 def _matmul_parts(session_config):
@@ -314,8 +358,9 @@ class BertPredictor(object):
       head: "classifier", "encoder" or "tagger" (see the module docstring).
       batch_size: the most examples run through the model at once.
       use_one_hot_embeddings: one-hot word lookup (TPU style).
-      session_config: optional tf.compat.v1.ConfigProto; see
-        `single_thread_ops_config` for a serving process.
+      session_config: optional tf.compat.v1.ConfigProto; None:
+        `default_session_config()` (each op on one thread when the process
+        may use 2 or more cores, in thread pools of the predictor's own).
       precision: "fp32", "bf16" or "fp16", the encoder's matmul precision
         (run_classifier.py's --precision). Outputs are float32 in all.
       skip_padding: True (default): run each batch on [B, L], L its longest
@@ -361,6 +406,8 @@ class BertPredictor(object):
     self.batch_size = batch_size
     self.precision = precision
     self.skip_padding = skip_padding
+    if session_config is None:
+      session_config = default_session_config()
     self.graph = tf.Graph()
     # The first session creates TensorFlow's devices (and probes for CUDA)
     # and the first run prints an optimization note: start-up lines.
@@ -370,7 +417,8 @@ class BertPredictor(object):
           custom_getter=_CheckpointConstants(init_checkpoint, shapes)):
         with modeling.constant_matmul_parts(_matmul_parts(session_config)):
           self._build_graph(use_one_hot_embeddings)
-      self.session = tf1.Session(graph=self.graph, config=session_config)
+      with _own_intra_op_pool():
+        self.session = tf1.Session(graph=self.graph, config=session_config)
       self._warm_up()
     # Any op created by a later call would raise: the graph never grows.
     self.graph.finalize()

@@ -17,12 +17,13 @@ calls of 1 and of 32 sentences, max_seq_length 128; raw text in,
 probabilities out, tokenization included on every side.
 
 Rows (each measured in a fresh process, every round in a new order):
-  ours, default      predictor.BertPredictor() as the README shows it
+  ours, default      predictor.BertPredictor() as the README shows it (on
+                     2+ cores: one thread per op, column-block matmuls)
   ours, full padding BertPredictor(skip_padding=False): [B, 128] batches
   ours, bf16         BertPredictor(precision="bf16") (an option)
-  ours, one thread   BertPredictor(session_config=
-    per op             predictor.single_thread_ops_config()) (an option
-                       for a process that only serves)
+  ours, shared       BertPredictor(session_config=tf.compat.v1.ConfigProto())
+    threads            : TensorFlow's default threads, whole matmuls (the
+                       default before one thread per op)
   SavedModel         run_classifier.py --export_dir, loaded with
                      tf.saved_model.load; its serving_default signature
                      called on our tokenizer's [B, 128] features
@@ -73,7 +74,7 @@ HEAD_SEED = 7
 # --rows names -> the table's labels.
 ROWS = {"ours": "ours, default", "ours_full_padding": "ours, full padding",
         "ours_bf16": "ours, bf16",
-        "ours_single_thread_ops": "ours, one thread per op",
+        "ours_shared_threads": "ours, shared threads",
         "saved_model": "SavedModel",
         "saved_model_full": "SavedModel, full padding", "pytorch": "PyTorch"}
 
@@ -224,12 +225,13 @@ def prepare(args):
 
 
 def ours_child(row, paths):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import predictor  # pylint: disable=g-import-not-at-top
   classifier_dir = paths["classifier_dir"]
   options = {"ours": {}, "ours_full_padding": {"skip_padding": False},
              "ours_bf16": {"precision": "bf16"},
-             "ours_single_thread_ops": {
-                 "session_config": predictor.single_thread_ops_config()},
+             "ours_shared_threads": {
+                 "session_config": tf.compat.v1.ConfigProto()},
              }[row]
   bert_predictor = predictor.BertPredictor(
       bert_config_file=os.path.join(classifier_dir, "bert_config.json"),

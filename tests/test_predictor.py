@@ -224,7 +224,9 @@ def test_single_thread_ops_config_and_matmul_parts(monkeypatch):
   config = predictor.single_thread_ops_config()
   assert (config.intra_op_parallelism_threads,
           config.inter_op_parallelism_threads) == (1, 3)
+  assert config.use_per_session_threads
   assert predictor._matmul_parts(config) == 3
+  assert predictor.default_session_config() == config
   assert predictor.single_thread_ops_config(2).inter_op_parallelism_threads == 2
   for config in (None, tf.compat.v1.ConfigProto(),
                  tf.compat.v1.ConfigProto(intra_op_parallelism_threads=2,
@@ -235,24 +237,87 @@ def test_single_thread_ops_config_and_matmul_parts(monkeypatch):
   for cores in (1, 0, 2.5):
     with pytest.raises(ValueError, match="at least 2 cores"):
       predictor.single_thread_ops_config(cores)
+  # One core: TensorFlow's own default, whole matmuls.
+  monkeypatch.setattr(predictor, "_available_cores", lambda: 1)
+  assert predictor.default_session_config() == tf.compat.v1.ConfigProto()
 
 
-def test_single_thread_ops_split_matmuls_with_the_same_probabilities():
-  """With one thread per op, the constant kernels of 128 columns or more
-  run as column blocks; the probabilities are those of the default
-  predictor's whole matmuls."""
+def test_the_own_pool_variable_is_set_only_while_the_session_opens(
+    monkeypatch):
+  name = predictor._OWN_POOL_VARIABLE
+  monkeypatch.delenv(name, raising=False)
+  with predictor._own_intra_op_pool():
+    assert os.environ[name] == "1"
+  assert name not in os.environ
+  with pytest.raises(RuntimeError):
+    with predictor._own_intra_op_pool():
+      raise RuntimeError("the session failed to open")
+  assert name not in os.environ
+  monkeypatch.setenv(name, "0")  # The user's choice stays.
+  with predictor._own_intra_op_pool():
+    assert os.environ[name] == "0"
+  assert os.environ[name] == "0"
+
+
+def test_the_default_splits_matmuls_with_the_same_probabilities(
+    monkeypatch):
+  """With one thread per op (the default on 2 or more cores), the constant
+  kernels of 128 columns or more run as column blocks; the probabilities
+  are those of whole matmuls."""
+  monkeypatch.setattr(predictor, "_available_cores", lambda: 2)
   pairs = mrpc_test_pairs()
 
   def intermediate_matmuls(bert_predictor):
     return sum(op.type == "MatMul" and "/intermediate/" in op.name
                for op in bert_predictor.graph.get_operations())
 
-  # The default predictor first: if it is this process's first session, it
-  # makes the process-wide intra-op pool with TensorFlow's default threads.
-  with make_predictor(batch_size=8) as whole, make_predictor(
-      batch_size=8,
-      session_config=predictor.single_thread_ops_config(2)) as split:
+  with make_predictor(
+      batch_size=8, session_config=tf.compat.v1.ConfigProto()) as whole, \
+      make_predictor(batch_size=8) as split:
     # The 256 intermediate columns in two blocks; 64-wide layers whole.
     assert intermediate_matmuls(split) == 2 * intermediate_matmuls(whole) > 0
     np.testing.assert_allclose(split.predict(pairs), whole.predict(pairs),
                                rtol=0, atol=1e-6)
+
+
+# Builds a default predictor first in a fresh process, then runs one eager
+# op, and prints how many threads the eager op added. With a pool of the
+# predictor's own, the eager context makes its own intra-op pool (one thread
+# per core, TensorFlow's default); sharing the predictor's, it makes none.
+_THREADS_AFTER_A_PREDICTOR = """
+import os, sys
+sys.path.insert(0, {root!r})
+sys.path.insert(0, {tests!r})
+import tensorflow as tf
+import test_predictor
+with test_predictor.make_predictor(batch_size=8) as bert_predictor:
+  bert_predictor.predict("A short sentence.")
+  before = len(os.listdir("/proc/self/task"))
+  tf.matmul(tf.ones([64, 64]), tf.ones([64, 64])).numpy()
+  print("ADDED", len(os.listdir("/proc/self/task")) - before)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"),
+                    reason="counts threads in /proc")
+@pytest.mark.skipif(predictor._available_cores() < 2,
+                    reason="one thread per op is the default on 2+ cores")
+def test_a_predictor_first_leaves_later_work_its_usual_threads():
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  from conftest import ROOT  # pylint: disable=g-import-not-at-top
+  script = _THREADS_AFTER_A_PREDICTOR.format(
+      root=ROOT, tests=os.path.join(ROOT, "tests"))
+
+  def threads_added(own_pool):
+    env = dict(os.environ)
+    env.pop(predictor._OWN_POOL_VARIABLE, None)
+    if not own_pool:  # What TensorFlow does unless told otherwise.
+      env[predictor._OWN_POOL_VARIABLE] = "0"
+    result = subprocess.run([sys.executable, "-c", script], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return int(result.stdout.split("ADDED")[-1])
+
+  assert (threads_added(own_pool=True) - threads_added(own_pool=False) ==
+          predictor._available_cores())
