@@ -37,6 +37,7 @@ import tensorflow as tf
 import console
 import graph_runner
 import records
+import serving_graph
 import training
 
 tf1 = tf.compat.v1
@@ -506,50 +507,6 @@ def export_for_serving(estimator, export_dir, seq_length,
       checkpoint_path=checkpoint_path)
   if isinstance(path, bytes):
     path = path.decode("utf-8")
-  _fold_weights_into_graph(path)
+  serving_graph.fold_weights_into_graph(path)
   tf1.logging.info("Exported the serving model to %s", path)
   return path
-
-
-# Weights above this stay variables: a GraphDef is a protobuf, at most 2 GB
-# (BERT-Large's 1.34 GB of float32 weights fold).
-MAX_FOLDED_BYTES = 1800 * 1000 * 1000
-
-
-def _fold_weights_into_graph(path):
-  """Rewrites the SavedModel at `path` with its variables as constants of
-  its graph (the same signature and values; an empty variables/).
-
-  Served weights never change, and a constant weight is what lets oneDNN
-  lay a matmul's weights out once and keep them: read from variables, they
-  are re-read and re-laid out on every request (a fifth of a batch-1 call
-  on all-MiniLM-L6-v2). The rewrite is staged in a sibling directory and
-  replaces the export only once complete.
-  """
-  serving = tf1.saved_model.tag_constants.SERVING
-  with tf.Graph().as_default() as graph, tf1.Session() as session:
-    meta_graph = tf1.saved_model.loader.load(session, [serving], path)
-    weight_bytes = sum(variable.shape.num_elements() * variable.dtype.size
-                       for variable in tf1.global_variables())
-    if weight_bytes > MAX_FOLDED_BYTES:
-      tf1.logging.info(
-          "Kept the %.1f GB of weights of %s as variables: a graph holding "
-          "them would pass protobuf's 2 GB limit.", weight_bytes / 1e9, path)
-      return
-    signatures = dict(meta_graph.signature_def)
-    outputs = sorted({info.name.split(":")[0]
-                      for signature in signatures.values()
-                      for info in signature.outputs.values()})
-    frozen = tf1.graph_util.convert_variables_to_constants(
-        session, graph.as_graph_def(), outputs)
-  staging = os.path.join(os.path.dirname(path),
-                         "temp-folded-" + os.path.basename(path))
-  with tf.Graph().as_default(), tf1.Session() as session:
-    tf1.import_graph_def(frozen, name="")
-    builder = tf1.saved_model.Builder(staging)
-    builder.add_meta_graph_and_variables(
-        session, [serving], signature_def_map=signatures,
-        strip_default_attrs=True)
-    builder.save()
-  tf.io.gfile.rmtree(path)
-  tf.io.gfile.rename(staging, path)

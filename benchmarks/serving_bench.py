@@ -27,6 +27,9 @@ Rows (each measured in a fresh process, every round in a new order):
   SavedModel         run_classifier.py --export_dir, loaded with
                      tf.saved_model.load; its serving_default signature
                      called on our tokenizer's [B, 128] features
+  SavedModel, one    the same in a process set to one thread per op
+    thread per op      (tf.config.threading: intra-op 1, inter-op the
+                       cores), as README's serving section says
   SavedModel, full   the same with --export_skip_padding=false
   PyTorch            BertTokenizerFast + BertForSequenceClassification
                      under torch.inference_mode, padding=True
@@ -76,6 +79,7 @@ ROWS = {"ours": "ours, default", "ours_full_padding": "ours, full padding",
         "ours_bf16": "ours, bf16",
         "ours_shared_threads": "ours, shared threads",
         "saved_model": "SavedModel",
+        "saved_model_one_thread": "SavedModel, one thread per op",
         "saved_model_full": "SavedModel, full padding", "pytorch": "PyTorch"}
 
 
@@ -247,7 +251,13 @@ def saved_model_child(row, paths):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import predictor  # pylint: disable=g-import-not-at-top
   import tokenization  # pylint: disable=g-import-not-at-top
-  export_path = paths["export" if row == "saved_model" else "export_full"]
+  if row == "saved_model_one_thread":
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+        else os.cpu_count())
+  export_path = paths["export_full" if row == "saved_model_full"
+                      else "export"]
   signature = tf.saved_model.load(export_path).signatures["serving_default"]
   tokenizer = tokenization.FullTokenizer(
       os.path.join(paths["classifier_dir"], "vocab.txt"), do_lower_case=True)

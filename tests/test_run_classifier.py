@@ -321,6 +321,15 @@ def _check_export_reproduces_predictions(export_dir, output_dir):
   golden MRPC test features, gives output_dir's test_results.tsv."""
   exported = [name for name in os.listdir(str(export_dir)) if name.isdigit()]
   assert len(exported) == 1
+  # Folded weights; the 256-wide intermediate matmuls in two column blocks.
+  from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+  saved_model = saved_model_pb2.SavedModel()
+  with open(str(export_dir / exported[0] / "saved_model.pb"), "rb") as reader:
+    saved_model.ParseFromString(reader.read())
+  matmuls = [node.name for node in saved_model.meta_graphs[0].graph_def.node
+             if node.op == "MatMul" and "/intermediate/" in node.name]
+  assert matmuls and all("_block" in name for name in matmuls)
+  assert len(matmuls) == 2 * 2  # 2 layers.
   served = _load_saved_model_in_fresh_process(
       str(export_dir / exported[0]),
       os.path.join(CLASSIFIER_GOLDEN, "mrpc", "predict_features.jsonl"))

@@ -24,7 +24,7 @@ from conftest import GOLDEN_DIR, ROOT
 from script_runner import assert_clean_failure, flag_args, run_main
 from script_runner import run_in_process
 import run_squad
-import tf_stack
+import serving_graph
 import tokenization
 
 VOCAB = os.path.join(GOLDEN_DIR, "vocab.txt")
@@ -979,7 +979,7 @@ def test_export_only_run(tmp_path, monkeypatch):
   assert not glob.glob(os.path.join(export_path, "variables", "*.index"))
   assert not os.path.exists(str(tmp_path / "out" / "predictions.json"))
   assert sorted(os.listdir(export_dir)) == [os.path.basename(export_path)]
-  monkeypatch.setattr(tf_stack, "MAX_FOLDED_BYTES", 0)
+  monkeypatch.setattr(serving_graph, "MAX_FOLDED_BYTES", 0)
   kept_dir = str(tmp_path / "kept")
   run_main(run_squad, **_base_flags(
       tmp_path, do_predict=False, predict_file=None, export_dir=kept_dir,
