@@ -66,6 +66,8 @@ _ELEMENTWISE_OPS = frozenset([
     "Add", "AddV2", "Elu", "Erf", "Gelu", "Identity", "Maximum", "Minimum",
     "Mul", "Neg", "Pow", "RealDiv", "Relu", "Relu6", "Rsqrt", "Selu",
     "Sigmoid", "Sqrt", "Square", "Sub", "Tanh"])
+_FLOAT_TYPES = frozenset(dtype.as_datatype_enum for dtype in (
+    tf.float32, tf.bfloat16, tf.float16))
 
 
 def fold_weights_into_graph(path, matmul_blocks=EXPORT_MATMUL_BLOCKS):
@@ -123,21 +125,31 @@ class _Graph(object):
       for input_name in node.input:
         self.consumers[_node_name(input_name)].append(node.name)
 
-  def constant(self, input_name):
-    """The numpy value of a float Const that `input_name` reads, directly
-    or through Identity ops; else None."""
-    if ":" in input_name.lstrip("^") or input_name.startswith("^"):
+  def _float_const(self, input_name):
+    """The float Const node that `input_name` reads, directly or through
+    Identity ops; else None."""
+    if ":" in input_name or input_name.startswith("^"):
       return None
     node = self.nodes.get(input_name)
     while node is not None and node.op == "Identity":
       node = self.nodes.get(node.input[0])
-    if node is None or node.op != "Const":
+    if (node is None or node.op != "Const" or
+        node.attr["dtype"].type not in _FLOAT_TYPES):
       return None
-    if node.attr["dtype"].type not in (tf.float32.as_datatype_enum,
-                                       tf.bfloat16.as_datatype_enum,
-                                       tf.float16.as_datatype_enum):
-      return None
-    return tf.make_ndarray(node.attr["value"].tensor)
+    return node
+
+  def constant(self, input_name):
+    """The numpy value of the float constant `input_name` reads; else
+    None."""
+    node = self._float_const(input_name)
+    return None if node is None else tf.make_ndarray(node.attr["value"].tensor)
+
+  def is_scalar_constant(self, input_name):
+    """Whether `input_name` reads a float constant of one element (read
+    from its shape, without decoding the value)."""
+    node = self._float_const(input_name)
+    return node is not None and all(
+        dim.size == 1 for dim in node.attr["value"].tensor.tensor_shape.dim)
 
   def unique_name(self, base):
     name, index = base, 0
@@ -168,8 +180,7 @@ def _activation(graph, bias_add):
         return False
       if source == bias_add or source in reachable:
         continue
-      value = graph.constant(input_name)
-      if value is None or value.size != 1:
+      if not graph.is_scalar_constant(input_name):
         return False
     return True
 
