@@ -288,8 +288,10 @@ def single_thread_ops_config(cores=None):
 def default_session_config():
   """The session config of a BertPredictor built without one:
   single_thread_ops_config() on 2 or more cores, TensorFlow's default on
-  one."""
-  if _available_cores() >= 2:
+  one core or where a GPU runs the model (whose matmuls one launch each
+  serves best)."""
+  if (_available_cores() >= 2 and
+      not tf.config.list_physical_devices("GPU")):
     return single_thread_ops_config()
   return tf1.ConfigProto()
 
@@ -360,7 +362,8 @@ class BertPredictor(object):
       use_one_hot_embeddings: one-hot word lookup (TPU style).
       session_config: optional tf.compat.v1.ConfigProto; None:
         `default_session_config()` (each op on one thread when the process
-        may use 2 or more cores, in thread pools of the predictor's own).
+        may use 2 or more cores and has no GPU, in thread pools of the
+        predictor's own).
       precision: "fp32", "bf16" or "fp16", the encoder's matmul precision
         (run_classifier.py's --precision). Outputs are float32 in all.
       skip_padding: True (default): run each batch on [B, L], L its longest
@@ -406,12 +409,13 @@ class BertPredictor(object):
     self.batch_size = batch_size
     self.precision = precision
     self.skip_padding = skip_padding
-    if session_config is None:
-      session_config = default_session_config()
     self.graph = tf.Graph()
-    # The first session creates TensorFlow's devices (and probes for CUDA)
-    # and the first run prints an optimization note: start-up lines.
+    # Looking for GPUs probes for CUDA, the first session creates
+    # TensorFlow's devices and the first run prints an optimization note:
+    # start-up lines.
     with self.graph.as_default(), console.quiet_tensorflow_startup():
+      if session_config is None:
+        session_config = default_session_config()
       with tf1.variable_scope(
           tf1.get_variable_scope(),
           custom_getter=_CheckpointConstants(init_checkpoint, shapes)):

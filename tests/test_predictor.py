@@ -237,7 +237,11 @@ def test_single_thread_ops_config_and_matmul_parts(monkeypatch):
   for cores in (1, 0, 2.5):
     with pytest.raises(ValueError, match="at least 2 cores"):
       predictor.single_thread_ops_config(cores)
-  # One core: TensorFlow's own default, whole matmuls.
+  # A GPU, or one core: TensorFlow's own default, whole matmuls.
+  monkeypatch.setattr(tf.config, "list_physical_devices",
+                      lambda kind=None: ["GPU:0"] if kind == "GPU" else [])
+  assert predictor.default_session_config() == tf.compat.v1.ConfigProto()
+  monkeypatch.undo()
   monkeypatch.setattr(predictor, "_available_cores", lambda: 1)
   assert predictor.default_session_config() == tf.compat.v1.ConfigProto()
 
@@ -265,6 +269,8 @@ def test_the_default_splits_matmuls_with_the_same_probabilities(
   kernels of 128 columns or more run as column blocks; the probabilities
   are those of whole matmuls."""
   monkeypatch.setattr(predictor, "_available_cores", lambda: 2)
+  monkeypatch.setattr(tf.config, "list_physical_devices",
+                      lambda kind=None: [])  # As on a machine without GPU.
   pairs = mrpc_test_pairs()
 
   def intermediate_matmuls(bert_predictor):
