@@ -257,8 +257,9 @@ def single_thread_ops_config(cores=None):
   softmax, while the weight matmuls, memory-bound there, lose little on
   one thread; the predictor then also splits each weight matmul into
   `cores` column blocks (modeling.constant_matmul_parts), independent ops
-  that run side by side. Measured on 2 cores with all-MiniLM-L6-v2:
-  batch-1 calls a sixth to a quarter faster, batches of 32 within a tenth.
+  that run side by side. Measured on 2 cores with all-MiniLM-L6-v2 against
+  TensorFlow's default threads: batch-1 calls 15-19% faster, batches of 32
+  3-8% slower.
 
   The one thread per op stays the predictor's: TensorFlow shares one
   intra-op pool among a process's sessions unless told otherwise before
