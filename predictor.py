@@ -259,7 +259,7 @@ def single_thread_ops_config(cores=None):
   `cores` column blocks (modeling.constant_matmul_parts), independent ops
   that run side by side. Measured on 2 cores with all-MiniLM-L6-v2 against
   TensorFlow's default threads: batch-1 calls 15-19% faster, batches of 32
-  3-8% slower.
+  3-7% slower.
 
   The one thread per op stays the predictor's: TensorFlow shares one
   intra-op pool among a process's sessions unless told otherwise before
