@@ -525,7 +525,7 @@ def dense_layer(input_tensor, units, activation=None, name=None,
         initializer=tf1.zeros_initializer())
     if compute_dtype is not None:
       input_tensor = _cast_if_needed(input_tensor, compute_dtype)
-    parts = _column_parts(kernel, units)
+    block_sizes = _constant_kernel_blocks(kernel, units)
     if input_tensor.dtype != tf.float32:
       # Mixed precision: float32 master weights, cast for the matmul.
       kernel = tf.cast(kernel, input_tensor.dtype)
@@ -534,8 +534,9 @@ def dense_layer(input_tensor, units, activation=None, name=None,
     if input_tensor.shape.ndims != 2:
       input_shape = get_shape_list(input_tensor)
       matrix = reshape_to_matrix(input_tensor)  # [-1, W]
-    if parts > 1:
-      output = _column_blocks_matmul(matrix, kernel, bias, parts, activation)
+    if len(block_sizes) > 1:
+      output = _column_blocks_matmul(matrix, kernel, bias, block_sizes,
+                                     activation)
       activation = None  # Applied per block, where it fuses.
     else:
       output = tf.nn.bias_add(tf.matmul(matrix, kernel), bias)
@@ -583,23 +584,29 @@ def constant_matmul_parts(parts):
     _MATMUL_PARTS.value = previous
 
 
-def _column_parts(kernel, units):
-  """How many column blocks `constant_matmul_parts` splits this dense
-  layer's matmul into: 1 unless the kernel is a constant."""
+def column_block_sizes(units, parts):
+  """Widths of the column blocks that a kernel of `units` columns is split
+  into for up to `parts` side-by-side matmuls: as even as possible, none
+  narrower than 64 columns ([units] when too narrow for two)."""
+  parts = max(1, min(parts, units // _MIN_BLOCK_COLUMNS))
+  return [units // parts + (1 if index < units % parts else 0)
+          for index in range(parts)]
+
+
+def _constant_kernel_blocks(kernel, units):
+  """The column blocks `constant_matmul_parts` splits this dense layer's
+  matmul into: one, [units], unless the kernel is a constant."""
   parts = getattr(_MATMUL_PARTS, "value", 1)
   if parts == 1 or kernel.op.type != "Const":
-    return 1
-  return max(1, min(parts, units // _MIN_BLOCK_COLUMNS))
+    return [units]
+  return column_block_sizes(units, parts)
 
 
-def _column_blocks_matmul(matrix, kernel, bias, parts, activation):
-  """activation(matrix · kernel + bias) for a matrix [M, W], as `parts`
-  matmuls on column blocks of the kernel, each with its block of the bias
-  and the activation (so that each still fuses into one oneDNN op),
-  concatenated."""
-  units = tf1.dimension_value(kernel.shape[-1])
-  sizes = [units // parts + (1 if index < units % parts else 0)
-           for index in range(parts)]
+def _column_blocks_matmul(matrix, kernel, bias, sizes, activation):
+  """activation(matrix · kernel + bias) for a matrix [M, W], as matmuls on
+  column blocks of the kernel of the given `sizes`, each with its block of
+  the bias and the activation (so that each still fuses into one oneDNN
+  op), concatenated."""
   outputs = []
   for block, block_bias in zip(tf.split(kernel, sizes, axis=1),
                                tf.split(bias, sizes)):

@@ -42,6 +42,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+import modeling
+
 tf1 = tf.compat.v1
 
 # Weights above this stay variables: a GraphDef is a protobuf, at most 2 GB
@@ -52,11 +54,6 @@ MAX_FOLDED_BYTES = 1800 * 1000 * 1000
 # machine worth serving on. A server with more cores still runs each block
 # on all of them with TensorFlow's default threads.
 EXPORT_MATMUL_BLOCKS = 2
-
-# Narrower column blocks than this are left whole: oneDNN's kernels work on
-# blocks of 16 to 64 columns (modeling.py's constant_matmul_parts, which the
-# predictor uses on the graph it builds, has the same rule).
-MIN_BLOCK_COLUMNS = 64
 
 # Element-wise ops that may follow a matmul's bias as its activation (GELU's
 # tanh and erf forms, ReLU, tanh, sigmoid...): copied into every block when
@@ -212,8 +209,9 @@ def _const_node(name, value):
 
 def split_constant_matmuls(graph_def, parts):
   """A copy of `graph_def` whose MatMul + BiasAdd (+ activation) layers
-  with a constant kernel of at least 2 * MIN_BLOCK_COLUMNS columns run as
-  up to `parts` matmuls on column blocks, concatenated.
+  with a constant kernel run as up to `parts` matmuls on column blocks,
+  concatenated; the blocks are those the predictor's graph gets
+  (modeling.column_block_sizes: none narrower than 64 columns).
 
   Each block gets its slices of the kernel and bias as new constants and
   its own copy of the activation ops; the concatenation takes the name of
@@ -229,7 +227,7 @@ def split_constant_matmuls(graph_def, parts):
   added = []
   for name in list(graph.nodes):
     node = graph.nodes[name]
-    if (node is None or node.op != "MatMul" or node.attr["transpose_a"].b or
+    if (node.op != "MatMul" or node.attr["transpose_a"].b or
         node.attr["transpose_b"].b or len(graph.consumers[name]) != 1):
       continue
     kernel = graph.constant(node.input[1])
@@ -240,15 +238,13 @@ def split_constant_matmuls(graph_def, parts):
       continue
     bias = graph.constant(bias_node.input[1])
     units = kernel.shape[1]
-    blocks = min(parts, units // MIN_BLOCK_COLUMNS)
-    if bias is None or bias.shape != (units,) or blocks < 2:
+    sizes = modeling.column_block_sizes(units, parts)
+    if bias is None or bias.shape != (units,) or len(sizes) < 2:
       continue
     region, last = _activation(graph, bias_add)
-    sizes = [units // blocks + (1 if index < units % blocks else 0)
-             for index in range(blocks)]
     starts = np.cumsum([0] + sizes)
     block_outputs = []
-    for index in range(blocks):
+    for index in range(len(sizes)):
       columns = slice(starts[index], starts[index + 1])
       renamed = {}
       for source, value in ((node.input[1], kernel[:, columns]),
@@ -272,7 +268,7 @@ def split_constant_matmuls(graph_def, parts):
                        np.array(1, np.int32))
     concat = tf1.NodeDef(name=last, op="ConcatV2")
     concat.input.extend(block_outputs + [axis.name])
-    concat.attr["N"].i = blocks
+    concat.attr["N"].i = len(sizes)
     concat.attr["T"].CopyFrom(graph.nodes[last].attr["T"])
     concat.attr["Tidx"].type = tf.int32.as_datatype_enum
     if graph.nodes[last].device:

@@ -251,11 +251,12 @@ def saved_model_child(row, paths):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import predictor  # pylint: disable=g-import-not-at-top
   import tokenization  # pylint: disable=g-import-not-at-top
-  if row == "saved_model_one_thread":
-    tf.config.threading.set_intra_op_parallelism_threads(1)
+  if row == "saved_model_one_thread":  # The predictor's threads.
+    config = predictor.single_thread_ops_config()
+    tf.config.threading.set_intra_op_parallelism_threads(
+        config.intra_op_parallelism_threads)
     tf.config.threading.set_inter_op_parallelism_threads(
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-        else os.cpu_count())
+        config.inter_op_parallelism_threads)
   export_path = paths["export_full" if row == "saved_model_full"
                       else "export"]
   signature = tf.saved_model.load(export_path).signatures["serving_default"]
